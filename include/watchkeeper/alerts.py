@@ -1,0 +1,93 @@
+"""Alert messages: a pure Block Kit builder for each notify action, and the local outbox used without Slack.
+
+Messages hold check names, values and bounds only, never raw production rows. The outbox is JSON lines keyed by
+(model, day, owner, kind), so re-running a day replaces its message instead of adding another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from watchkeeper.config import ModelConfig
+from watchkeeper.result import Action, DayResult, Status
+
+_EMOJI = {"data": ":rotating_light:", "model": ":warning:"}
+
+
+def dedupe_key(result: DayResult, action: Action) -> str:
+    return f"{result.model}/{result.day.isoformat()}/{action.owner}/{action.kind}"
+
+
+def _fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:.4g}"
+
+
+def build_message(
+    cfg: ModelConfig, result: DayResult, action: Action, links: dict[str, str] | None = None
+) -> dict:
+    """Slack payload (`text` fallback + Block Kit `blocks`) for one notify action; pure function."""
+    owner = getattr(cfg.owners, action.owner)
+    what = "data quality" if action.owner == "data" else "model health"
+    header = f"{result.model} · {result.day.isoformat()} · {what}"[:150]
+    wanted = set(action.checks)
+    checks = [c for c in result.checks if f"{c.id}:{c.subject}" in wanted and c.status == Status.ALERT]
+    fields = []
+    for c in checks[:10]:
+        bound = f"[{_fmt(c.lower)}, {_fmt(c.upper)}]"
+        fields.append(
+            {
+                "type": "mrkdwn",
+                "text": f"*{c.name}* · `{c.subject}`\n{_fmt(c.value)} vs {bound} ({c.severity})",
+            }
+        )
+    mention = f"{owner.mention} " if owner.mention else ""
+    text = f"{mention}{_EMOJI[action.owner]} {result.headline}. {action.reason}"
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"{mention}*{result.headline}*\n{action.reason}"},
+        },
+    ]
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    more = len(checks) - len(fields)
+    context = f"owner: {owner.name} · {len(checks)} alerting check(s)" + (
+        f" ({more} more in the result)" if more else ""
+    )
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    buttons = [
+        {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}
+        for label, url in (links or {}).items()
+        if url
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons[:5]})
+    return {"text": text, "blocks": blocks}
+
+
+def outbox_path() -> Path:
+    return Path(os.environ.get("WATCHKEEPER_OUTBOX", ".watchkeeper/outbox.jsonl"))
+
+
+def write_outbox(key: str, destination: str, payload: dict, path: Path | None = None) -> Path:
+    """Append one message, replacing an earlier one with the same key."""
+    path = path or outbox_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = []
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("key") != key]
+    kept.append(json.dumps({"key": key, "destination": destination, "payload": payload}, sort_keys=True))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(kept) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_outbox(path: Path | None = None) -> list[dict]:
+    path = path or outbox_path()
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]

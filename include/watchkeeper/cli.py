@@ -1,0 +1,163 @@
+"""The `watchkeeper` command line: run a day, check configs, suggest GX suites, list methods, run the demo world.
+
+`run-day` calls the same pipeline functions as the DAG's tasks and prints the day's result as one JSON document.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from watchkeeper.config import ConfigError, ModelConfig, load_config
+from watchkeeper.loading import InputError
+from watchkeeper.storage import Storage, StorageError, open_storages
+
+
+def _config(path: str) -> ModelConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a day in YYYY-MM-DD form") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="watchkeeper")
+def main() -> None:
+    """Watchkeeper: daily data-quality, drift and performance checks for ML models in production."""
+
+
+@main.command("run-day")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
+@click.option("--day", required=True, callback=_day, help="Day to monitor, YYYY-MM-DD.")
+@click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, help="MLflow tracking URI (optional)."
+)
+@click.option(
+    "--outbox", type=click.Path(dir_okay=False), default=None, help="Also write the alerts to this outbox."
+)
+def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: str | None) -> None:
+    """Process one day and print its result (checks, verdicts, actions) as JSON.
+
+    Exit 0 when the day was processed, with or without alerts; 2 when it could not be (message on stderr).
+    """
+    from watchkeeper.pipeline import run_day
+
+    cfg = _config(config_path)
+    try:
+        data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+        result = run_day(cfg, day, data, results, tracking_uri)
+    except InputError as exc:
+        raise click.ClickException(f"{cfg.name} {day}: could not process the day: {exc}") from None
+    except StorageError as exc:
+        raise click.ClickException(f"{cfg.name} {day}: storage error: {exc}") from None
+    if outbox:
+        from watchkeeper.alerts import build_message, dedupe_key, write_outbox
+
+        for action in result.actions:
+            if action.kind == "notify":
+                owner = getattr(cfg.owners, action.owner)
+                write_outbox(
+                    dedupe_key(result, action), owner.name, build_message(cfg, result, action), Path(outbox)
+                )
+    click.echo(result.model_dump_json(indent=2))
+
+
+@main.command("validate-config")
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate_config_cmd(configs: tuple[str, ...]) -> None:
+    """Check model YAML files against the schema; name every bad field."""
+    failed = 0
+    for path in configs:
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            failed += 1
+            click.echo(str(exc), err=True)
+            continue
+        click.echo(f"{path}: ok ({cfg.name}, {cfg.task}, {len(cfg.columns.features)} features)")
+    if failed:
+        sys.exit(1)
+
+
+@main.command("suggest-expectations")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--force", is_flag=True, help="Overwrite a committed suite that differs (after showing the diff)."
+)
+def suggest_expectations_cmd(config_path: str, force: bool) -> None:
+    """Write expectations/<model>/<suite>.json from the reference data, for review; never silently overwrite."""
+    from watchkeeper.quality.suite import build_suite_dict, suite_path, to_json
+    from watchkeeper.reference import load_reference
+
+    cfg = _config(config_path)
+    try:
+        ref = load_reference(cfg, Storage.from_uri(cfg.storage.uri))
+    except InputError as exc:
+        raise click.ClickException(f"reference data: {exc}") from None
+    new = to_json(build_suite_dict(cfg, ref))
+    path = suite_path(cfg)
+    if path.exists() and path.read_text() != new:
+        diff = difflib.unified_diff(
+            path.read_text().splitlines(), new.splitlines(), str(path), "suggested", lineterm=""
+        )
+        click.echo("\n".join(diff))
+        if not force:
+            raise click.ClickException(
+                f"{path} differs from the suggestion (diff above); rerun with --force to replace"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new)
+    click.echo(f"wrote {path}")
+
+
+@main.command("methods")
+def methods_cmd() -> None:
+    """List the registered drift methods and performance metrics."""
+    from watchkeeper.drift.methods import REGISTRY as DRIFT
+    from watchkeeper.performance.metrics import REGISTRY as METRICS
+
+    for (name, kind), m in sorted(DRIFT.items()):
+        click.echo(f"drift  {name:15s} {kind:12s} {m.description}")
+    for (name, task), m in sorted(METRICS.items()):
+        click.echo(f"metric {name:15s} {task:22s} {'higher' if m.higher_is_better else 'lower'} is better")
+
+
+@main.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON schema of `run-day`'s output."""
+    from watchkeeper.result import DayResult
+
+    click.echo(json.dumps(DayResult.model_json_schema(), indent=2))
+
+
+@main.group()
+def demo() -> None:
+    """The demo world: a credit-default model with scripted incidents."""
+
+
+@demo.command("generate")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--days", default=60, show_default=True)
+@click.option("--rows-per-day", default=4000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+def demo_generate_cmd(config_path: str, days: int, rows_per_day: int, seed: int) -> None:
+    """Train the demo model and write its reference, days, labels and incidents to the config's storage."""
+    from watchkeeper.demo import generate_world
+
+    cfg = _config(config_path)
+    storage = Storage.from_uri(cfg.storage.uri)
+    storage.ensure_root()
+    manifest = generate_world(storage.write_bytes, days=days, rows_per_day=rows_per_day, seed=seed)
+    click.echo(f"wrote the demo world to {storage.uri}: {len(manifest['incidents'])} incidents, {days} days")

@@ -1,0 +1,263 @@
+"""The per-model YAML configuration: a typed pydantic schema, parsed once, with errors naming file and field.
+
+`load_config(path)` is the only entry point; every stage takes the resulting `ModelConfig`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from watchkeeper.thresholds import StdThreshold, ThresholdSpec
+
+
+class ConfigError(Exception):
+    """A model configuration is invalid; the message names the file and each bad field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class StorageConfig(_Model):
+    uri: str
+    """Where the model's data lives: `s3://bucket/prefix` or a local directory. No credentials here."""
+    conn_id: str = "watchkeeper_s3"
+    """Airflow connection (type aws, endpoint in extra `endpoint_url`) used by the DAG; the CLI reads AWS_* env vars."""
+    results_uri: str | None = None
+    """Where Watchkeeper writes its results (S3 URI or directory); default: the data location `uri`."""
+    results_prefix: str = "watchkeeper"
+    """Prefix (relative to the results location) under which results are written, keyed by model and day."""
+
+    @field_validator("uri", "results_uri")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v and re.match(r"^[a-z0-9]+://[^/]*@", v):
+            raise ValueError(
+                "credentials must not be embedded in the URI; use an Airflow connection or env vars"
+            )
+        return v
+
+
+class CsvOptions(_Model):
+    delimiter: str = ","
+    """Field delimiter of CSV inputs."""
+    encoding: str = "utf-8"
+    """Text encoding of CSV inputs."""
+
+
+class PathsConfig(_Model):
+    reference: str
+    """Reference data (with labels), relative to the storage URI."""
+    predictions: str
+    """The day's prediction records; `{ds}` is replaced by the day (YYYY-MM-DD), `{ds_nodash}` by YYYYMMDD."""
+    labels: str | None = None
+    """Label records that arrive on a day (for predictions of that day or earlier), templated like `predictions`."""
+    csv: CsvOptions = CsvOptions()
+    """Options for `.csv` inputs (Parquet is detected by extension and needs none)."""
+
+    @field_validator("predictions", "labels")
+    @classmethod
+    def _templated(cls, v: str | None) -> str | None:
+        if v is not None and "{ds" not in v:
+            raise ValueError("must contain {ds} or {ds_nodash} so each day has its own file")
+        return v
+
+    def for_day(self, template: str, day: date) -> str:
+        return template.format(ds=day.isoformat(), ds_nodash=day.strftime("%Y%m%d"))
+
+
+class Feature(_Model):
+    name: str
+    """Column name."""
+    kind: Literal["numeric", "categorical"] | None = None
+    """Inferred from the reference data's type when omitted."""
+
+
+class ColumnsConfig(_Model):
+    id: str
+    """Prediction id: unique per prediction, joins labels to predictions."""
+    timestamp: str | None = None
+    """Event timestamp column; used to chunk the reference by day and to check events fall in the day."""
+    features: list[Feature]
+    """Model inputs to monitor; a plain name is accepted for a feature with an inferred kind."""
+    score: str | None = None
+    """Predicted score/probability of the positive class (classification) or None."""
+    prediction: str
+    """Predicted class (classification) or predicted value (regression)."""
+    target: str
+    """Ground-truth column, in the reference and in label records."""
+    positive_label: int | str = 1
+    """Value of `target`/`prediction` that is the positive class (binary classification)."""
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _names_to_features(cls, v: object) -> object:
+        if isinstance(v, list):
+            return [{"name": f} if isinstance(f, str) else f for f in v]
+        return v
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ColumnsConfig:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"features listed twice: {dupes}")
+        roles = {self.id, self.prediction, self.target, self.score, self.timestamp} - {None}
+        clash = sorted(roles & set(names))
+        if clash:
+            raise ValueError(
+                f"columns {clash} are both a feature and a role (id/score/prediction/target/timestamp)"
+            )
+        return self
+
+
+class Owner(_Model):
+    name: str
+    """Team or person, shown in alerts."""
+    slack_conn_id: str | None = None
+    """Airflow Slack incoming-webhook connection for this owner; alerts go to the local outbox when unset/absent."""
+    mention: str | None = None
+    """Optional Slack mention (e.g. `<!subteam^ID>`) put in the alert text."""
+
+
+class OwnersConfig(_Model):
+    data: Owner
+    """Receives data-quality alerts (missing/late/broken data)."""
+    model: Owner
+    """Receives model alerts (drift, performance) and retraining notices."""
+
+
+class QualityConfig(_Model):
+    suite: str = "default"
+    """Great Expectations suite file `expectations/<model>/<suite>.json`; generated from reference when absent."""
+    expectations_dir: str = "expectations"
+    """Directory holding `<model>/<suite>.json`, relative to the project root (or absolute)."""
+    severity: dict[str, Literal["critical", "warning"]] = {}
+    """Override the severity per expectation type, e.g. `expect_column_values_to_be_between: critical`."""
+
+
+class FeatureDrift(_Model):
+    methods: list[str] | None = None
+    """Methods for this feature (default: the kind's defaults)."""
+    threshold: ThresholdSpec | None = None
+    """Threshold rule for this feature (default: `drift.threshold`)."""
+
+
+class DriftConfig(_Model):
+    numeric_methods: list[str] = ["ks", "wasserstein"]
+    """Default methods for numeric columns (see `watchkeeper methods`)."""
+    categorical_methods: list[str] = ["jensen_shannon", "l_infinity"]
+    """Default methods for categorical columns."""
+    threshold: ThresholdSpec = Field(default_factory=StdThreshold)
+    """How alert bounds are set: `std` (reference chunks mean + k·std), `quantile` or `constant`."""
+    features: dict[str, FeatureDrift] = {}
+    """Per-feature overrides of methods and threshold."""
+    min_rows: int = 100
+    """Fewer rows than this in a day → 'insufficient data' instead of a drift verdict."""
+    top_features: int = 3
+    """How many drifted features the summary names, ranked by magnitude relative to their bound."""
+
+
+class PerformanceConfig(_Model):
+    metrics: list[str] | None = None
+    """Metrics to compute; default depends on the task (see `watchkeeper methods`)."""
+    threshold: ThresholdSpec = Field(default_factory=StdThreshold)
+    """Bounds from reference chunks; a metric alerts on the side where it is worse (both sides if `two_sided`)."""
+    label_window_days: int = Field(30, ge=0)
+    """Labels arriving on a day are joined to predictions of up to this many days before."""
+    min_labels: int = 100
+    """Fewer labelled rows than this → metric skipped as 'insufficient labels'."""
+    decision_threshold: float = 0.5
+    """Score at or above which a prediction counts as positive, when a metric needs classes from scores."""
+
+
+class ReferenceConfig(_Model):
+    chunk_rows: int | None = None
+    """Rows per reference chunk when the reference has no timestamp column (default: reference rows / 10)."""
+    min_chunks: int = 5
+    """Fewer reference chunks than this → thresholds fall back to the rule's constant bounds, noted on each check."""
+
+
+class PolicyConfig(_Model):
+    retrain_on: list[Literal["drift", "performance"]] = ["performance"]
+    """Alerts of these stages trigger retraining (never on a day with a critical data-quality failure)."""
+    notify_on: list[Literal["quality", "drift", "performance"]] = ["quality", "drift", "performance"]
+    """Alerts of these stages notify their owner."""
+    notify_warnings: bool = False
+    """Also notify on warning-severity alerts (by default they appear in the daily summary only)."""
+
+
+class ModelConfig(_Model):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+    """Model name: letters, digits, `_` and `-`; names the DAG, MLflow experiment and stored results."""
+    task: Literal["binary_classification", "regression"]
+    """What the model predicts."""
+    description: str = ""
+    """Shown in the DAG docs and alerts."""
+    start_date: date = date(2024, 1, 1)
+    """First day the DAG may schedule."""
+    storage: StorageConfig
+    paths: PathsConfig
+    columns: ColumnsConfig
+    owners: OwnersConfig
+    quality: QualityConfig = QualityConfig()
+    drift: DriftConfig = DriftConfig()
+    performance: PerformanceConfig = PerformanceConfig()
+    reference: ReferenceConfig = ReferenceConfig()
+    policy: PolicyConfig = PolicyConfig()
+    source: Annotated[str, Field(exclude=True)] = ""
+    """Path of the YAML file this came from (set by `load_config`)."""
+
+    @model_validator(mode="after")
+    def _task_columns(self) -> ModelConfig:
+        if self.task == "regression" and self.columns.score is not None:
+            raise ValueError("columns.score is for classifiers; a regressor's output is columns.prediction")
+        return self
+
+    def digest(self) -> str:
+        """Stable hash of the settings that shape results (used to key cached reference profiles)."""
+        return hashlib.sha256(self.model_dump_json(exclude={"source"}).encode()).hexdigest()[:12]
+
+    def results_key(self, day: date | str, name: str = "") -> str:
+        """Key of a stored result for (model, day); never derived from the clock."""
+        day_s = day if isinstance(day, str) else day.isoformat()
+        base = f"{self.storage.results_prefix}/{self.name}/days/{day_s}"
+        return f"{base}/{name}" if name else base
+
+
+def _format_errors(path: str, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid model configuration ({exc.error_count()} error(s))"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  - {field}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, source: str = "<memory>") -> ModelConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        cfg = ModelConfig.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+    return cfg
+
+
+def load_config(path: str | Path) -> ModelConfig:
+    """Read and validate one model YAML; raise ConfigError naming the file and the bad fields."""
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, source=path)

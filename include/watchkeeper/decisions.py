@@ -1,0 +1,120 @@
+"""From the day's checks to stage verdicts, actions and a one-line headline, by the model's policy.
+
+Rules: critical data-quality alerts notify the data owner and block retraining; drift and performance alerts
+notify the model owner; alerts of the stages in `policy.retrain_on` ask for a retrain.
+"""
+
+from __future__ import annotations
+
+from watchkeeper.config import ModelConfig
+from watchkeeper.result import Action, Check, Severity, StageSummary, Status
+
+STAGES = ("load", "quality", "drift", "performance")
+
+
+def _ref(c: Check) -> str:
+    return f"{c.id}:{c.subject}"
+
+
+def critical_quality_failure(checks: list[Check]) -> str | None:
+    """The reason drift/performance cannot be trusted today, or None."""
+    bad = [
+        c
+        for c in checks
+        if c.stage in ("load", "quality") and c.status == Status.ALERT and c.severity == Severity.CRITICAL
+    ]
+    if not bad:
+        return None
+    return "critical data-quality failure (" + "; ".join(c.reason or c.id for c in bad[:3]) + ")"
+
+
+def summarize(checks: list[Check]) -> list[StageSummary]:
+    out = []
+    for stage in STAGES:
+        mine = [c for c in checks if c.stage == stage]
+        if not mine:
+            continue
+        alerts = [c for c in mine if c.status == Status.ALERT and c.severity != Severity.WARNING]
+        warnings = [c for c in mine if c.status == Status.ALERT and c.severity == Severity.WARNING]
+        blocked = [
+            c for c in mine if c.status == Status.SKIPPED and (c.reason or "").startswith("could not measure")
+        ]
+        measured = [c for c in mine if c.status != Status.SKIPPED]
+        if alerts or warnings:
+            status = "alert"
+        elif blocked and not measured:
+            status = "could_not_measure"
+        elif not measured:
+            status = "skipped"
+        else:
+            status = "ok"
+        note = blocked[0].reason if status == "could_not_measure" else ""
+        if status == "skipped":
+            note = mine[0].reason or ""
+        out.append(
+            StageSummary(
+                stage=stage, status=status, alerts=len(alerts), warnings=len(warnings), note=note or ""
+            )
+        )
+    return out
+
+
+def decide(cfg: ModelConfig, checks: list[Check], top_features: list[str]) -> list[Action]:
+    policy = cfg.policy
+    alerts = [c for c in checks if c.status == Status.ALERT]
+    actions: list[Action] = []
+    dq = [
+        c
+        for c in alerts
+        if c.stage in ("load", "quality") and (c.severity == Severity.CRITICAL or policy.notify_warnings)
+    ]
+    dq += [c for c in alerts if c.stage == "performance" and c.owner == "data"]
+    if dq and "quality" in policy.notify_on:
+        actions.append(
+            Action(
+                kind="notify",
+                owner="data",
+                reason=f"{len(dq)} data-quality problem(s): {dq[0].reason}",
+                checks=[_ref(c) for c in dq],
+            )
+        )
+    model_alerts = [c for c in alerts if c.stage in ("drift", "performance") and c.owner == "model"]
+    notify = [c for c in model_alerts if c.stage in policy.notify_on]
+    if notify:
+        parts = []
+        drift = [c for c in notify if c.stage == "drift"]
+        perf = [c for c in notify if c.stage == "performance"]
+        if drift:
+            parts.append("drift in " + ", ".join(top_features or sorted({c.subject for c in drift})[:3]))
+        if perf:
+            parts.append("performance " + ", ".join(sorted({c.subject for c in perf})[:4]))
+        actions.append(
+            Action(kind="notify", owner="model", reason="; ".join(parts), checks=[_ref(c) for c in notify])
+        )
+    blocked = critical_quality_failure(checks)
+    retrain = [c for c in model_alerts if c.stage in policy.retrain_on and c.severity == Severity.CRITICAL]
+    if retrain and not blocked:
+        actions.append(
+            Action(
+                kind="retrain",
+                owner="model",
+                reason=f"{retrain[0].reason}; a challenger should be trained and evaluated against the champion",
+                checks=[_ref(c) for c in retrain],
+            )
+        )
+    return actions
+
+
+def headline(model: str, day: str, stages: list[StageSummary], top_features: list[str], rows: int) -> str:
+    bad = [s for s in stages if s.status in ("alert", "could_not_measure")]
+    if not bad:
+        return f"{model} {day}: all checks ok on {rows} predictions"
+    parts = []
+    for s in bad:
+        if s.status == "could_not_measure":
+            parts.append(f"{s.stage} could not be measured")
+        elif s.stage == "drift" and top_features:
+            parts.append("drift in " + ", ".join(top_features))
+        else:
+            parts.append(f"{s.stage}: {s.alerts} alert(s), {s.warnings} warning(s)")
+    return f"{model} {day}: " + "; ".join(parts)

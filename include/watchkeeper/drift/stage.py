@@ -1,0 +1,71 @@
+"""The drift stage: score every monitored column of a day against the reference with its configured methods.
+
+Bounds come from the cached reference profile; a column missing, too few rows or a critical data-quality failure
+makes the check 'skipped' with the reason, never a silent 'no drift'.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from watchkeeper.config import ModelConfig
+from watchkeeper.drift.methods import get_method
+from watchkeeper.reference import Monitored, drift_methods, values
+from watchkeeper.result import Check, Severity, Status
+
+
+def drift_checks(
+    cfg: ModelConfig, day: pd.DataFrame, ref: pd.DataFrame, profile: dict, blocked: str | None = None
+) -> list[Check]:
+    """One check per (column, method); `blocked` is the reason when a critical quality failure forbids measuring."""
+    checks = []
+    for col in profile["columns"]:
+        m = Monitored(col["column"], col["kind"], col["role"])
+        cur = values(day[m.column], m.kind) if m.column in day else None
+        ref_v = None
+        for name in drift_methods(cfg, m):
+            bounds = profile["drift"].get(f"{m.column}|{name}", {})
+            check = Check(
+                id=f"drift.{name}",
+                stage="drift",
+                name=name,
+                subject=m.column,
+                lower=bounds.get("lower"),
+                upper=bounds.get("upper"),
+                threshold_rule=bounds.get("rule", ""),
+                status=Status.SKIPPED,
+                severity=Severity.WARNING if m.role == "feature" else Severity.CRITICAL,
+                owner="model",
+                details={"kind": m.kind, "role": m.role},
+            )
+            if blocked:
+                check.reason = f"could not measure: {blocked}"
+            elif cur is None:
+                check.reason = f"could not measure: column {m.column!r} is missing from the day's data"
+            elif cur.size < cfg.drift.min_rows:
+                check.reason = (
+                    f"insufficient data: {cur.size} usable rows < drift.min_rows {cfg.drift.min_rows}"
+                )
+            else:
+                if ref_v is None:
+                    ref_v = values(ref[m.column], m.kind)
+                method = get_method(name, m.kind)
+                check.value = method.score(method.fit(ref_v), cur)
+                check.details["rows"] = int(cur.size)
+                breached = (check.upper is not None and check.value > check.upper) or (
+                    check.lower is not None and check.value < check.lower
+                )
+                check.status = Status.ALERT if breached else Status.OK
+                if breached:
+                    check.reason = f"{m.column} drifted: {name} {check.value:.4g} > {check.upper:.4g}"
+            checks.append(check)
+    return checks
+
+
+def top_drifted(checks: list[Check], n: int) -> list[str]:
+    """Drifted features ranked by how far past their bound they are (largest value/bound ratio first)."""
+    worst: dict[str, float] = {}
+    for c in checks:
+        if c.stage == "drift" and c.status == Status.ALERT and c.details.get("role") == "feature" and c.upper:
+            worst[c.subject] = max(worst.get(c.subject, 0.0), (c.value or 0.0) / c.upper)
+    return [k for k, _ in sorted(worst.items(), key=lambda kv: -kv[1])][:n]

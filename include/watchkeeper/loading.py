@@ -1,0 +1,71 @@
+"""Reading a day's or the reference's records (Parquet or CSV) from storage, with every bad input named.
+
+Errors are `InputError`s whose `kind` says what the user sees: not_arrived, empty, corrupt.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from watchkeeper.config import CsvOptions, ModelConfig
+from watchkeeper.storage import ObjectNotFound, Storage
+
+
+class InputError(Exception):
+    """An input could not be used; `kind` is one of not_arrived, empty, corrupt."""
+
+    def __init__(self, kind: str, url: str, message: str):
+        super().__init__(f"{message}: {url}")
+        self.kind = kind
+        self.url = url
+
+
+def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] | None = None) -> pa.Table:
+    """Read one Parquet or CSV object; only `columns` (those present) when given."""
+    url = storage.url(key)
+    try:
+        size = storage.size(key)
+    except ObjectNotFound:
+        raise InputError("not_arrived", url, "file has not arrived") from None
+    if size == 0:
+        raise InputError("empty", url, "file is empty (0 bytes)")
+    try:
+        if key.lower().endswith((".csv", ".csv.gz")):
+            table = _read_csv(storage, key, csv)
+            if columns is not None:
+                table = table.select([c for c in columns if c in table.column_names])
+        else:
+            if columns is not None:
+                present = set(pq.read_schema(storage.path(key), filesystem=storage.fs).names)
+                columns = [c for c in columns if c in present]
+            table = pq.read_table(storage.path(key), filesystem=storage.fs, columns=columns)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
+        raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+    if table.num_rows == 0:
+        raise InputError("empty", url, "file has no rows")
+    return table
+
+
+def _fmt(key: str) -> str:
+    return "CSV" if ".csv" in key.lower() else "Parquet"
+
+
+def _read_csv(storage: Storage, key: str, csv: CsvOptions) -> pa.Table:
+    with storage.fs.open_input_stream(storage.path(key)) as f:
+        return pacsv.read_csv(
+            f,
+            read_options=pacsv.ReadOptions(encoding=csv.encoding),
+            parse_options=pacsv.ParseOptions(delimiter=csv.delimiter),
+        )
+
+
+def day_key(cfg: ModelConfig, day: date) -> str:
+    return cfg.paths.for_day(cfg.paths.predictions, day)
+
+
+def label_key(cfg: ModelConfig, day: date) -> str | None:
+    return cfg.paths.for_day(cfg.paths.labels, day) if cfg.paths.labels else None

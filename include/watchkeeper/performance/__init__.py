@@ -1,0 +1,4 @@
+"""Model performance: metric units in `metrics`, realized on late-arriving labels by `stage`.
+
+Bounds for each metric come from the same metric computed on reference chunks.
+"""

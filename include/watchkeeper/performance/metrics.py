@@ -1,0 +1,146 @@
+"""Performance metrics, one small function each, registered by (name, task) with their better direction.
+
+Each takes `y_true`, `y_pred` (class or value) and `y_score` (classifier probability or None) as numpy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric: name, task, whether higher is better, and whether it needs scores."""
+
+    name: str
+    task: str
+    higher_is_better: bool
+    needs_score: bool
+    fn: Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
+    two_sided: bool = False
+
+    @property
+    def direction(self) -> str:
+        """Which side of the bounds is bad."""
+        if self.two_sided:
+            return "both"
+        return "lower" if self.higher_is_better else "upper"
+
+
+REGISTRY: dict[tuple[str, str], Metric] = {}
+DEFAULTS = {
+    "binary_classification": ["roc_auc", "f1", "precision", "recall", "accuracy"],
+    "regression": ["mae", "rmse", "r2"],
+}
+
+
+def register(
+    name: str, task: str, higher_is_better: bool, needs_score: bool = False, two_sided: bool = False
+):
+    def wrap(fn: Callable) -> Callable:
+        REGISTRY[(name, task)] = Metric(name, task, higher_is_better, needs_score, fn, two_sided)
+        return fn
+
+    return wrap
+
+
+def get_metric(name: str, task: str) -> Metric:
+    try:
+        return REGISTRY[(name, task)]
+    except KeyError:
+        valid = sorted(n for n, t in REGISTRY if t == task)
+        raise KeyError(f"unknown metric {name!r} for {task}; valid: {', '.join(valid)}") from None
+
+
+def compute(
+    metric: Metric, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None
+) -> float | None:
+    """The metric's value, or None where it is undefined (e.g. ROC AUC on one class)."""
+    if metric.needs_score and y_score is None:
+        return None
+    if metric.task == "binary_classification" and metric.needs_score and np.unique(y_true).size < 2:
+        return None
+    value = float(metric.fn(y_true, y_pred, y_score))
+    return value if np.isfinite(value) else None
+
+
+BC = "binary_classification"
+
+
+@register("roc_auc", BC, True, needs_score=True)
+def roc_auc(y, p, s):
+    return skm.roc_auc_score(y, s)
+
+
+@register("pr_auc", BC, True, needs_score=True)
+def pr_auc(y, p, s):
+    return skm.average_precision_score(y, s)
+
+
+@register("f1", BC, True)
+def f1(y, p, s):
+    return skm.f1_score(y, p, zero_division=0)
+
+
+@register("precision", BC, True)
+def precision(y, p, s):
+    return skm.precision_score(y, p, zero_division=0)
+
+
+@register("recall", BC, True)
+def recall(y, p, s):
+    return skm.recall_score(y, p, zero_division=0)
+
+
+@register("specificity", BC, True)
+def specificity(y, p, s):
+    return skm.recall_score(1 - y, 1 - p, zero_division=0)
+
+
+@register("accuracy", BC, True)
+def accuracy(y, p, s):
+    return skm.accuracy_score(y, p)
+
+
+@register("log_loss", BC, False, needs_score=True)
+def log_loss(y, p, s):
+    return skm.log_loss(y, s, labels=[0, 1])
+
+
+@register("brier", BC, False, needs_score=True)
+def brier(y, p, s):
+    return skm.brier_score_loss(y, s)
+
+
+@register("mae", "regression", False)
+def mae(y, p, s):
+    return skm.mean_absolute_error(y, p)
+
+
+@register("mse", "regression", False)
+def mse(y, p, s):
+    return skm.mean_squared_error(y, p)
+
+
+@register("rmse", "regression", False)
+def rmse(y, p, s):
+    return skm.root_mean_squared_error(y, p)
+
+
+@register("mape", "regression", False)
+def mape(y, p, s):
+    return skm.mean_absolute_percentage_error(y, p)
+
+
+@register("r2", "regression", True)
+def r2(y, p, s):
+    return skm.r2_score(y, p)
+
+
+@register("bias", "regression", False, two_sided=True)
+def bias(y, p, s):
+    return float(np.mean(p - y))

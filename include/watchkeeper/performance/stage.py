@@ -1,0 +1,173 @@
+"""Realized performance on late labels: the day's arriving labels are joined to predictions of the window.
+
+A label file for day D may hold labels for predictions of D or any of the `label_window_days` before it. Every
+prediction day that received labels today is re-scored with all labels known as of D, so the stored result of
+that day is replaced (idempotent) and its metric appears in today's checks as `metric@<prediction day>`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from watchkeeper.config import ModelConfig
+from watchkeeper.loading import InputError, day_key, label_key, read_table
+from watchkeeper.performance.metrics import compute, get_metric
+from watchkeeper.reference import labels_of, performance_metrics, predictions_of
+from watchkeeper.result import Check, Severity, Status
+from watchkeeper.storage import Storage
+
+
+def _labels(cfg: ModelConfig, storage: Storage, day: date) -> pd.DataFrame | None:
+    key = label_key(cfg, day)
+    if key is None:
+        return None
+    try:
+        table = read_table(storage, key, cfg.paths.csv, columns=[cfg.columns.id, cfg.columns.target])
+    except InputError as exc:
+        if exc.kind in ("not_arrived", "empty"):
+            return None
+        raise
+    return table.to_pandas()
+
+
+def _prediction_columns(cfg: ModelConfig) -> list[str]:
+    return [c for c in (cfg.columns.id, cfg.columns.score, cfg.columns.prediction) if c]
+
+
+def known_labels(cfg: ModelConfig, storage: Storage, day: date) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(labels arriving today, all labels known as of today within the window, label-file facts)."""
+    window = cfg.performance.label_window_days
+    frames = []
+    today = None
+    for offset in range(window, -1, -1):
+        d = day - timedelta(days=offset)
+        df = _labels(cfg, storage, d)
+        if df is not None:
+            frames.append(df)
+            if d == day:
+                today = df
+    id_col = cfg.columns.id
+    empty = pd.DataFrame({id_col: pd.Series(dtype=str), cfg.columns.target: pd.Series(dtype=float)})
+    known = pd.concat(frames, ignore_index=True) if frames else empty
+    facts = {"label_rows_today": 0 if today is None else len(today)}
+    if today is not None:
+        facts["duplicate_label_ids_today"] = int(today[id_col].duplicated().sum())
+    # The latest arrival wins when a label is sent again.
+    known = known.drop_duplicates(subset=[id_col], keep="last")
+    return (empty if today is None else today), known, facts
+
+
+def performance_checks(
+    cfg: ModelConfig,
+    storage: Storage,
+    day: date,
+    day_frame: pd.DataFrame | None,
+    profile: dict,
+    blocked: str | None = None,
+) -> tuple[list[Check], dict[str, dict]]:
+    """Checks for every prediction day that got labels today, and the per-prediction-day realized results."""
+    id_col = cfg.columns.id
+    today, known, facts = known_labels(cfg, storage, day)
+    if today.empty:
+        return [_skipped(cfg, "labels", "no labels arrived today", facts)], {}
+    today_ids = set(today[id_col].astype(str))
+    matched: set[str] = set()
+    checks: list[Check] = []
+    realized: dict[str, dict] = {}
+    for offset in range(cfg.performance.label_window_days, -1, -1):
+        pday = day - timedelta(days=offset)
+        if pday == day and day_frame is not None:
+            preds = day_frame[[c for c in _prediction_columns(cfg) if c in day_frame]]
+        else:
+            try:
+                preds = read_table(
+                    storage, day_key(cfg, pday), cfg.paths.csv, _prediction_columns(cfg)
+                ).to_pandas()
+            except InputError:
+                continue
+        ids = preds[id_col].astype(str)
+        hit = ids.isin(today_ids)
+        if not hit.any():
+            continue
+        matched |= set(ids[hit])
+        joined = preds.assign(**{id_col: ids}).merge(
+            known.assign(**{id_col: known[id_col].astype(str)}), on=id_col, how="inner"
+        )
+        coverage = len(joined) / max(len(preds), 1)
+        subject_suffix = "" if pday == day else f"@{pday.isoformat()}"
+        day_blocked = blocked if pday == day else None
+        result = {"prediction_day": pday.isoformat(), "labelled": len(joined), "predictions": len(preds)}
+        result["coverage"] = round(coverage, 4)
+        metrics: dict[str, float | None] = {}
+        for name in performance_metrics(cfg):
+            metric = get_metric(name, cfg.task)
+            bounds = profile["performance"].get(name, {})
+            check = Check(
+                id=f"performance.{name}",
+                stage="performance",
+                name=name,
+                subject=f"{name}{subject_suffix}",
+                lower=bounds.get("lower"),
+                upper=bounds.get("upper"),
+                threshold_rule=bounds.get("rule", "no labelled reference"),
+                status=Status.SKIPPED,
+                severity=Severity.CRITICAL,
+                owner="model",
+                details={**result, "as_of": day.isoformat()},
+            )
+            if day_blocked:
+                check.reason = f"could not measure: {day_blocked}"
+            elif len(joined) < cfg.performance.min_labels:
+                check.reason = f"insufficient labels: {len(joined)} < performance.min_labels {cfg.performance.min_labels}"
+            else:
+                pred, score = predictions_of(cfg, joined)
+                value = compute(metric, labels_of(cfg, joined), pred, score)
+                if value is None:
+                    check.reason = "metric undefined on these labels (e.g. a single class)"
+                else:
+                    check.value = value
+                    breached = (check.lower is not None and value < check.lower) or (
+                        check.upper is not None and value > check.upper
+                    )
+                    check.status = Status.ALERT if breached else Status.OK
+                    if breached:
+                        check.reason = f"{name} of {pday} predictions is {value:.4g}, outside [{check.lower}, {check.upper}]"
+            metrics[name] = check.value
+            checks.append(check)
+        realized[pday.isoformat()] = {**result, "as_of": day.isoformat(), "metrics": metrics}
+    unknown = len(today_ids - matched)
+    checks.append(
+        Check(
+            id="performance.label_join",
+            stage="performance",
+            name="label_join",
+            subject="labels",
+            value=float(unknown),
+            upper=0.0,
+            threshold_rule="labels must match a prediction of the window",
+            status=Status.ALERT if unknown else Status.OK,
+            reason=f"{unknown} label(s) match no prediction of the last {cfg.performance.label_window_days} days"
+            if unknown
+            else None,
+            severity=Severity.WARNING,
+            owner="data",
+            details={**facts, "unknown_label_ids": unknown, "prediction_days": sorted(realized)},
+        )
+    )
+    return checks, realized
+
+
+def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
+    return Check(
+        id="performance.labels",
+        stage="performance",
+        name="labels",
+        subject=subject,
+        status=Status.SKIPPED,
+        reason=reason,
+        severity=Severity.INFO,
+        owner="model",
+        details=facts,
+    )

@@ -1,0 +1,166 @@
+"""The day's stages as functions shared by the CLI and the DAG tasks: load → quality → drift → performance → finish.
+
+Each stage reads its inputs from storage and writes its checks to `<results>/<model>/days/<day>/stages/<stage>.json`,
+returning that key, so DAG tasks pass only keys; re-running a day replaces its stored results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from watchkeeper import decisions
+from watchkeeper.config import ModelConfig
+from watchkeeper.drift.stage import drift_checks, top_drifted
+from watchkeeper.loading import day_key, read_table
+from watchkeeper.performance.stage import performance_checks
+from watchkeeper.reference import get_profile, load_reference
+from watchkeeper.result import Check, DayResult
+from watchkeeper.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Day:
+    """One model on one day, with the storage its data and results live in."""
+
+    cfg: ModelConfig
+    day: date
+    storage: Storage
+    """Where the model's input data is read from."""
+    results: Storage
+    """Where results are written (often the same storage)."""
+
+    def key(self, name: str) -> str:
+        return self.cfg.results_key(self.day, name)
+
+    @property
+    def staged_key(self) -> str:
+        return self.key("staged/predictions.parquet")
+
+
+def save_checks(d: Day, stage: str, checks: list[Check], extra: dict | None = None) -> str:
+    key = d.key(f"stages/{stage}.json")
+    d.results.write_json(key, {"checks": [c.model_dump(mode="json") for c in checks], **(extra or {})})
+    return key
+
+
+def load_checks(d: Day, stage: str) -> list[Check]:
+    key = d.key(f"stages/{stage}.json")
+    if not d.results.exists(key):
+        return []
+    return [Check.model_validate(c) for c in d.results.read_json(key)["checks"]]
+
+
+def load_day(d: Day) -> dict:
+    """Read the day's prediction records (raising InputError when missing/empty/corrupt) and stage them as Parquet."""
+    d.results.delete_prefix(d.key("stages"))
+    source = day_key(d.cfg, d.day)
+    table = read_table(d.storage, source, d.cfg.paths.csv)
+    with d.results.open_output(d.staged_key) as sink:
+        pq.write_table(table, sink)
+    info = {
+        "day": d.day.isoformat(),
+        "rows": table.num_rows,
+        "source": d.storage.url(source),
+        "staged_key": d.staged_key,
+    }
+    d.results.write_json(d.key("stages/load.json"), {"checks": [], **info})
+    return info
+
+
+def staged_frame(d: Day) -> pd.DataFrame:
+    return pq.read_table(d.results.path(d.staged_key), filesystem=d.results.fs).to_pandas()
+
+
+def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame | None = None) -> str:
+    from watchkeeper.quality.suite import load_suite_dict
+    from watchkeeper.quality.validate import run_suite, to_checks
+
+    frame = staged_frame(d) if frame is None else frame
+    suite, suite_source = load_suite_dict(d.cfg, ref if ref is not None else load_reference(d.cfg, d.storage))
+    result = run_suite(suite, frame, f"{d.cfg.name}-{d.day.isoformat()}")
+    d.results.write_bytes(d.key("quality/gx_validation_result.json"), result.describe().encode())
+    checks = to_checks(result)
+    return save_checks(d, "quality", checks, {"suite": suite["name"], "suite_source": suite_source})
+
+
+def measure_drift(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame | None = None) -> str:
+    ref = load_reference(d.cfg, d.storage) if ref is None else ref
+    profile = get_profile(d.cfg, d.storage, d.results, ref)
+    frame = staged_frame(d) if frame is None else frame
+    blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
+    checks = drift_checks(d.cfg, frame, ref, profile, blocked)
+    return save_checks(
+        d, "drift", checks, {"top_drifted_features": top_drifted(checks, d.cfg.drift.top_features)}
+    )
+
+
+def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
+    profile = get_profile(d.cfg, d.storage, d.results)
+    frame = staged_frame(d) if frame is None else frame
+    blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
+    checks, realized = performance_checks(d.cfg, d.storage, d.day, frame, profile, blocked)
+    # Each prediction day's realized result is replaced in place as its labels fill in.
+    for pday, record in realized.items():
+        d.results.write_json(d.cfg.results_key(pday, "performance/realized.json"), record)
+    return save_checks(d, "performance", checks, {"realized": realized})
+
+
+def finish(d: Day, tracking_uri: str | None = None, load_error: Check | None = None) -> DayResult:
+    """Combine the stages' checks, decide actions, store `result.json`, and log to MLflow when configured."""
+    load_info = _doc(d, "stages/load.json")
+    checks = [load_error] if load_error else []
+    for stage in ("quality", "drift", "performance"):
+        checks += load_checks(d, stage)
+    top = _doc(d, "stages/drift.json").get("top_drifted_features", [])
+    stages = decisions.summarize(checks)
+    rows = int(load_info.get("rows", 0))
+    result = DayResult(
+        model=d.cfg.name,
+        task=d.cfg.task,
+        day=d.day,
+        rows=rows,
+        status="alert" if any(c.status == "alert" for c in checks) else "ok",
+        stages=stages,
+        checks=checks,
+        actions=decisions.decide(d.cfg, checks, top),
+        headline=decisions.headline(d.cfg.name, d.day.isoformat(), stages, top, rows),
+        top_drifted_features=top,
+        artifacts={
+            name: d.results.url(d.key(name)) for name in ("result.json", "quality/gx_validation_result.json")
+        },
+    )
+    if tracking_uri:
+        from watchkeeper.tracking import log_day
+
+        result.mlflow_run_id = log_day(result, tracking_uri, d)
+    d.results.write_json(d.key("result.json"), result.model_dump(mode="json"))
+    return result
+
+
+def _doc(d: Day, name: str) -> dict:
+    key = d.key(name)
+    return d.results.read_json(key) if d.results.exists(key) else {}
+
+
+def run_day(
+    cfg: ModelConfig,
+    day: date,
+    storage: Storage,
+    results: Storage | None = None,
+    tracking_uri: str | None = None,
+) -> DayResult:
+    """All stages in one process, on the same functions the DAG's tasks call."""
+    d = Day(cfg, day, storage, results or storage)
+    load_day(d)
+    frame, ref = staged_frame(d), load_reference(cfg, storage)
+    check_quality(d, frame, ref)
+    measure_drift(d, frame, ref)
+    measure_performance(d, frame)
+    return finish(d, tracking_uri)

@@ -1,0 +1,121 @@
+"""Great Expectations suites for a model: generated from its reference data, stored as reviewable JSON.
+
+GX 1.x has no profiler, so `build_suite` derives expectations and tolerances from the reference chunks; the JSON is
+written in a stable order under `expectations/<model>/<suite>.json` for a person to review and commit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from watchkeeper.config import ModelConfig
+from watchkeeper.quality.gxload import gx
+from watchkeeper.reference import chunks, monitored_columns
+
+# Default severity per expectation type: critical ones make the day's drift/performance "could not measure".
+DEFAULT_SEVERITY = {
+    "expect_column_to_exist": "critical",
+    "expect_column_values_to_be_unique": "critical",
+    "expect_column_values_to_not_be_null": "critical",
+    "expect_column_proportion_of_non_null_values_to_be_between": "critical",
+    "expect_column_values_to_be_in_type_list": "critical",
+    "expect_column_values_to_be_between": "warning",
+    "expect_column_values_to_be_in_set": "warning",
+    "expect_table_row_count_to_be_between": "warning",
+}
+NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64", "float32", "float64", "Float32", "Float64", "uint8", "uint16", "uint32", "uint64"]  # fmt: skip
+
+
+def _null_floor(ref_col_chunks: list[pd.Series]) -> float:
+    """Lowest acceptable non-null share: the worst reference chunk, less a sampling margin."""
+    rates = [float(c.isna().mean()) for c in ref_col_chunks if len(c)]
+    worst, n = max(rates), float(np.median([len(c) for c in ref_col_chunks]))
+    p = max(worst, 1.0 / n)
+    tolerance = worst + 4 * math.sqrt(p * (1 - p) / n) + 0.005
+    return round(max(0.0, 1.0 - tolerance), 4)
+
+
+def _expectation_dicts(cfg: ModelConfig, ref: pd.DataFrame) -> list[dict]:
+    cols, parts = cfg.columns, chunks(cfg, ref)
+    out: list[dict] = []
+
+    def add(kind: str, **kwargs: object) -> None:
+        out.append({"type": kind, "kwargs": kwargs})
+
+    rows = [len(p) for p in parts]
+    add("expect_table_row_count_to_be_between", min_value=int(min(rows) * 0.5), max_value=int(max(rows) * 2))
+    add("expect_column_to_exist", column=cols.id)
+    add("expect_column_values_to_not_be_null", column=cols.id)
+    add("expect_column_values_to_be_unique", column=cols.id)
+    for m in monitored_columns(cfg, ref):
+        add("expect_column_to_exist", column=m.column)
+        floor = _null_floor([p[m.column] for p in parts])
+        if floor >= 1.0:
+            add("expect_column_values_to_not_be_null", column=m.column)
+        else:
+            add("expect_column_proportion_of_non_null_values_to_be_between", column=m.column, min_value=floor)
+        if m.kind == "numeric":
+            add("expect_column_values_to_be_in_type_list", column=m.column, type_list=NUMERIC_TYPES)
+            series = pd.to_numeric(ref[m.column], errors="coerce")
+            series = series[np.isfinite(series)]
+            lo, hi = float(series.min()), float(series.max())
+            if m.column == cols.score and cfg.task == "binary_classification":
+                add("expect_column_values_to_be_between", column=m.column, min_value=0.0, max_value=1.0)
+            else:
+                margin = 0.1 * (hi - lo)
+                add(
+                    "expect_column_values_to_be_between",
+                    column=m.column,
+                    min_value=round(lo - margin, 6),
+                    max_value=round(hi + margin, 6),
+                    mostly=0.99,
+                )
+        else:
+            # Native values (bools, ints, strings), as GX compares them with the day's raw values.
+            cats = sorted(pd.Series(ref[m.column].dropna().unique()).tolist(), key=str)
+            add("expect_column_values_to_be_in_set", column=m.column, value_set=cats, mostly=0.99)
+    for e in out:
+        e["severity"] = cfg.quality.severity.get(e["type"], DEFAULT_SEVERITY.get(e["type"], "warning"))
+        e["meta"] = {"generated_by": "watchkeeper suggest-expectations"}
+    return out
+
+
+def build_suite_dict(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
+    """The suite as a JSON-ready dict in a stable order (GX's own format)."""
+    return {
+        "name": f"{cfg.name}.{cfg.quality.suite}",
+        "expectations": _expectation_dicts(cfg, ref),
+        "meta": {"great_expectations_version": gx().__version__, "model": cfg.name},
+        "notes": "Generated from the reference data; review and commit. Severity: critical | warning.",
+    }
+
+
+def suite_path(cfg: ModelConfig) -> Path:
+    """Where the model's suite lives: `expectations_dir` found upward from the config file (or absolute)."""
+    rel = Path(cfg.quality.expectations_dir) / cfg.name / f"{cfg.quality.suite}.json"
+    if rel.is_absolute():
+        return rel
+    start = Path(cfg.source).resolve().parent if cfg.source and cfg.source != "<memory>" else Path.cwd()
+    for base in [start, *start.parents]:
+        if (base / cfg.quality.expectations_dir).is_dir():
+            return base / rel
+    return Path.cwd() / rel
+
+
+def load_suite_dict(cfg: ModelConfig, ref: pd.DataFrame | None) -> tuple[dict, str]:
+    """The committed suite, or one generated in memory from the reference when none is committed."""
+    path = suite_path(cfg)
+    if path.is_file():
+        return json.loads(path.read_text()), str(path)
+    if ref is None:
+        raise FileNotFoundError(f"no suite at {path} and no reference given to generate one")
+    return build_suite_dict(cfg, ref), "generated from reference (no committed suite)"
+
+
+def to_json(suite: dict) -> str:
+    return json.dumps(suite, indent=2, sort_keys=False) + "\n"

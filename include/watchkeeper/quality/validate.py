@@ -1,0 +1,125 @@
+"""Validating a day's records with GX's own API (a ValidationDefinition on a pandas batch) into checks.
+
+Each expectation result becomes one `Check` (stage `quality`, owner `data`) carrying GX's severity, the observed
+value and unexpected percent, and for categorical sets the unexpected values (never whole rows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from watchkeeper.quality.gxload import gx
+from watchkeeper.result import Check, Severity, Status
+
+
+def run_suite(suite_dict: dict, df: pd.DataFrame, name: str) -> Any:
+    """Validate a DataFrame against a suite dict with an ephemeral GX context; return GX's result."""
+    g = gx()
+    context = g.get_context(mode="ephemeral")
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_def = (
+        context.data_sources.add_pandas(f"{name}-source")
+        .add_dataframe_asset(f"{name}-day")
+        .add_batch_definition_whole_dataframe("whole-day")
+    )
+    suite = context.suites.add(g.ExpectationSuite(**{k: v for k, v in suite_dict.items() if k != "id"}))
+    validation = context.validation_definitions.add(
+        g.ValidationDefinition(name=name, data=batch_def, suite=suite)
+    )
+    return validation.run(batch_parameters={"dataframe": df}, result_format={"result_format": "SUMMARY"})
+
+
+def _num(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f
+
+
+def to_checks(result: Any) -> list[Check]:
+    checks = []
+    for r in result.results:
+        cfg = r.expectation_config
+        kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
+        res = r.result or {}
+        details: dict[str, Any] = {}
+        observed = res.get("observed_value")
+        if observed is not None:
+            details["observed_value"] = (
+                observed if isinstance(observed, int | float | str) else str(observed)[:200]
+            )
+        if res.get("unexpected_percent") is not None:
+            details["unexpected_percent"] = round(float(res["unexpected_percent"]), 4)
+            details["unexpected_count"] = res.get("unexpected_count")
+        if cfg.type == "expect_column_values_to_be_in_set" and res.get("partial_unexpected_counts"):
+            details["unexpected_values"] = [
+                {"value": str(c["value"])[:60], "count": c["count"]}
+                for c in res["partial_unexpected_counts"][:10]
+            ]
+        if "mostly" in kwargs:
+            details["mostly"] = kwargs["mostly"]
+        reason = None
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            reason = f"could not evaluate: {str(r.exception_info.get('exception_message'))[:200]}"
+        elif not r.success:
+            reason = _explain(cfg.type, kwargs, details)
+        value = _num(observed) if observed is not None else details.get("unexpected_percent")
+        severity = getattr(cfg, "severity", None)
+        checks.append(
+            Check(
+                id=f"quality.{cfg.type}",
+                stage="quality",
+                name=cfg.type,
+                subject=str(kwargs.get("column", "table")),
+                value=value,
+                lower=_num(kwargs.get("min_value")),
+                upper=_num(kwargs.get("max_value")),
+                threshold_rule=_rule(kwargs),
+                status=Status.OK if r.success else Status.ALERT,
+                reason=reason,
+                severity=Severity(str(getattr(severity, "value", severity) or "warning")),
+                owner="data",
+                details=details,
+            )
+        )
+    return checks
+
+
+def _rule(kwargs: dict) -> str:
+    parts = [f"{k}={v}" for k, v in kwargs.items() if k in ("min_value", "max_value", "mostly")]
+    if "value_set" in kwargs:
+        parts.append(f"{len(kwargs['value_set'])} known values")
+    return "suite: " + ", ".join(parts) if parts else "suite"
+
+
+def _explain(kind: str, kwargs: dict, details: dict) -> str:
+    col = kwargs.get("column", "table")
+    pct = details.get("unexpected_percent")
+    match kind:
+        case "expect_column_to_exist":
+            return f"column {col!r} is missing (renamed or dropped?)"
+        case (
+            "expect_column_values_to_not_be_null"
+            | "expect_column_proportion_of_non_null_values_to_be_between"
+        ):
+            share = details.get("observed_value")
+            if isinstance(share, float):
+                return f"{col!r} is {100 * (1 - share):.1f}% null, above what the reference allows"
+            return f"{col!r} has missing values ({pct}% of rows)"
+        case "expect_column_values_to_be_unique":
+            return f"{col!r} has duplicate values ({pct}% of rows)"
+        case "expect_column_values_to_be_in_set":
+            vals = ", ".join(v["value"] for v in details.get("unexpected_values", [])[:5])
+            return f"{col!r} has values unseen in the reference ({pct}% of rows: {vals})"
+        case "expect_column_values_to_be_between":
+            return f"{col!r} has values outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}] ({pct}% of rows)"
+        case "expect_column_values_to_be_in_type_list":
+            return f"{col!r} has type {details.get('observed_value')}, expected a numeric type"
+        case "expect_table_row_count_to_be_between":
+            return f"{details.get('observed_value')} rows, outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
+    return f"{kind} failed on {col!r}"

@@ -1,0 +1,197 @@
+"""The reference profile: column kinds, chunking, and every check's bounds learned from reference chunks.
+
+Built once per (reference version, config) and cached as JSON in storage, so a day's run only scores the day.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from watchkeeper.config import ModelConfig
+from watchkeeper.drift.methods import get_method
+from watchkeeper.loading import read_table
+from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
+from watchkeeper.storage import Storage
+from watchkeeper.thresholds import derive_bounds
+
+log = logging.getLogger(__name__)
+PROFILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """A column the drift stage watches: its kind and role (feature or prediction)."""
+
+    column: str
+    kind: str
+    role: str  # "feature" | "prediction"
+
+
+def load_reference(cfg: ModelConfig, storage: Storage) -> pd.DataFrame:
+    return read_table(storage, cfg.paths.reference, cfg.paths.csv).to_pandas()
+
+
+def infer_kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return "categorical"
+    return "numeric"
+
+
+def monitored_columns(cfg: ModelConfig, ref: pd.DataFrame) -> list[Monitored]:
+    """Features (kind from config or inferred) plus the model's outputs, in config order."""
+    cols = cfg.columns
+    out = [
+        Monitored(f.name, f.kind or infer_kind(ref[f.name]), "feature")
+        for f in cols.features
+        if f.name in ref
+    ]
+    if cols.score and cols.score in ref:
+        out.append(Monitored(cols.score, "numeric", "prediction"))
+    if cols.prediction in ref:
+        kind = "categorical" if cfg.task == "binary_classification" else "numeric"
+        out.append(Monitored(cols.prediction, kind, "prediction"))
+    return out
+
+
+def values(series: pd.Series, kind: str) -> np.ndarray:
+    """Non-missing values as the methods expect them: finite floats, or strings for categories."""
+    if kind == "numeric":
+        arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return arr[np.isfinite(arr)]
+    return series.dropna().astype(str).to_numpy()
+
+
+def chunks(cfg: ModelConfig, ref: pd.DataFrame) -> list[pd.DataFrame]:
+    """Reference split like monitored days: by calendar day of the timestamp, else by `chunk_rows` rows."""
+    ts = cfg.columns.timestamp
+    if ts and ts in ref:
+        days = pd.to_datetime(ref[ts], utc=True, errors="coerce").dt.date
+        parts = [g for _, g in ref.groupby(days, sort=True)]
+        if len(parts) >= cfg.reference.min_chunks:
+            return parts
+    size = cfg.reference.chunk_rows or max(len(ref) // 10, 1)
+    return [ref.iloc[i : i + size] for i in range(0, len(ref) - size + 1, size)]
+
+
+def labels_of(cfg: ModelConfig, frame: pd.DataFrame) -> np.ndarray:
+    """Target as 0/1 for classifiers (positive label → 1), as float for regressors."""
+    y = frame[cfg.columns.target]
+    if cfg.task == "binary_classification":
+        return (y.astype(str) == str(cfg.columns.positive_label)).to_numpy(dtype=int)
+    return pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
+
+
+def predictions_of(cfg: ModelConfig, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    cols = cfg.columns
+    score = None
+    if cols.score and cols.score in frame:
+        score = pd.to_numeric(frame[cols.score], errors="coerce").to_numpy(dtype=float)
+    if cfg.task == "binary_classification":
+        if cols.prediction in frame:
+            pred = (frame[cols.prediction].astype(str) == str(cols.positive_label)).to_numpy(dtype=int)
+        else:
+            pred = (score >= cfg.performance.decision_threshold).astype(int)
+        return pred, score
+    return pd.to_numeric(frame[cols.prediction], errors="coerce").to_numpy(dtype=float), score
+
+
+def performance_metrics(cfg: ModelConfig) -> list[str]:
+    return cfg.performance.metrics or DEFAULTS[cfg.task]
+
+
+def drift_methods(cfg: ModelConfig, m: Monitored) -> list[str]:
+    override = cfg.drift.features.get(m.column)
+    if override and override.methods:
+        return override.methods
+    return cfg.drift.numeric_methods if m.kind == "numeric" else cfg.drift.categorical_methods
+
+
+def drift_threshold(cfg: ModelConfig, column: str):
+    override = cfg.drift.features.get(column)
+    return override.threshold if override and override.threshold else cfg.drift.threshold
+
+
+def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
+    """Every bound the daily checks need, from leave-one-chunk-out statistics on the reference."""
+    parts = chunks(cfg, ref)
+    monitored = monitored_columns(cfg, ref)
+    drift: dict[str, dict] = {}
+    for m in monitored:
+        full = values(ref[m.column], m.kind)
+        per_chunk = [values(p[m.column], m.kind) for p in parts]
+        # Leave each chunk out of the reference it is compared with, as a new day would be.
+        pairs = [
+            (np.concatenate([v for j, v in enumerate(per_chunk) if j != i]) if len(parts) > 1 else full, cur)
+            for i, cur in enumerate(per_chunk)
+        ]
+        for name in drift_methods(cfg, m):
+            method = get_method(name, m.kind)
+            chunk_values = [
+                method.score(method.fit(rest), cur) for rest, cur in pairs if rest.size and cur.size
+            ]
+            bounds = derive_bounds(
+                drift_threshold(cfg, m.column), chunk_values, "upper", cfg.reference.min_chunks
+            )
+            drift[f"{m.column}|{name}"] = {
+                "lower": bounds.lower,
+                "upper": bounds.upper,
+                "rule": bounds.rule,
+                "chunk_values": chunk_values,
+                "reference_rows": int(full.size),
+            }
+    performance: dict[str, dict] = {}
+    if cfg.columns.target in ref:
+        for name in performance_metrics(cfg):
+            metric = get_metric(name, cfg.task)
+            vals = []
+            for part in parts:
+                pred, score = predictions_of(cfg, part)
+                v = compute(metric, labels_of(cfg, part), pred, score)
+                if v is not None:
+                    vals.append(v)
+            bounds = derive_bounds(
+                cfg.performance.threshold, vals, metric.direction, cfg.reference.min_chunks
+            )
+            performance[name] = {
+                "lower": bounds.lower,
+                "upper": bounds.upper,
+                "rule": bounds.rule,
+                "chunk_values": vals,
+            }
+    rows = [len(p) for p in parts]
+    return {
+        "profile_version": PROFILE_VERSION,
+        "columns": [{"column": m.column, "kind": m.kind, "role": m.role} for m in monitored],
+        "chunks": {
+            "count": len(parts),
+            "rows_min": min(rows),
+            "rows_median": float(np.median(rows)),
+            "rows_max": max(rows),
+        },
+        "reference_rows": len(ref),
+        "drift": drift,
+        "performance": performance,
+    }
+
+
+def profile_key(cfg: ModelConfig, storage: Storage) -> str:
+    info = storage.fs.get_file_info(storage.path(cfg.paths.reference))
+    version = f"{info.size}-{int(info.mtime.timestamp()) if info.mtime else 0}"
+    return f"{cfg.storage.results_prefix}/{cfg.name}/reference/profile-{cfg.digest()}-{version}.json"
+
+
+def get_profile(
+    cfg: ModelConfig, storage: Storage, results: Storage, ref: pd.DataFrame | None = None
+) -> dict:
+    """The cached profile for this reference version and config, built (and stored in `results`) when missing."""
+    key = profile_key(cfg, storage)
+    if results.exists(key):
+        return results.read_json(key)
+    log.info("building reference profile for %s (%s)", cfg.name, key)
+    profile = build_profile(cfg, load_reference(cfg, storage) if ref is None else ref)
+    results.write_json(key, profile)
+    return profile

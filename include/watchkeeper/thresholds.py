@@ -1,0 +1,91 @@
+"""Threshold rules: how a check's alert bounds are derived, parsed from YAML by their `type:` field.
+
+`std` and `quantile` learn bounds from the statistic computed on reference chunks; `constant` takes them as given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+Direction = Literal["upper", "lower", "both"]
+"""Which side of the bounds is bad: `upper` for distances, `lower` for higher-is-better metrics."""
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    two_sided: bool = False
+    """Alert on both sides even where only one side is naturally bad (e.g. errors that suddenly drop)."""
+
+
+class StdThreshold(_Rule):
+    type: Literal["std"] = "std"
+    k: float = 3.0
+    """Bounds are mean ± k standard deviations of the reference chunks' values."""
+    min_margin: float = 0.0
+    """Bounds are at least this far from the reference mean (guards against near-zero spread)."""
+
+
+class QuantileThreshold(_Rule):
+    type: Literal["quantile"] = "quantile"
+    lower_q: float = Field(0.0, ge=0, le=1)
+    """Lower bound = this quantile of the reference chunks' values."""
+    upper_q: float = Field(1.0, ge=0, le=1)
+    """Upper bound = this quantile of the reference chunks' values."""
+
+
+class ConstantThreshold(_Rule):
+    type: Literal["constant"] = "constant"
+    lower: float | None = None
+    """Alert below this value (None: no lower bound)."""
+    upper: float | None = None
+    """Alert above this value (None: no upper bound)."""
+
+
+ThresholdSpec = Annotated[StdThreshold | QuantileThreshold | ConstantThreshold, Field(discriminator="type")]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Alert bounds for one check and the sentence saying how they were derived."""
+
+    lower: float | None
+    upper: float | None
+    rule: str
+
+    def breached(self, value: float) -> bool:
+        return (self.lower is not None and value < self.lower) or (
+            self.upper is not None and value > self.upper
+        )
+
+
+def derive_bounds(
+    spec: StdThreshold | QuantileThreshold | ConstantThreshold,
+    chunk_values: list[float] | np.ndarray,
+    direction: Direction,
+    min_chunks: int = 5,
+) -> Bounds:
+    """Bounds for one statistic from its values on reference chunks, kept only on the bad side(s)."""
+    if isinstance(spec, ConstantThreshold):
+        return Bounds(spec.lower, spec.upper, f"constant [{spec.lower}, {spec.upper}]")
+    values = np.asarray([v for v in chunk_values if v is not None and math.isfinite(v)], dtype=float)
+    if values.size < min_chunks:
+        return Bounds(None, None, f"no bound: {values.size} reference chunk(s) < {min_chunks} needed")
+    if isinstance(spec, StdThreshold):
+        mean, std = float(values.mean()), float(values.std(ddof=1))
+        margin = max(spec.k * std, spec.min_margin)
+        lower, upper = mean - margin, mean + margin
+        rule = f"reference chunks mean {mean:.4g} ± {spec.k:g}·std {std:.4g} (n={values.size})"
+    else:
+        lower, upper = float(np.quantile(values, spec.lower_q)), float(np.quantile(values, spec.upper_q))
+        rule = f"reference chunks quantiles q{spec.lower_q:g}..q{spec.upper_q:g} (n={values.size})"
+    side = "both" if spec.two_sided else direction
+    return Bounds(
+        lower if side in ("lower", "both") else None,
+        upper if side in ("upper", "both") else None,
+        rule,
+    )
