@@ -91,3 +91,27 @@ def read_outbox(path: Path | None = None) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def failure_message(
+    cfg: ModelConfig, owner_role: str, task_id: str, day: str, error: str, links: dict[str, str]
+) -> dict:
+    """Slack payload for a task that failed (after its retries): what broke, for which model and day."""
+    owner = getattr(cfg.owners, owner_role)
+    mention = f"{owner.mention} " if owner.mention else ""
+    first_line = (error.strip().splitlines() or ["(no message)"])[0][:500]
+    text = f"{mention}:x: {cfg.name} {day}: task {task_id} failed: {first_line}"
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{cfg.name} · {day} · run failed"[:150]}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"{mention}*{task_id}* failed\n```{first_line}```"},
+        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"owner: {owner.name}"}]},
+    ]
+    buttons = [
+        {"type": "button", "text": {"type": "plain_text", "text": k}, "url": v} for k, v in links.items() if v
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons[:5]})
+    return {"text": text, "blocks": blocks}

@@ -194,6 +194,19 @@ class PolicyConfig(_Model):
     """Also notify on warning-severity alerts (by default they appear in the daily summary only)."""
 
 
+class AirflowConfig(_Model):
+    schedule: str = "@daily"
+    """Cron preset or expression; each run monitors the data interval it closes (e.g. the previous day)."""
+    timezone: str = "UTC"
+    """Timezone in which days start."""
+    retries: int = Field(1, ge=0)
+    """Task retries before the failure alert goes out."""
+    retry_delay_minutes: float = Field(5, ge=0)
+    """Wait between task retries."""
+    max_active_runs: int = Field(4, ge=1)
+    """Days processed at once during a backfill."""
+
+
 class ModelConfig(_Model):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
     """Model name: letters, digits, `_` and `-`; names the DAG, MLflow experiment and stored results."""
@@ -212,6 +225,7 @@ class ModelConfig(_Model):
     performance: PerformanceConfig = PerformanceConfig()
     reference: ReferenceConfig = ReferenceConfig()
     policy: PolicyConfig = PolicyConfig()
+    airflow: AirflowConfig = AirflowConfig()
     source: Annotated[str, Field(exclude=True)] = ""
     """Path of the YAML file this came from (set by `load_config`)."""
 
@@ -247,7 +261,23 @@ def parse_config(data: object, source: str = "<memory>") -> ModelConfig:
         cfg = ModelConfig.model_validate({**data, "source": source})
     except ValidationError as exc:
         raise ConfigError(_format_errors(source, exc)) from None
+    if source != "<memory>":
+        # Relative local locations are relative to the YAML file, not to whichever directory runs the task.
+        base = Path(source).resolve().parent
+        storage = cfg.storage.model_copy(
+            update={
+                "uri": _anchor(cfg.storage.uri, base),
+                "results_uri": _anchor(cfg.storage.results_uri, base),
+            }
+        )
+        cfg = cfg.model_copy(update={"storage": storage})
     return cfg
+
+
+def _anchor(uri: str | None, base: Path) -> str | None:
+    if uri is None or "://" in uri or Path(uri).is_absolute():
+        return uri
+    return str((base / uri).resolve())
 
 
 def load_config(path: str | Path) -> ModelConfig:

@@ -139,7 +139,7 @@ def finish(d: Day, tracking_uri: str | None = None, load_error: Check | None = N
     if tracking_uri:
         from watchkeeper.tracking import log_day
 
-        result.mlflow_run_id = log_day(result, tracking_uri, d)
+        log_day(result, tracking_uri, d)
     d.results.write_json(d.key("result.json"), result.model_dump(mode="json"))
     return result
 

@@ -103,3 +103,4 @@ class DayResult(BaseModel):
     artifacts: dict[str, str] = Field(default_factory=dict)
     """Storage URLs of the stored results of the day."""
     mlflow_run_id: str | None = None
+    mlflow_experiment_id: str | None = None

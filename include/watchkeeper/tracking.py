@@ -76,13 +76,14 @@ def metric_key(stage: str, name: str, subject: str) -> str:
     return _BAD.sub("_", key)
 
 
-def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> str:
-    """Log (or re-log) the day's metrics, verdicts and result document; return the run id."""
+def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple[str, str]:
+    """Log (or re-log) the day's metrics, verdicts and result document; return (experiment id, run id)."""
     from mlflow.entities import Metric, RunTag
 
     client = _client(tracking_uri)
     exp_id = experiment_id(client, result.model, tracking_uri)
     run_id = day_run(client, exp_id, result.model, result.day)
+    result.mlflow_experiment_id, result.mlflow_run_id = exp_id, run_id
     ts, step = _ms(result.day), result.day.toordinal()
     metrics: dict[str, float] = {"rows": float(result.rows)}
     for c in result.checks:
@@ -104,12 +105,12 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> str:
         metrics=[Metric(k, v, ts, step) for k, v in metrics.items()],
         tags=[RunTag(k, v) for k, v in tags.items()],
     )
-    client.log_dict(run_id, result.model_dump(mode="json"), "result.json")
+    client.log_dict(run_id, result.model_dump(mode="json"), "result.json")  # ids included, as stored
     client.log_text(run_id, render_summary(result), "summary.md")
     if d is not None:
         _log_realized(client, exp_id, result, d)
     client.set_terminated(run_id, "FINISHED", end_time=ts + 86_399_000)
-    return run_id
+    return exp_id, run_id
 
 
 def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) -> None:

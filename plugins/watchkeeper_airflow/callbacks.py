@@ -1,0 +1,39 @@
+"""The failure callback of every Watchkeeper task: one alert to the right owner when a task has failed for good.
+
+A failed `load_day` means the day's data is missing or unreadable, so it goes to the data owner; others to the model owner.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import BaseNotifier
+
+DATA_TASKS = frozenset({"resolve_day", "load_day"})
+
+
+class WatchkeeperFailureNotifier(BaseNotifier):
+    """Routes a task failure to the model's data or model owner (Slack connection or outbox)."""
+
+    template_fields = ()
+
+    def __init__(self, config_path: str):
+        super().__init__()
+        self.config_path = config_path
+
+    def notify(self, context) -> None:
+        from watchkeeper.alerts import failure_message
+        from watchkeeper.config import load_config
+
+        from watchkeeper_airflow.notify import deliver
+
+        cfg = load_config(self.config_path)
+        ti = context["ti"]
+        role = "data" if ti.task_id in DATA_TASKS else "model"
+        day = (context.get("params") or {}).get("day") or _interval_day(context)
+        links = {"Airflow log": getattr(ti, "log_url", None) or ""}
+        payload = failure_message(cfg, role, ti.task_id, day, str(context.get("exception") or ""), links)
+        deliver(getattr(cfg.owners, role), f"{cfg.name}/{day}/{role}/failure/{ti.task_id}", payload)
+
+
+def _interval_day(context) -> str:
+    start = context.get("data_interval_start")
+    return start.date().isoformat() if start else "unknown day"
