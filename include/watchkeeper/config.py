@@ -182,7 +182,11 @@ class ReferenceConfig(_Model):
     chunk_rows: int | None = None
     """Rows per reference chunk when the reference has no timestamp column (default: reference rows / 10)."""
     min_chunks: int = 5
-    """Fewer reference chunks than this → thresholds fall back to the rule's constant bounds, noted on each check."""
+    """Fewer reference chunks than this → no learned bound (the check says so); constant thresholds still apply."""
+    bootstrap_samples: int = Field(50, ge=0)
+    """Random day-size subsamples of the reference used to measure pure sampling noise (0 disables)."""
+    seed: int = 0
+    """Seed for those subsamples, so a profile is reproducible."""
 
 
 class PolicyConfig(_Model):

@@ -56,11 +56,24 @@ def _fmt(key: str) -> str:
 
 def _read_csv(storage: Storage, key: str, csv: CsvOptions) -> pa.Table:
     with storage.fs.open_input_stream(storage.path(key)) as f:
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             f,
             read_options=pacsv.ReadOptions(encoding=csv.encoding),
             parse_options=pacsv.ParseOptions(delimiter=csv.delimiter),
         )
+    # Undecodable text comes back as binary columns rather than an error.
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
+    if binary:
+        raise pa.ArrowInvalid(f"columns {binary} are not valid {csv.encoding} text (set paths.csv.encoding)")
+    if (
+        table.num_columns == 1
+        and csv.delimiter not in table.column_names[0]
+        and any(d in table.column_names[0] for d in ",;\t|")
+    ):
+        raise pa.ArrowInvalid(
+            f"one column {table.column_names[0]!r}: is the delimiter {csv.delimiter!r} right?"
+        )
+    return table
 
 
 def day_key(cfg: ModelConfig, day: date) -> str:

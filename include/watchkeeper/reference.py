@@ -115,53 +115,95 @@ def drift_threshold(cfg: ModelConfig, column: str):
     return override.threshold if override and override.threshold else cfg.drift.threshold
 
 
+def _column_array(series: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """All rows' values (as the methods want them) and which rows are usable, for fast row masking."""
+    if kind == "numeric":
+        arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return arr, np.isfinite(arr)
+    ok = series.notna().to_numpy()
+    return series.astype(str).to_numpy(), ok
+
+
+def null_masks(cfg: ModelConfig, ref: pd.DataFrame, parts: list[pd.DataFrame]) -> tuple[list, list]:
+    """Row masks standing for a day under no drift: each reference chunk, and random subsamples of chunk size.
+
+    Chunks show real day-to-day variation; the subsamples pin down pure sampling noise at a day's size, which a
+    handful of chunks estimates poorly.
+    """
+    n = len(ref)  # `ref` has a RangeIndex, so a chunk's index labels are its row positions
+    chunk_masks = []
+    for p in parts:
+        mask = np.zeros(n, dtype=bool)
+        mask[p.index.to_numpy()] = True
+        chunk_masks.append(mask)
+    size = int(np.median([len(p) for p in parts]))
+    rng = np.random.default_rng(cfg.reference.seed)
+    boot_masks = []
+    for _ in range(cfg.reference.bootstrap_samples if size < n else 0):
+        mask = np.zeros(n, dtype=bool)
+        mask[rng.choice(n, size, replace=False)] = True
+        boot_masks.append(mask)
+    return chunk_masks, boot_masks
+
+
+def _combined_bounds(
+    spec, chunk_values: list[float], boot_values: list[float], direction: str, min_chunks: int
+) -> dict:
+    """The wider of the day-to-day bound (chunks) and the sampling-noise bound (subsamples)."""
+    days = derive_bounds(spec, chunk_values, direction, min_chunks)
+    noise = derive_bounds(spec, boot_values, direction, min_chunks)
+    lows = [b for b in (days.lower, noise.lower) if b is not None]
+    highs = [b for b in (days.upper, noise.upper) if b is not None]
+    both = days.lower is not None or days.upper is not None
+    rule = f"{days.rule}; sampling noise: {noise.rule.replace('reference chunks', 'random day-size samples')}"
+    return {
+        "lower": (min(lows) if lows else None) if both or noise.lower is not None else None,
+        "upper": (max(highs) if highs else None) if both or noise.upper is not None else None,
+        "rule": rule if noise.upper is not None or noise.lower is not None else days.rule,
+        "chunk_values": chunk_values,
+        "sample_values_mean": float(np.mean(boot_values)) if boot_values else None,
+    }
+
+
 def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
-    """Every bound the daily checks need, from leave-one-chunk-out statistics on the reference."""
+    """Every bound the daily checks need, from statistics on reference chunks and day-size subsamples."""
+    ref = ref.reset_index(drop=True)
     parts = chunks(cfg, ref)
+    chunk_masks, boot_masks = null_masks(cfg, ref, parts)
     monitored = monitored_columns(cfg, ref)
     drift: dict[str, dict] = {}
     for m in monitored:
-        full = values(ref[m.column], m.kind)
-        per_chunk = [values(p[m.column], m.kind) for p in parts]
-        # Leave each chunk out of the reference it is compared with, as a new day would be.
-        pairs = [
-            (np.concatenate([v for j, v in enumerate(per_chunk) if j != i]) if len(parts) > 1 else full, cur)
-            for i, cur in enumerate(per_chunk)
-        ]
+        arr, ok = _column_array(ref[m.column], m.kind)
+        # Each sample is compared with the reference it is left out of, as a new day would be.
+        pairs = [[(arr[~mask & ok], arr[mask & ok]) for mask in masks] for masks in (chunk_masks, boot_masks)]
         for name in drift_methods(cfg, m):
             method = get_method(name, m.kind)
-            chunk_values = [
-                method.score(method.fit(rest), cur) for rest, cur in pairs if rest.size and cur.size
-            ]
-            bounds = derive_bounds(
-                drift_threshold(cfg, m.column), chunk_values, "upper", cfg.reference.min_chunks
+            chunk_values, boot_values = (
+                [method.score(method.fit(rest), cur) for rest, cur in group if rest.size and cur.size]
+                for group in pairs
             )
-            drift[f"{m.column}|{name}"] = {
-                "lower": bounds.lower,
-                "upper": bounds.upper,
-                "rule": bounds.rule,
-                "chunk_values": chunk_values,
-                "reference_rows": int(full.size),
-            }
+            spec = drift_threshold(cfg, m.column)
+            bounds = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks)
+            drift[f"{m.column}|{name}"] = {**bounds, "reference_rows": int(ok.sum())}
     performance: dict[str, dict] = {}
     if cfg.columns.target in ref:
+        y = labels_of(cfg, ref)
+        pred, score = predictions_of(cfg, ref)
         for name in performance_metrics(cfg):
             metric = get_metric(name, cfg.task)
-            vals = []
-            for part in parts:
-                pred, score = predictions_of(cfg, part)
-                v = compute(metric, labels_of(cfg, part), pred, score)
-                if v is not None:
-                    vals.append(v)
-            bounds = derive_bounds(
-                cfg.performance.threshold, vals, metric.direction, cfg.reference.min_chunks
+            chunk_values, boot_values = (
+                [
+                    v
+                    for mask in masks
+                    if (v := compute(metric, y[mask], pred[mask], None if score is None else score[mask]))
+                    is not None
+                ]
+                for masks in (chunk_masks, boot_masks)
             )
-            performance[name] = {
-                "lower": bounds.lower,
-                "upper": bounds.upper,
-                "rule": bounds.rule,
-                "chunk_values": vals,
-            }
+            spec = cfg.performance.threshold
+            performance[name] = _combined_bounds(
+                spec, chunk_values, boot_values, metric.direction, cfg.reference.min_chunks
+            )
     rows = [len(p) for p in parts]
     return {
         "profile_version": PROFILE_VERSION,
@@ -172,6 +214,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
             "rows_median": float(np.median(rows)),
             "rows_max": max(rows),
         },
+        "samples": len(boot_masks),
         "reference_rows": len(ref),
         "drift": drift,
         "performance": performance,

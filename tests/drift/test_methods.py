@@ -1,0 +1,73 @@
+"""Drift methods: exact zero on identical data, agreement with scipy and the published formulas."""
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+from watchkeeper.drift.methods import REGISTRY, get_method
+
+rng = np.random.default_rng(0)
+NUM = rng.normal(0, 1, 3000)
+CAT = rng.choice(["a", "b", "c", "d"], 3000, p=[0.4, 0.3, 0.2, 0.1])
+
+
+def score(name, kind, ref, cur):
+    m = get_method(name, kind)
+    return m.score(m.fit(ref), cur)
+
+
+@pytest.mark.parametrize("name,kind", sorted(REGISTRY))
+def test_identical_data_scores_zero(name, kind):
+    data = NUM if kind == "numeric" else CAT
+    assert score(name, kind, data, data.copy()) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name,kind", sorted(REGISTRY))
+def test_a_shift_scores_higher_than_noise(name, kind):
+    if kind == "numeric":
+        ref, same, shifted = NUM, rng.normal(0, 1, 2000), rng.normal(0.5, 1, 2000)
+    else:
+        ref = CAT
+        same = rng.choice(["a", "b", "c", "d"], 2000, p=[0.4, 0.3, 0.2, 0.1])
+        shifted = rng.choice(["a", "b", "c", "d"], 2000, p=[0.2, 0.3, 0.2, 0.3])
+    assert score(name, kind, ref, shifted) > 3 * score(name, kind, ref, same)
+
+
+def test_ks_matches_scipy():
+    cur = rng.normal(0.2, 1.1, 1500)
+    assert score("ks", "numeric", NUM, cur) == pytest.approx(stats.ks_2samp(NUM, cur).statistic, abs=1e-12)
+
+
+def test_wasserstein_is_scipys_divided_by_reference_std():
+    cur = rng.normal(0.3, 1, 1000)
+    expected = stats.wasserstein_distance(NUM, cur) / np.std(NUM)
+    assert score("wasserstein", "numeric", NUM, cur) == pytest.approx(expected)
+
+
+def test_categorical_js_matches_scipy_and_counts_unseen_categories():
+    cur = np.array(["a"] * 50 + ["e"] * 50)
+    p = np.array([np.mean(c == CAT) for c in "abcde"])
+    q = np.array([0.5, 0, 0, 0, 0.5])
+    assert score("jensen_shannon", "categorical", CAT, cur) == pytest.approx(jensenshannon(p, q, base=2))
+
+
+def test_chi2_matches_scipy_chisquare():
+    cur = rng.choice(["a", "b", "c", "d"], 800, p=[0.3, 0.3, 0.2, 0.2])
+    ref_p = np.array([np.mean(c == CAT) for c in "abcd"])
+    observed = np.array([np.sum(cur == c) for c in "abcd"])
+    expected = stats.chisquare(observed, ref_p * cur.size).statistic
+    assert score("chi2", "categorical", CAT, cur) == pytest.approx(expected)
+
+
+def test_psi_and_l_infinity_follow_their_formulas():
+    cur = np.array(["a"] * 20 + ["b"] * 80)
+    p = np.array([np.mean(c == CAT) for c in "abcd"])
+    q = np.array([0.2, 0.8, 0.0, 0.0])
+    assert score("l_infinity", "categorical", CAT, cur) == pytest.approx(np.max(np.abs(p - q)))
+    pc, qc = np.clip(p, 1e-4, None), np.clip(q, 1e-4, None)
+    assert score("psi", "categorical", CAT, cur) == pytest.approx(np.sum((qc - pc) * np.log(qc / pc)))
+
+
+def test_unknown_method_lists_the_valid_ones():
+    with pytest.raises(KeyError, match="valid: .*ks.*wasserstein"):
+        get_method("kolmogorov", "numeric")

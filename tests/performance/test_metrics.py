@@ -1,0 +1,65 @@
+"""Performance metrics agree with scikit-learn; the registry names its valid entries."""
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from watchkeeper.performance.metrics import DEFAULTS, REGISTRY, compute, get_metric
+
+rng = np.random.default_rng(3)
+Y = rng.integers(0, 2, 500)
+S = np.clip(Y * 0.3 + rng.random(500) * 0.7, 0, 1)
+P = (S >= 0.5).astype(int)
+YR = rng.normal(10, 2, 300)
+PR = YR + rng.normal(0.5, 1, 300)
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("roc_auc", skm.roc_auc_score(Y, S)),
+        ("pr_auc", skm.average_precision_score(Y, S)),
+        ("f1", skm.f1_score(Y, P)),
+        ("precision", skm.precision_score(Y, P)),
+        ("recall", skm.recall_score(Y, P)),
+        ("specificity", skm.recall_score(Y, P, pos_label=0)),
+        ("accuracy", skm.accuracy_score(Y, P)),
+        ("log_loss", skm.log_loss(Y, S)),
+        ("brier", skm.brier_score_loss(Y, S)),
+    ],
+)
+def test_classification_metrics_match_sklearn(name, expected):
+    assert compute(get_metric(name, "binary_classification"), Y, P, S) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("mae", skm.mean_absolute_error(YR, PR)),
+        ("rmse", np.sqrt(skm.mean_squared_error(YR, PR))),
+        ("r2", skm.r2_score(YR, PR)),
+        ("mape", skm.mean_absolute_percentage_error(YR, PR)),
+        ("bias", float(np.mean(PR - YR))),
+    ],
+)
+def test_regression_metrics_match_sklearn(name, expected):
+    assert compute(get_metric(name, "regression"), YR, PR, None) == pytest.approx(expected)
+
+
+def test_directions():
+    assert get_metric("roc_auc", "binary_classification").direction == "lower"
+    assert get_metric("mae", "regression").direction == "upper"
+    assert get_metric("bias", "regression").direction == "both"
+
+
+def test_undefined_metric_is_none_not_a_crash():
+    assert (
+        compute(get_metric("roc_auc", "binary_classification"), np.ones(10, int), np.ones(10, int), S[:10])
+        is None
+    )
+
+
+def test_defaults_are_registered_and_unknown_names_list_valid_ones():
+    for task, names in DEFAULTS.items():
+        assert all((n, task) in REGISTRY for n in names)
+    with pytest.raises(KeyError, match="valid: .*roc_auc"):
+        get_metric("auc", "binary_classification")

@@ -1,0 +1,171 @@
+"""The day's pipeline on a tiny generic world: verdicts, the could-not-measure state, late labels, idempotence."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+from conftest import FIRST_DAY, parquet_bytes, rows
+from watchkeeper.loading import InputError
+from watchkeeper.pipeline import run_day
+
+
+def test_healthy_day_is_ok_and_every_check_has_bounds(tiny):
+    cfg, storage, _ = tiny
+    result = run_day(cfg, FIRST_DAY, storage)
+    assert result.rows == 600
+    drift = [c for c in result.checks if c.stage == "drift"]
+    assert {c.subject for c in drift} == {"x1", "x2", "c", "score", "pred"}
+    assert all(c.upper is not None and c.threshold_rule.startswith("reference chunks") for c in drift)
+    assert not [c for c in result.checks if c.status == "alert"], result.headline
+    assert result.actions == [] and result.status == "ok"
+    perf = [c for c in result.checks if c.stage == "performance"]
+    assert [c.reason for c in perf] == ["no labels arrived today"]
+
+
+def test_shifted_feature_alerts_and_is_ranked_first(tiny):
+    cfg, storage, _ = tiny
+    day = FIRST_DAY + timedelta(days=1)
+    shifted = rows(np.random.default_rng(9), 600, day, shift=1.0).drop(columns=["label"])
+    storage.write_bytes(f"days/{day}.parquet", parquet_bytes(shifted))
+    result = run_day(cfg, day, storage)
+    assert result.top_drifted_features[0] == "x1"
+    assert "x2" not in result.top_drifted_features
+    assert any(a.kind == "notify" and a.owner == "model" for a in result.actions)
+
+
+def test_renamed_column_is_critical_and_drift_could_not_be_measured(tiny):
+    cfg, storage, frames = tiny
+    day = FIRST_DAY + timedelta(days=2)
+    renamed = frames[day.isoformat()].drop(columns=["label"]).rename(columns={"x1": "x_one"})
+    storage.write_bytes(f"days/{day}.parquet", parquet_bytes(renamed))
+    result = run_day(cfg, day, storage)
+    missing = [c for c in result.checks if c.id == "quality.expect_column_to_exist" and c.status == "alert"]
+    assert [c.subject for c in missing] == ["x1"] and "'x1' is missing" in missing[0].reason
+    stages = {s.stage: s.status for s in result.stages}
+    assert stages["quality"] == "alert" and stages["drift"] == "could_not_measure"
+    assert all(c.status == "skipped" for c in result.checks if c.stage == "drift")
+    assert [a.owner for a in result.actions if a.kind == "notify"] == ["data"]
+    assert not any(a.kind == "retrain" for a in result.actions)
+
+
+def test_nulls_beyond_reference_tolerance_alert_the_data_owner(tiny):
+    cfg, storage, frames = tiny
+    day = FIRST_DAY + timedelta(days=2)
+    df = frames[day.isoformat()].drop(columns=["label"]).copy()
+    df.loc[df.sample(frac=0.4, random_state=0).index, "x2"] = np.nan
+    storage.write_bytes(f"days/{day}.parquet", parquet_bytes(df))
+    result = run_day(cfg, day, storage)
+    nulls = [c for c in result.checks if c.subject == "x2" and c.stage == "quality" and c.status == "alert"]
+    assert nulls and "40.0% null" in nulls[0].reason
+    assert result.actions[0].owner == "data"
+
+
+def test_duplicate_ids_and_unseen_category_are_named(tiny):
+    cfg, storage, frames = tiny
+    day = FIRST_DAY + timedelta(days=2)
+    df = frames[day.isoformat()].drop(columns=["label"]).copy()
+    df.loc[:9, "pid"] = df.loc[0, "pid"]
+    df.loc[:99, "c"] = "zz"
+    storage.write_bytes(f"days/{day}.parquet", parquet_bytes(df))
+    result = run_day(cfg, day, storage)
+    alerts = {(c.id, c.subject): c for c in result.checks if c.status == "alert"}
+    assert "duplicate values" in alerts[("quality.expect_column_values_to_be_unique", "pid")].reason
+    unseen = alerts[("quality.expect_column_values_to_be_in_set", "c")]
+    assert unseen.details["unexpected_values"] == [{"value": "zz", "count": 20}]  # GX's partial list, no rows
+    assert unseen.severity == "warning"
+
+
+def test_late_labels_score_the_earlier_day_and_replace_its_result(tiny):
+    cfg, storage, _ = tiny
+    day = FIRST_DAY + timedelta(days=1)  # its label file holds FIRST_DAY's labels
+    result = run_day(cfg, day, storage)
+    perf = {c.subject: c for c in result.checks if c.stage == "performance"}
+    auc = perf[f"roc_auc@{FIRST_DAY}"]
+    assert (
+        auc.status == "ok"
+        and auc.details["coverage"] == 1.0
+        and auc.details["prediction_day"] == str(FIRST_DAY)
+    )
+    assert perf["labels"].status == "ok"
+    stored = storage.read_json(cfg.results_key(FIRST_DAY, "performance/realized.json"))
+    assert stored["as_of"] == str(day) and stored["metrics"]["roc_auc"] == pytest.approx(auc.value)
+
+
+def test_concept_change_shows_in_realized_performance_not_in_drift(tiny):
+    cfg, storage, _ = tiny
+    day = FIRST_DAY + timedelta(days=3)
+    flipped = rows(np.random.default_rng(5), 600, FIRST_DAY + timedelta(days=2), flip=True)
+    storage.write_bytes(
+        f"days/{FIRST_DAY + timedelta(days=2)}.parquet", parquet_bytes(flipped.drop(columns=["label"]))
+    )
+    storage.write_bytes(f"labels/{day}.parquet", parquet_bytes(flipped[["pid", "label"]]))
+    result = run_day(cfg, day, storage)
+    auc = next(c for c in result.checks if c.id == "performance.roc_auc")
+    assert auc.status == "alert"
+    assert any(a.kind == "retrain" for a in result.actions)
+    inputs = [c for c in result.checks if c.stage == "drift" and c.details["role"] == "feature"]
+    assert not [c for c in inputs if c.status == "alert"]
+
+
+def test_labels_matching_no_prediction_are_reported(tiny):
+    cfg, storage, frames = tiny
+    day = FIRST_DAY + timedelta(days=1)
+    labels = frames[str(FIRST_DAY)][["pid", "label"]].copy()
+    labels.loc[:4, "pid"] = [f"ghost-{i}" for i in range(5)]
+    storage.write_bytes(f"labels/{day}.parquet", parquet_bytes(labels))
+    result = run_day(cfg, day, storage)
+    join = next(c for c in result.checks if c.id == "performance.label_join")
+    assert join.status == "alert" and join.value == 5 and "5 label(s) match no prediction" in join.reason
+
+
+def test_missing_day_raises_a_named_error_and_writes_nothing(tiny):
+    cfg, storage, _ = tiny
+    with pytest.raises(InputError, match="file has not arrived"):
+        run_day(cfg, date(2031, 1, 1), storage)
+    assert not storage.exists(cfg.results_key(date(2031, 1, 1), "result.json"))
+
+
+def test_rerunning_a_day_replaces_its_results(tiny):
+    cfg, storage, _ = tiny
+    first = run_day(cfg, FIRST_DAY, storage)
+    keys = storage.list(cfg.results_key(FIRST_DAY))
+    second = run_day(cfg, FIRST_DAY, storage)
+    assert storage.list(cfg.results_key(FIRST_DAY)) == keys
+    assert first.model_dump(exclude={"artifacts"}) == second.model_dump(exclude={"artifacts"})
+
+
+def test_regression_model_runs_from_config_alone(tmp_path):
+    from conftest import tiny_config
+    from watchkeeper.storage import Storage
+
+    storage = Storage.from_uri(str(tmp_path / "reg"))
+    rng = np.random.default_rng(2)
+    for i, day in enumerate([FIRST_DAY - timedelta(days=d) for d in range(10, 0, -1)] + [FIRST_DAY]):
+        df = rows(rng, 400, day).drop(columns=["score", "pred"])
+        df["y"] = 3 * df["x1"] + rng.normal(0, 1, len(df))
+        df["yhat"] = 3 * df["x1"]
+        name = "ref" if i < 10 else f"days/{day}"
+        if name == "ref":
+            existing = storage.read_bytes("ref.parquet") if storage.exists("ref.parquet") else None
+            import pandas as pd
+
+            if existing:
+                import io
+
+                df = pd.concat([pd.read_parquet(io.BytesIO(existing)), df])
+            storage.write_bytes("ref.parquet", parquet_bytes(df))
+        else:
+            storage.write_bytes(f"{name}.parquet", parquet_bytes(df.drop(columns=["y"])))
+            storage.write_bytes(f"labels/{day}.parquet", parquet_bytes(df[["pid", "y"]]))
+    cols = {
+        "id": "pid",
+        "timestamp": "ts",
+        "features": ["x1", "x2", "c"],
+        "prediction": "yhat",
+        "target": "y",
+    }
+    cfg = tiny_config(tmp_path, str(tmp_path / "reg"), task="regression", columns=cols)
+    result = run_day(cfg, FIRST_DAY, storage)
+    perf = {c.name: c for c in result.checks if c.stage == "performance" and c.name != "label_join"}
+    assert set(perf) == {"mae", "rmse", "r2"} and perf["mae"].status == "ok"
+    assert perf["mae"].value == pytest.approx(0.8, abs=0.15)

@@ -1,0 +1,77 @@
+"""Storage and input loading against a real S3 API over HTTP (moto server): what each bad input becomes."""
+
+import pandas as pd
+import pytest
+from conftest import parquet_bytes
+from watchkeeper.config import CsvOptions
+from watchkeeper.loading import InputError, read_table
+from watchkeeper.storage import ObjectNotFound, Storage, StorageError
+
+DF = pd.DataFrame({"id": ["a", "b", "c"], "x": [1.0, 2.0, 3.0], "c": ["u", "v", "é"]})
+
+
+def test_s3_round_trip_list_and_replace(s3_storage):
+    s3_storage.write_json("a/b.json", {"v": 1})
+    s3_storage.write_json("a/b.json", {"v": 2})  # replaced, not duplicated
+    s3_storage.write_bytes("a/c/d.bin", b"xyz")
+    assert s3_storage.read_json("a/b.json") == {"v": 2}
+    assert s3_storage.list("a") == ["a/b.json", "a/c/d.bin"]
+    s3_storage.delete_prefix("a/c")
+    assert s3_storage.list("a") == ["a/b.json"]
+    with pytest.raises(ObjectNotFound, match="does not exist"):
+        s3_storage.read_bytes("nope.json")
+
+
+def test_local_storage_creates_directories(tmp_path):
+    st = Storage.from_uri(str(tmp_path / "x"))
+    st.write_bytes("deep/er/file.txt", b"ok")
+    assert st.exists("deep/er/file.txt") and st.list("") == ["deep/er/file.txt"]
+
+
+def test_unsupported_scheme_is_named():
+    with pytest.raises(StorageError, match="unsupported storage URI 'gs://b'"):
+        Storage.from_uri("gs://b")
+
+
+def test_parquet_and_column_selection_over_s3(s3_storage):
+    s3_storage.write_bytes("d.parquet", parquet_bytes(DF))
+    table = read_table(s3_storage, "d.parquet", CsvOptions(), columns=["id", "x", "missing"])
+    assert table.column_names == ["id", "x"] and table.num_rows == 3
+
+
+def test_missing_file_is_not_arrived(s3_storage):
+    with pytest.raises(InputError) as err:
+        read_table(s3_storage, "days/2025-01-01.parquet", CsvOptions())
+    assert err.value.kind == "not_arrived"
+    assert "file has not arrived: s3://" in str(err.value)
+
+
+def test_zero_byte_and_zero_row_files_are_empty(s3_storage):
+    s3_storage.write_bytes("zero.parquet", b"")
+    s3_storage.write_bytes("norows.parquet", parquet_bytes(DF.iloc[:0]))
+    for key in ("zero.parquet", "norows.parquet"):
+        with pytest.raises(InputError) as err:
+            read_table(s3_storage, key, CsvOptions())
+        assert err.value.kind == "empty"
+
+
+def test_corrupt_parquet_is_named_corrupt(s3_storage):
+    s3_storage.write_bytes("bad.parquet", b"this is not parquet at all")
+    with pytest.raises(InputError) as err:
+        read_table(s3_storage, "bad.parquet", CsvOptions())
+    assert err.value.kind == "corrupt" and "could not be read as Parquet" in str(err.value)
+
+
+def test_csv_with_other_delimiter_and_encoding(s3_storage):
+    s3_storage.write_bytes("d.csv", DF.to_csv(index=False, sep=";").encode("latin-1"))
+    table = read_table(s3_storage, "d.csv", CsvOptions(delimiter=";", encoding="latin-1"))
+    assert table.column_names == ["id", "x", "c"] and table.column("c").to_pylist()[2] == "é"
+    with pytest.raises(InputError) as err:  # the wrong encoding is named, not a stack trace
+        read_table(s3_storage, "d.csv", CsvOptions(delimiter=";", encoding="utf-8"))
+    assert err.value.kind == "corrupt"
+
+
+def test_csv_with_the_wrong_delimiter_is_named(s3_storage):
+    s3_storage.write_bytes("semi.csv", DF.to_csv(index=False, sep=";").encode())
+    with pytest.raises(InputError, match="is the delimiter ',' right"):
+        read_table(s3_storage, "semi.csv", CsvOptions())
