@@ -1,0 +1,86 @@
+"""The `watchkeeper` CLI as a user runs it: a real subprocess, JSON on stdout, clear errors and exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import FIRST_DAY, TINY_CONFIG
+
+WATCHKEEPER = str(Path(sys.executable).parent / "watchkeeper")  # the installed console script
+
+
+def wk(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([WATCHKEEPER, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_help_lists_the_commands():
+    out = wk("--help")
+    assert out.returncode == 0
+    for cmd in ("run-day", "validate-config", "suggest-expectations", "methods", "schema", "demo"):
+        assert cmd in out.stdout
+
+
+def test_run_day_prints_one_json_document(tiny, tmp_path):
+    cfg, _, _ = tiny
+    out = wk(
+        "run-day", "--config", cfg.source, "--day", str(FIRST_DAY), "--outbox", str(tmp_path / "o.jsonl")
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["model"] == "tiny" and doc["day"] == str(FIRST_DAY) and doc["schema_version"] == 1
+    check = doc["checks"][0]
+    assert set(check) >= {
+        "id",
+        "name",
+        "subject",
+        "value",
+        "lower",
+        "upper",
+        "status",
+        "severity",
+        "owner",
+        "reason",
+    }
+    assert doc["actions"] == [] and doc["mlflow_run_id"] is None
+
+
+def test_run_day_on_a_missing_day_exits_2_with_a_clear_message(tiny):
+    cfg, _, _ = tiny
+    out = wk("run-day", "--config", cfg.source, "--day", "2030-01-01")
+    assert out.returncode != 0 and out.stdout == ""
+    assert "could not process the day: file has not arrived" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_day_and_bad_config_are_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**TINY_CONFIG, "storage": {"uri": "/x"}, "task": "ranking"}))
+    out = wk("validate-config", str(bad))
+    assert (
+        out.returncode == 1 and f"{bad}: invalid model configuration" in out.stderr and "task:" in out.stderr
+    )
+    out = wk("run-day", "--config", str(bad), "--day", "yesterday")
+    assert out.returncode == 2 and "'yesterday' is not a day in YYYY-MM-DD form" in out.stderr
+
+
+def test_suggest_expectations_writes_then_refuses_to_overwrite_hand_edits(tiny, tmp_path):
+    cfg, _, _ = tiny
+    (tmp_path / "expectations").mkdir()
+    out = wk("suggest-expectations", "--config", cfg.source)
+    assert out.returncode == 0, out.stderr
+    path = tmp_path / "expectations" / "tiny" / "default.json"
+    suite = json.loads(path.read_text())
+    assert suite["name"] == "tiny.default"
+    assert {e["severity"] for e in suite["expectations"]} == {"critical", "warning"}
+    path.write_text(path.read_text().replace('"mostly": 0.99', '"mostly": 0.95', 1))
+    out = wk("suggest-expectations", "--config", cfg.source)
+    assert out.returncode == 1 and "differs from the suggestion" in out.stderr and "-      " in out.stdout
+    assert '"mostly": 0.95' in path.read_text()  # the hand edit survived
+
+
+def test_methods_and_schema():
+    assert "drift  ks" in wk("methods").stdout
+    schema = json.loads(wk("schema").stdout)
+    assert "checks" in schema["properties"]
