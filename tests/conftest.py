@@ -1,29 +1,19 @@
-"""Shared fixtures: a real S3 API over HTTP (moto server, stopped by PID) and a tiny synthetic model world.
-
-The tiny world is generic (two numeric features, one categorical, a score), not the demo's, so engine tests do
-not depend on the demo generator.
-"""
+"""Shared fixtures: a real S3 API over HTTP (moto server, stopped by its PID) and the tiny world on local disk."""
 
 from __future__ import annotations
 
-import io
 import sys
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from watchkeeper.config import ModelConfig, load_config  # noqa: E402
+from helpers import tiny_config, write_tiny_world  # noqa: E402
+from watchkeeper.config import ModelConfig  # noqa: E402
 from watchkeeper.stack import Stack  # noqa: E402
 from watchkeeper.storage import S3Credentials, Storage  # noqa: E402
-
-FIRST_DAY = date(2025, 3, 1)
 
 
 @pytest.fixture(scope="session")
@@ -45,82 +35,6 @@ def s3_storage(s3_credentials, request) -> Storage:
     storage = Storage.from_uri(f"s3://{bucket}/data", s3_credentials)
     storage.ensure_root()
     return storage
-
-
-def rows(rng: np.random.Generator, n: int, day: date, shift: float = 0.0, flip: bool = False) -> pd.DataFrame:
-    """n prediction records of one day; `shift` moves x1, `flip` changes how the label depends on x2."""
-    x1 = rng.normal(shift, 1.0, n)
-    x2 = rng.normal(0.0, 1.0, n)
-    c = rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])
-    logit = 1.5 * x1 + 1.0 * x2 + (c == "a") * 0.5
-    score = 1 / (1 + np.exp(-logit))
-    true_logit = logit if not flip else 1.5 * x1 - 1.0 * x2
-    y = (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(int)
-    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-    return pd.DataFrame(
-        {
-            "pid": [f"{day.isoformat()}-{i}" for i in range(n)],
-            "ts": [start + timedelta(seconds=int(s)) for s in rng.integers(0, 86_400, n)],
-            "x1": x1,
-            "x2": x2,
-            "c": c,
-            "score": score,
-            "pred": (score >= 0.5).astype(int),
-            "label": y,
-        }
-    )
-
-
-def parquet_bytes(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
-TINY_CONFIG = {
-    "name": "tiny",
-    "task": "binary_classification",
-    "paths": {
-        "reference": "ref.parquet",
-        "predictions": "days/{ds}.parquet",
-        "labels": "labels/{ds}.parquet",
-    },
-    "columns": {
-        "id": "pid",
-        "timestamp": "ts",
-        "features": ["x1", "x2", "c"],
-        "score": "score",
-        "prediction": "pred",
-        "target": "label",
-    },  # fmt: skip
-    "owners": {"data": {"name": "data-team"}, "model": {"name": "ml-team"}},
-    "performance": {"label_window_days": 5, "min_labels": 50},
-    "airflow": {"retries": 0},
-}
-
-
-def write_tiny_world(storage: Storage, days: int = 4, n: int = 600, seed: int = 1) -> dict[str, pd.DataFrame]:
-    """Reference of 12 days; production days from FIRST_DAY: labels of each day arrive the next day."""
-    rng = np.random.default_rng(seed)
-    ref = pd.concat([rows(rng, n, FIRST_DAY - timedelta(days=12 - i)) for i in range(12)], ignore_index=True)
-    storage.write_bytes("ref.parquet", parquet_bytes(ref))
-    out = {}
-    for i in range(days):
-        day = FIRST_DAY + timedelta(days=i)
-        df = rows(rng, n, day)
-        out[day.isoformat()] = df
-        storage.write_bytes(f"days/{day.isoformat()}.parquet", parquet_bytes(df.drop(columns=["label"])))
-        if i > 0:
-            prev = out[(day - timedelta(days=1)).isoformat()]
-            storage.write_bytes(f"labels/{day.isoformat()}.parquet", parquet_bytes(prev[["pid", "label"]]))
-    return out
-
-
-def tiny_config(tmp_path: Path, uri: str, **overrides) -> ModelConfig:
-    data = {**TINY_CONFIG, "storage": {"uri": uri}, **overrides}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return load_config(path)
 
 
 @pytest.fixture

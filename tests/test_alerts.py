@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from conftest import TINY_CONFIG
+from helpers import TINY_CONFIG
 from watchkeeper.alerts import build_message, failure_message, read_outbox, write_outbox
 from watchkeeper.config import parse_config
 from watchkeeper.result import Action, Check, DayResult, StageSummary

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import FIRST_DAY, TINY_CONFIG
+from helpers import FIRST_DAY, TINY_CONFIG
 
 WATCHKEEPER = str(Path(sys.executable).parent / "watchkeeper")  # the installed console script
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY_CONFIG
+from helpers import TINY_CONFIG
 from watchkeeper.config import ConfigError, load_config
 from watchkeeper.thresholds import ConstantThreshold
 

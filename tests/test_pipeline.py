@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
-from conftest import FIRST_DAY, parquet_bytes, rows
+from helpers import FIRST_DAY, parquet_bytes, rows
 from watchkeeper.loading import InputError
 from watchkeeper.pipeline import run_day
 
@@ -135,7 +135,7 @@ def test_rerunning_a_day_replaces_its_results(tiny):
 
 
 def test_regression_model_runs_from_config_alone(tmp_path):
-    from conftest import tiny_config
+    from helpers import tiny_config
     from watchkeeper.storage import Storage
 
     storage = Storage.from_uri(str(tmp_path / "reg"))

@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from conftest import parquet_bytes
+from helpers import parquet_bytes
 from watchkeeper.config import CsvOptions
 from watchkeeper.loading import InputError, read_table
 from watchkeeper.storage import ObjectNotFound, Storage, StorageError

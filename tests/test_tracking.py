@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import FIRST_DAY
+from helpers import FIRST_DAY
 from mlflow import MlflowClient
 from watchkeeper.pipeline import run_day
 from watchkeeper.tracking import experiment_name

@@ -20,7 +20,7 @@ def run_days(dag_id: str, days: list[date]) -> list[tuple[str, str]]:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag()
-    dag = bag.get_dag(dag_id)
+    dag = bag.dags.get(dag_id)
     if dag is None:
         raise SystemExit(f"no DAG {dag_id!r}; import errors: {bag.import_errors or 'none'}")
     states = []
