@@ -174,6 +174,8 @@ class PerformanceConfig(_Model):
     """Labels arriving on a day are joined to predictions of up to this many days before."""
     min_labels: int = 100
     """Fewer labelled rows than this → metric skipped as 'insufficient labels'."""
+    min_coverage: float = Field(0.5, ge=0, le=1)
+    """Below this share of a day's predictions labelled, its metrics are marked provisional."""
     decision_threshold: float = 0.5
     """Score at or above which a prediction counts as positive, when a metric needs classes from scores."""
 

@@ -16,10 +16,10 @@ from watchkeeper.drift.methods import get_method
 from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
 from watchkeeper.storage import Storage
-from watchkeeper.thresholds import derive_bounds
+from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -147,11 +147,16 @@ def null_masks(cfg: ModelConfig, ref: pd.DataFrame, parts: list[pd.DataFrame]) -
 
 
 def _combined_bounds(
-    spec, chunk_values: list[float], boot_values: list[float], direction: str, min_chunks: int
+    spec,
+    chunk_values: list[float],
+    boot_values: list[float],
+    direction: str,
+    min_chunks: int,
+    nonnegative: bool,
 ) -> dict:
     """The wider of the day-to-day bound (chunks) and the sampling-noise bound (subsamples)."""
-    days = derive_bounds(spec, chunk_values, direction, min_chunks)
-    noise = derive_bounds(spec, boot_values, direction, min_chunks)
+    days = derive_bounds(spec, chunk_values, direction, min_chunks, nonnegative)
+    noise = derive_bounds(spec, boot_values, direction, min_chunks, nonnegative)
     lows = [b for b in (days.lower, noise.lower) if b is not None]
     highs = [b for b in (days.upper, noise.upper) if b is not None]
     both = days.lower is not None or days.upper is not None
@@ -161,7 +166,9 @@ def _combined_bounds(
         "upper": (max(highs) if highs else None) if both or noise.upper is not None else None,
         "rule": rule if noise.upper is not None or noise.lower is not None else days.rule,
         "chunk_values": chunk_values,
-        "sample_values_mean": float(np.mean(boot_values)) if boot_values else None,
+        "center": float(np.mean(chunk_values)) if chunk_values else None,
+        "days_std": float(np.std(chunk_values, ddof=1)) if len(chunk_values) > 1 else None,
+        "noise_std": float(np.std(boot_values, ddof=1)) if len(boot_values) > 1 else None,
     }
 
 
@@ -183,7 +190,9 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
                 for group in pairs
             )
             spec = drift_threshold(cfg, m.column)
-            bounds = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks)
+            bounds = _combined_bounds(
+                spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True
+            )
             drift[f"{m.column}|{name}"] = {**bounds, "reference_rows": int(ok.sum())}
     performance: dict[str, dict] = {}
     if cfg.columns.target in ref:
@@ -202,7 +211,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
             )
             spec = cfg.performance.threshold
             performance[name] = _combined_bounds(
-                spec, chunk_values, boot_values, metric.direction, cfg.reference.min_chunks
+                spec, chunk_values, boot_values, metric.direction, cfg.reference.min_chunks, False
             )
     rows = [len(p) for p in parts]
     return {
@@ -215,16 +224,45 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
             "rows_max": max(rows),
         },
         "samples": len(boot_masks),
+        "sample_rows": int(boot_masks[0].sum()) if boot_masks else None,
         "reference_rows": len(ref),
         "drift": drift,
         "performance": performance,
     }
 
 
+def bounds_for_rows(
+    cfg: ModelConfig, entry: dict, rows: int, sample_rows: int | None, direction: str
+) -> dict:
+    """A metric's bounds for a day with `rows` labelled rows: sampling noise grows as √(sample_rows / rows).
+
+    Only the `std` rule is rescaled; at the reference's day size this returns the stored bounds.
+    """
+    spec = cfg.performance.threshold
+    if (
+        not isinstance(spec, StdThreshold)
+        or not sample_rows
+        or not entry.get("noise_std")
+        or rows >= sample_rows
+    ):
+        return entry
+    if entry.get("center") is None:
+        return entry
+    noise = entry["noise_std"] * (sample_rows / max(rows, 1)) ** 0.5
+    margin = spec.k * max(noise, entry.get("days_std") or 0.0)
+    side = "both" if spec.two_sided else direction
+    return {
+        **entry,
+        "lower": entry["center"] - margin if side in ("lower", "both") else None,
+        "upper": entry["center"] + margin if side in ("upper", "both") else None,
+        "rule": f"{entry['rule']}; widened for {rows} labelled rows (noise ∝ 1/√rows)",
+    }
+
+
 def profile_key(cfg: ModelConfig, storage: Storage) -> str:
     info = storage.fs.get_file_info(storage.path(cfg.paths.reference))
     version = f"{info.size}-{int(info.mtime.timestamp()) if info.mtime else 0}"
-    return f"{cfg.storage.results_prefix}/{cfg.name}/reference/profile-{cfg.digest()}-{version}.json"
+    return f"{cfg.storage.results_prefix}/{cfg.name}/reference/profile-v{PROFILE_VERSION}-{cfg.digest()}-{version}.json"
 
 
 def get_profile(

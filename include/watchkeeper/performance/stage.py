@@ -14,7 +14,7 @@ import pandas as pd
 from watchkeeper.config import ModelConfig
 from watchkeeper.loading import InputError, day_key, label_key, read_table
 from watchkeeper.performance.metrics import compute, get_metric
-from watchkeeper.reference import labels_of, performance_metrics, predictions_of
+from watchkeeper.reference import bounds_for_rows, labels_of, performance_metrics, predictions_of
 from watchkeeper.result import Check, Severity, Status
 from watchkeeper.storage import Storage
 
@@ -100,10 +100,17 @@ def performance_checks(
         day_blocked = blocked if pday == day else None
         result = {"prediction_day": pday.isoformat(), "labelled": len(joined), "predictions": len(preds)}
         result["coverage"] = round(coverage, 4)
+        result["provisional"] = coverage < cfg.performance.min_coverage
         metrics: dict[str, float | None] = {}
         for name in performance_metrics(cfg):
             metric = get_metric(name, cfg.task)
-            bounds = profile["performance"].get(name, {})
+            bounds = bounds_for_rows(
+                cfg,
+                profile["performance"].get(name, {}),
+                len(joined),
+                profile.get("sample_rows"),
+                metric.direction,
+            )
             check = Check(
                 id=f"performance.{name}",
                 stage="performance",
@@ -132,6 +139,8 @@ def performance_checks(
                         check.upper is not None and value > check.upper
                     )
                     check.status = Status.ALERT if breached else Status.OK
+                    if result["provisional"]:  # too few labels yet to act on: shown, not a retrain trigger
+                        check.severity = Severity.WARNING
                     if breached:
                         check.reason = f"{name} of {pday} predictions is {value:.4g}, outside [{check.lower}, {check.upper}]"
             metrics[name] = check.value
