@@ -161,3 +161,37 @@ def demo_generate_cmd(config_path: str, days: int, rows_per_day: int, seed: int)
     storage.ensure_root()
     manifest = generate_world(storage.write_bytes, days=days, rows_per_day=rows_per_day, seed=seed)
     click.echo(f"wrote the demo world to {storage.uri}: {len(manifest['incidents'])} incidents, {days} days")
+
+
+@main.group()
+def stack() -> None:
+    """The embedded stack (local S3 server, MLflow on SQLite, Airflow home) for demos and tests."""
+
+
+@stack.command("up")
+@click.option(
+    "--state-dir", default=".watchkeeper/stack", show_default=True, type=click.Path(file_okay=False)
+)
+@click.option("--mlflow-ui", is_flag=True, help="Also start the MLflow UI server.")
+def stack_up_cmd(state_dir: str, mlflow_ui: bool) -> None:
+    """Start the servers and print the environment that points Watchkeeper, Airflow and MLflow at them."""
+    from watchkeeper.stack import Stack
+
+    s = Stack(state_dir=str(Path(state_dir).resolve()))
+    s.start_s3()
+    if mlflow_ui:
+        s.start_mlflow_ui()
+    for key, value in s.environment(Path.cwd()).items():
+        click.echo(f"export {key}='{value}'")
+
+
+@stack.command("down")
+@click.option(
+    "--state-dir", default=".watchkeeper/stack", show_default=True, type=click.Path(file_okay=False)
+)
+def stack_down_cmd(state_dir: str) -> None:
+    """Stop the servers this stack started, by their recorded PIDs."""
+    from watchkeeper.stack import Stack
+
+    stopped = Stack.load(str(Path(state_dir).resolve())).stop()
+    click.echo("stopped: " + (", ".join(stopped) or "nothing was running"))
