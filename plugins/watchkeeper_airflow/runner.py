@@ -2,7 +2,7 @@
 
 Starting Airflow costs seconds per process, so one process runs every day in order: for day D it passes
 `logical_date` = D+1 00:00, whose inferred data interval is [D, D+1), exactly what a scheduled run of D covers.
-Usage: python -m watchkeeper_airflow.runner DAG_ID FIRST_DAY LAST_DAY
+Usage: python -m watchkeeper_airflow.runner DAG_ID DAY|FIRST..LAST [...]  (days run in the order given)
 """
 
 from __future__ import annotations
@@ -32,9 +32,17 @@ def run_days(dag_id: str, days: list[date]) -> list[tuple[str, str]]:
     return states
 
 
+def parse_days(specs: list[str]) -> list[date]:
+    days: list[date] = []
+    for spec in specs:
+        first, _, last = spec.partition("..")
+        days += days_between(date.fromisoformat(first), date.fromisoformat(last or first))
+    return days
+
+
 def main(argv: list[str]) -> int:
-    dag_id, first, last = argv
-    states = run_days(dag_id, days_between(date.fromisoformat(first), date.fromisoformat(last)))
+    dag_id, *specs = argv
+    states = run_days(dag_id, parse_days(specs))
     failed = [d for d, s in states if s != "success"]
     if failed:
         print(f"{len(failed)} day(s) did not succeed: {', '.join(failed)}", file=sys.stderr)

@@ -1,0 +1,133 @@
+"""The real DAG run by Airflow on the demo world: local S3 server over HTTP, SQLite MLflow, a real webhook receiver.
+
+Days: a healthy day, the data-quality incident day (run twice: nothing is duplicated), the first covariate-drift
+day, and a day whose file is missing (the failure callback posts exactly one alert to the data owner's webhook).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+from watchkeeper.alerts import read_outbox
+from watchkeeper.demo import generate_world
+from watchkeeper.storage import S3Credentials, Storage
+
+ROOT = Path(__file__).resolve().parents[2]
+HEALTHY, DQ, DRIFT, MISSING = "2026-01-11", "2026-01-12", "2026-01-25", "2026-01-14"
+pytestmark = pytest.mark.slow
+
+
+class Receiver(BaseHTTPRequestHandler):
+    posts: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.posts.append({"path": self.path, "json": json.loads(body)})
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.posts = []
+    yield f"http://127.0.0.1:{server.server_port}/hook/data"
+    server.shutdown()
+
+
+@pytest.fixture
+def world(s3_stack, models_dir):
+    creds = S3Credentials(access_key="test", secret_key="test", endpoint_url=s3_stack.s3_endpoint)
+    storage = Storage.from_uri("s3://wk-e2e/credit_default", creds)
+    storage.ensure_root()
+    manifest = generate_world(storage.write_bytes)
+    storage.fs.delete_file(storage.path(f"predictions/{MISSING}.parquet"))
+    cfg = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
+    cfg["storage"]["uri"] = "s3://wk-e2e/credit_default"
+    cfg["airflow"] = {"retries": 0}
+    cfg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    (models_dir / "credit_default.yaml").write_text(yaml.safe_dump(cfg))
+    return storage, manifest
+
+
+def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp_path):
+    storage, _ = world
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_WATCHKEEPER_S3": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "test",
+                "password": "test",
+                "extra": {"endpoint_url": s3_stack.s3_endpoint},
+            }
+        ),  # fmt: skip
+        "AIRFLOW_CONN_SLACK_DATA": json.dumps({"conn_type": "slackwebhook", "password": webhook}),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "WATCHKEEPER_OUTBOX": str(tmp_path / "outbox.jsonl"),
+        "PYTHONPATH": str(ROOT / "plugins"),
+    }
+    days = [HEALTHY, DQ, DRIFT, DQ, MISSING]
+    out = subprocess.run([sys.executable, "-m", "watchkeeper_airflow.runner", "watchkeeper_credit_default", *days],
+                         env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+    lines = [
+        line.split() for line in out.stdout.splitlines() if line.startswith("watchkeeper_credit_default ")
+    ]
+    states = [(day.rstrip(":"), state) for _, day, state in lines]
+    assert states == [(HEALTHY, "success"), (DQ, "success"), (DRIFT, "success"), (DQ, "success"),
+                      (MISSING, "failed")], out.stdout + out.stderr[-3000:]  # fmt: skip
+
+    # Stored results, keyed by (model, day).
+    dq = json.loads(storage.read_bytes(f"watchkeeper/credit_default/days/{DQ}/result.json"))
+    assert {s["stage"]: s["status"] for s in dq["stages"]}["drift"] == "could_not_measure"
+    drift = json.loads(storage.read_bytes(f"watchkeeper/credit_default/days/{DRIFT}/result.json"))
+    assert drift["top_drifted_features"][0] == "credit_utilization"
+    healthy = json.loads(storage.read_bytes(f"watchkeeper/credit_default/days/{HEALTHY}/result.json"))
+    assert [a for a in healthy["actions"] if a["kind"] == "notify"] == []
+
+    # MLflow: one run per day (the re-run replaced, the failed day has none), metrics stamped with the day.
+    from mlflow import MlflowClient
+
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name("watchkeeper/credit_default")
+    runs = {r.data.tags["watchkeeper.day"]: r for r in client.search_runs([exp.experiment_id])}
+    assert set(runs) >= {HEALTHY, DQ, DRIFT} and MISSING not in runs
+    assert len(client.search_runs([exp.experiment_id], f"tags.`watchkeeper.day` = '{DQ}'")) == 1
+    drift_run = runs[DRIFT].data
+    ks = next(c for c in drift["checks"] if c["id"] == "drift.ks" and c["subject"] == "credit_utilization")
+    assert (
+        drift_run.metrics["drift.ks.credit_utilization"] == pytest.approx(ks["value"])
+        and ks["value"] > ks["upper"]
+    )
+    assert drift_run.tags["watchkeeper.top_drifted_features"].startswith("credit_utilization")
+    assert runs[DQ].data.tags["watchkeeper.stage.drift"] == "could_not_measure"
+    assert runs[HEALTHY].data.tags["watchkeeper.status"] in ("ok", "alert")
+
+    # The data owner's Slack connection received real HTTP posts: the DQ alert once (re-run deduplicated),
+    # and exactly one failure alert for the missing day.
+    texts = [p["json"]["text"] for p in Receiver.posts]
+    dq_posts = [t for t in texts if DQ in t and "income" in t]
+    assert len(dq_posts) == 1, texts
+    assert Receiver.posts[0]["json"]["blocks"][0]["type"] == "header"
+    failures = [t for t in texts if MISSING in t]
+    assert (
+        len(failures) == 1 and "task load_day failed" in failures[0] and "file has not arrived" in failures[0]
+    )
+    assert len(Receiver.posts) == 2
+    # The model owner has no Slack connection here: its alert went to the outbox.
+    outbox = read_outbox(Path(env["WATCHKEEPER_OUTBOX"]))
+    assert [m["key"] for m in outbox] == [f"credit_default/{DRIFT}/model/notify"]
+    assert "credit_utilization" in outbox[0]["payload"]["text"]
