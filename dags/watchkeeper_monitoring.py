@@ -53,40 +53,33 @@ def monitoring_dag(cfg: ModelConfig, path: str):
 
         @task
         def load_day(day: str) -> dict:
-            from watchkeeper.pipeline import load_day
-            from watchkeeper_airflow.context import day_for
+            from watchkeeper_airflow.context import run_stage
 
-            return load_day(day_for(path, day))
+            return run_stage(path, day, "load_day")
 
         @task
         def check_quality(day: str, loaded: dict) -> str:
-            from watchkeeper.pipeline import check_quality
-            from watchkeeper_airflow.context import day_for
+            from watchkeeper_airflow.context import run_stage
 
-            return check_quality(day_for(path, day))
+            return run_stage(path, day, "check_quality")
 
         @task
         def measure_drift(day: str, quality_key: str) -> str:
-            from watchkeeper.pipeline import measure_drift
-            from watchkeeper_airflow.context import day_for
+            from watchkeeper_airflow.context import run_stage
 
-            return measure_drift(day_for(path, day))
+            return run_stage(path, day, "measure_drift")
 
         @task
         def measure_performance(day: str, quality_key: str) -> str:
-            from watchkeeper.pipeline import measure_performance
-            from watchkeeper_airflow.context import day_for
+            from watchkeeper_airflow.context import run_stage
 
-            return measure_performance(day_for(path, day))
+            return run_stage(path, day, "measure_performance")
 
         @task
         def log_results(day: str, drift_key: str, performance_key: str) -> dict:
-            from watchkeeper.pipeline import finish
-            from watchkeeper_airflow.context import day_for
+            from watchkeeper_airflow.context import finish_day
 
-            result = finish(day_for(path, day), os.environ.get("MLFLOW_TRACKING_URI"))
-            return {"status": result.status, "headline": result.headline, "run_id": result.mlflow_run_id,
-                    "actions": [f"{a.kind}:{a.owner}" for a in result.actions]}  # fmt: skip
+            return finish_day(path, day)
 
         @task.branch
         def choose_actions(summary: dict) -> list[str]:

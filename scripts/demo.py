@@ -36,6 +36,10 @@ def run(argv: list[str], log: Path) -> None:
         subprocess.run(argv, check=True, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
 
 
+def manifest_days(first: date, days: int) -> list[str]:
+    return [(first + timedelta(days=i)).isoformat() for i in range(days)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=60, help="production days in the world (default 60)")
@@ -69,8 +73,7 @@ def main() -> int:
             "-m",
             "watchkeeper_airflow.runner",
             "watchkeeper_credit_default",
-            str(first),
-            str(last),
+            f"{first}..{last}",
         ]
         with open(log, "a") as out:
             proc = subprocess.Popen(
@@ -78,8 +81,7 @@ def main() -> int:
             )
             for line in proc.stdout:
                 print("  " + line.rstrip(), flush=True)
-            if proc.wait():
-                raise SystemExit(f"the DAG runner failed; see {log}")
+            runner_failed = proc.wait() != 0
         results = {}
         for i in range(args.days):
             key = cfg.results_key(first + timedelta(days=i), "result.json")
@@ -103,6 +105,10 @@ def main() -> int:
             f"day results: {cfg.storage.uri}/{cfg.storage.results_prefix}/ (on the S3 server while it runs)"
         )
         print(f"detection summary: {STATE / 'detection.json'}")
+        missing = [d for d in manifest_days(first, args.days) if d not in results]
+        if runner_failed or missing:
+            print(f"\nFAILED: {len(missing)} day(s) have no result ({', '.join(missing[:5])} ...); see {log}")
+            return 1
     finally:
         if not args.keep_running:
             print("stopped: " + (", ".join(stack.stop()) or "nothing"))

@@ -5,6 +5,7 @@ Tasks pass only the config path and the day between each other; everything else 
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 from watchkeeper.config import load_config
@@ -17,3 +18,23 @@ def day_for(config_path: str, day: str) -> Day:
     cfg = load_config(config_path)
     data, results = storages_for(cfg)
     return Day(cfg, date.fromisoformat(day), data, results)
+
+
+def run_stage(config_path: str, day: str, stage: str):
+    """Call one engine stage (`load_day`, `check_quality`, `measure_drift`, `measure_performance`) for the day."""
+    from watchkeeper import pipeline
+
+    return getattr(pipeline, stage)(day_for(config_path, day))
+
+
+def finish_day(config_path: str, day: str) -> dict:
+    """Store and log the day's result; return the small summary the branch decides on."""
+    from watchkeeper.pipeline import finish
+
+    result = finish(day_for(config_path, day), os.environ.get("MLFLOW_TRACKING_URI"))
+    return {
+        "status": result.status,
+        "headline": result.headline,
+        "run_id": result.mlflow_run_id,
+        "actions": [f"{a.kind}:{a.owner}" for a in result.actions],
+    }

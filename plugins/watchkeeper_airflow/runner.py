@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     failed = [d for d, s in states if s != "success"]
     if failed:
         print(f"{len(failed)} day(s) did not succeed: {', '.join(failed)}", file=sys.stderr)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
