@@ -83,7 +83,9 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     from watchkeeper.quality.validate import run_suite, to_checks
 
     frame = staged_frame(d) if frame is None else frame
-    suite, suite_source = load_suite_dict(d.cfg, ref if ref is not None else load_reference(d.cfg, d.storage))
+    suite, suite_source = load_suite_dict(
+        d.cfg, lambda: ref if ref is not None else load_reference(d.cfg, d.storage)
+    )
     result = run_suite(suite, frame, f"{d.cfg.name}-{d.day.isoformat()}")
     d.results.write_bytes(d.key("quality/gx_validation_result.json"), result.describe().encode())
     checks = to_checks(result)

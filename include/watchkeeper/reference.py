@@ -59,10 +59,8 @@ def monitored_columns(cfg: ModelConfig, ref: pd.DataFrame) -> list[Monitored]:
 
 def values(series: pd.Series, kind: str) -> np.ndarray:
     """Non-missing values as the methods expect them: finite floats, or strings for categories."""
-    if kind == "numeric":
-        arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        return arr[np.isfinite(arr)]
-    return series.dropna().astype(str).to_numpy()
+    arr, ok = _column_array(series, kind)
+    return arr[ok]
 
 
 def chunks(cfg: ModelConfig, ref: pd.DataFrame) -> list[pd.DataFrame]:

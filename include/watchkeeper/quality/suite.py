@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -107,14 +108,12 @@ def suite_path(cfg: ModelConfig) -> Path:
     return Path.cwd() / rel
 
 
-def load_suite_dict(cfg: ModelConfig, ref: pd.DataFrame | None) -> tuple[dict, str]:
-    """The committed suite, or one generated in memory from the reference when none is committed."""
+def load_suite_dict(cfg: ModelConfig, reference: Callable[[], pd.DataFrame]) -> tuple[dict, str]:
+    """The committed suite, or one generated in memory from the reference (read only then) when none is committed."""
     path = suite_path(cfg)
     if path.is_file():
         return json.loads(path.read_text()), str(path)
-    if ref is None:
-        raise FileNotFoundError(f"no suite at {path} and no reference given to generate one")
-    return build_suite_dict(cfg, ref), "generated from reference (no committed suite)"
+    return build_suite_dict(cfg, reference()), "generated from reference (no committed suite)"
 
 
 def to_json(suite: dict) -> str:
