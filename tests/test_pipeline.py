@@ -18,8 +18,12 @@ def test_healthy_day_is_ok_and_every_check_has_bounds(tiny):
     assert all(c.upper is not None and c.threshold_rule.startswith("reference chunks") for c in drift)
     assert not [c for c in result.checks if c.status == "alert"], result.headline
     assert result.actions == [] and result.status == "ok"
-    perf = [c for c in result.checks if c.stage == "performance"]
-    assert [c.reason for c in perf] == ["no labels arrived today"]
+    realized = [c for c in result.checks if c.stage == "performance" and not c.details.get("estimated")]
+    assert [c.reason for c in realized] == ["no labels arrived today"]
+    estimated = {c.name: c for c in result.checks if c.details.get("estimated")}
+    assert set(estimated) == {"estimated_roc_auc", "estimated_f1", "estimated_precision", "estimated_recall",
+                              "estimated_accuracy"}  # fmt: skip
+    assert all(c.status == "ok" and c.lower is not None for c in estimated.values())
 
 
 def test_shifted_feature_alerts_and_is_ranked_first(tiny):
@@ -99,9 +103,16 @@ def test_concept_change_shows_in_realized_performance_not_in_drift(tiny):
         f"days/{FIRST_DAY + timedelta(days=2)}.parquet", parquet_bytes(flipped.drop(columns=["label"]))
     )
     storage.write_bytes(f"labels/{day}.parquet", parquet_bytes(flipped[["pid", "label"]]))
+    before = run_day(cfg, FIRST_DAY + timedelta(days=2), storage)  # the changed day itself: no labels yet
+    assert next(c for c in before.checks if c.id == "performance.estimated_roc_auc").status == "ok"
     result = run_day(cfg, day, storage)
     auc = next(c for c in result.checks if c.id == "performance.roc_auc")
     assert auc.status == "alert"
+    # Estimation could not see the changed input→label relation; the realized metric, once labels arrived, does.
+    stored = storage.read_json(cfg.results_key(FIRST_DAY + timedelta(days=2), "performance/realized.json"))
+    assert stored["estimation_error"]["roc_auc"] < -0.1 and stored["confusion"]["tp"] > 0
+    assert auc.details["estimated_value"] == pytest.approx(stored["estimated"]["roc_auc"])
+    assert "estimated" not in auc.details  # that key marks estimate checks only
     assert any(a.kind == "retrain" for a in result.actions)
     inputs = [c for c in result.checks if c.stage == "drift" and c.details["role"] == "feature"]
     assert not [c for c in inputs if c.status == "alert"]

@@ -17,7 +17,7 @@ from watchkeeper import decisions
 from watchkeeper.config import ModelConfig
 from watchkeeper.drift.stage import drift_checks, top_drifted
 from watchkeeper.loading import day_key, read_table
-from watchkeeper.performance.stage import performance_checks
+from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import get_profile, load_reference
 from watchkeeper.result import Check, DayResult
 from watchkeeper.storage import Storage
@@ -107,11 +107,27 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     profile = get_profile(d.cfg, d.storage, d.results)
     frame = staged_frame(d) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
+    estimated, estimates = estimation_checks(d.cfg, frame, profile, blocked)
+    d.results.write_json(
+        d.key("performance/estimated.json"), {"day": d.day.isoformat(), "metrics": estimates}
+    )
     checks, realized = performance_checks(d.cfg, d.storage, d.day, frame, profile, blocked)
-    # Each prediction day's realized result is replaced in place as its labels fill in.
+    # Each prediction day's realized result is replaced in place as its labels fill in, beside its estimate.
     for pday, record in realized.items():
+        est_key = d.cfg.results_key(pday, "performance/estimated.json")
+        est = d.results.read_json(est_key)["metrics"] if d.results.exists(est_key) else {}
+        record["estimated"] = est
+        record["estimation_error"] = {
+            m: record["metrics"][m] - est[m]
+            for m in est
+            if est[m] is not None and record["metrics"].get(m) is not None
+        }
         d.results.write_json(d.cfg.results_key(pday, "performance/realized.json"), record)
-    return save_checks(d, "performance", checks, {"realized": realized})
+    for c in checks:
+        record = realized.get(c.details.get("prediction_day", ""), {})
+        if c.name in record.get("estimation_error", {}):
+            c.details["estimated_value"] = record["estimated"][c.name]
+    return save_checks(d, "performance", estimated + checks, {"realized": realized})
 
 
 def finish(d: Day, tracking_uri: str | None = None, load_error: Check | None = None) -> DayResult:

@@ -19,7 +19,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
             performance[name] = _combined_bounds(
                 spec, chunk_values, boot_values, metric.direction, cfg.reference.min_chunks, False
             )
+    estimation = _estimation_profile(cfg, ref, chunk_masks, boot_masks) if performance else {}
     rows = [len(p) for p in parts]
     return {
         "profile_version": PROFILE_VERSION,
@@ -226,7 +227,29 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "reference_rows": len(ref),
         "drift": drift,
         "performance": performance,
+        "estimation": estimation,
     }
+
+
+def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:
+    """Calibration of the scores on the reference, and bounds of each estimated metric like the realized ones."""
+    from watchkeeper.performance.estimation import ESTIMATORS, estimate, fit_calibration
+
+    pred, score = predictions_of(cfg, ref)
+    if cfg.task != "binary_classification" or score is None:
+        return {}
+    calibration = fit_calibration(score, labels_of(cfg, ref))
+    bounds = {}
+    for name in (m for m in performance_metrics(cfg) if m in ESTIMATORS):
+        direction = get_metric(name, cfg.task).direction
+        chunk_values, boot_values = (
+            [v for mask in masks if (v := estimate(name, calibration, pred[mask], score[mask])) is not None]
+            for masks in (chunk_masks, boot_masks)
+        )
+        bounds[name] = _combined_bounds(
+            cfg.performance.threshold, chunk_values, boot_values, direction, cfg.reference.min_chunks, False
+        )
+    return {"calibration": calibration, "metrics": bounds}
 
 
 def bounds_for_rows(

@@ -127,6 +127,7 @@ def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) 
         step = pday.toordinal()
         values = {f"realized.{k}": v for k, v in record["metrics"].items() if v is not None}
         values["realized.label_coverage"] = record["coverage"]
+        values.update({f"estimation_error.{k}": v for k, v in record.get("estimation_error", {}).items()})
         client.log_batch(run_id, metrics=[Metric(k, float(v), as_of, step) for k, v in values.items()])
 
 

@@ -25,6 +25,8 @@ PR = YR + rng.normal(0.5, 1, 300)
         ("accuracy", skm.accuracy_score(Y, P)),
         ("log_loss", skm.log_loss(Y, S)),
         ("brier", skm.brier_score_loss(Y, S)),
+        ("predicted_positive_rate", P.mean()),
+        ("actual_positive_rate", Y.mean()),
     ],
 )
 def test_classification_metrics_match_sklearn(name, expected):
@@ -39,6 +41,7 @@ def test_classification_metrics_match_sklearn(name, expected):
         ("r2", skm.r2_score(YR, PR)),
         ("mape", skm.mean_absolute_percentage_error(YR, PR)),
         ("bias", float(np.mean(PR - YR))),
+        ("rmsle", skm.root_mean_squared_log_error(YR, PR)),
     ],
 )
 def test_regression_metrics_match_sklearn(name, expected):
@@ -63,3 +66,12 @@ def test_defaults_are_registered_and_unknown_names_list_valid_ones():
         assert all((n, task) in REGISTRY for n in names)
     with pytest.raises(KeyError, match="valid: .*roc_auc"):
         get_metric("auc", "binary_classification")
+
+
+def test_ece_is_zero_when_calibrated_and_large_when_not():
+    rng2 = np.random.default_rng(5)
+    s = rng2.random(50_000)
+    y = (rng2.random(50_000) < s).astype(int)
+    ece = get_metric("ece", "binary_classification")
+    assert compute(ece, y, (s >= 0.5).astype(int), s) < 0.01
+    assert compute(ece, y, (s >= 0.5).astype(int), s**4) > 0.15

@@ -116,6 +116,27 @@ def brier(y, p, s):
     return skm.brier_score_loss(y, s)
 
 
+@register("ece", BC, False, needs_score=True)
+def ece(y, p, s):
+    """Expected calibration error over 10 equal-width score bins."""
+    bins = np.minimum((s * 10).astype(int), 9)
+    total = 0.0
+    for b in np.unique(bins):
+        m = bins == b
+        total += m.sum() * abs(s[m].mean() - y[m].mean())
+    return total / max(len(y), 1)
+
+
+@register("predicted_positive_rate", BC, True, two_sided=True)
+def predicted_positive_rate(y, p, s):
+    return float(np.mean(p))
+
+
+@register("actual_positive_rate", BC, True, two_sided=True)
+def actual_positive_rate(y, p, s):
+    return float(np.mean(y))
+
+
 @register("mae", "regression", False)
 def mae(y, p, s):
     return skm.mean_absolute_error(y, p)
@@ -134,6 +155,13 @@ def rmse(y, p, s):
 @register("mape", "regression", False)
 def mape(y, p, s):
     return skm.mean_absolute_percentage_error(y, p)
+
+
+@register("rmsle", "regression", False)
+def rmsle(y, p, s):
+    if (y < 0).any() or (p < 0).any():
+        return float("nan")  # undefined for negative values: reported as skipped
+    return skm.root_mean_squared_log_error(y, p)
 
 
 @register("r2", "regression", True)

@@ -101,6 +101,10 @@ def performance_checks(
         result = {"prediction_day": pday.isoformat(), "labelled": len(joined), "predictions": len(preds)}
         result["coverage"] = round(coverage, 4)
         result["provisional"] = coverage < cfg.performance.min_coverage
+        if cfg.task == "binary_classification" and len(joined):
+            y, (pred, _) = labels_of(cfg, joined), predictions_of(cfg, joined)
+            result["confusion"] = {"tp": int(((y == 1) & (pred == 1)).sum()), "fp": int(((y == 0) & (pred == 1)).sum()),
+                                   "fn": int(((y == 1) & (pred == 0)).sum()), "tn": int(((y == 0) & (pred == 0)).sum())}  # fmt: skip
         metrics: dict[str, float | None] = {}
         for name in performance_metrics(cfg):
             metric = get_metric(name, cfg.task)
@@ -180,3 +184,49 @@ def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
         owner="model",
         details=facts,
     )
+
+
+def estimation_checks(
+    cfg: ModelConfig, day_frame: pd.DataFrame, profile: dict, blocked: str | None = None
+) -> tuple[list[Check], dict[str, float | None]]:
+    """Label-free estimates of the day's own performance (CBPE), with bounds from the reference like realized ones."""
+    from watchkeeper.performance.estimation import estimate
+
+    est = profile.get("estimation") or {}
+    if not est:
+        return [], {}
+    pred, score = predictions_of(cfg, day_frame)
+    checks, values = [], {}
+    for name, bounds in est["metrics"].items():
+        check = Check(
+            id=f"performance.estimated_{name}",
+            stage="performance",
+            name=f"estimated_{name}",
+            subject=f"estimated_{name}",
+            lower=bounds.get("lower"),
+            upper=bounds.get("upper"),
+            threshold_rule=bounds.get("rule", ""),
+            status=Status.SKIPPED,
+            # An estimate alerts the owner but does not by itself trigger a retrain: realized metrics confirm.
+            severity=Severity.WARNING,
+            owner="model",
+            details={"estimated": True, "rows": len(day_frame)},
+        )
+        if blocked:
+            check.reason = f"could not measure: {blocked}"
+        elif score is None or len(day_frame) < cfg.performance.min_labels:
+            check.reason = f"insufficient data: {len(day_frame)} rows < performance.min_labels {cfg.performance.min_labels}"
+        else:
+            check.value = estimate(name, est["calibration"], pred, score)
+            if check.value is None:
+                check.reason = "estimate undefined for this batch"
+            else:
+                breached = (check.lower is not None and check.value < check.lower) or (
+                    check.upper is not None and check.value > check.upper
+                )
+                check.status = Status.ALERT if breached else Status.OK
+                if breached:
+                    check.reason = f"estimated {name} is {check.value:.4g}, outside [{check.lower}, {check.upper}] (no labels needed)"
+        values[name] = check.value
+        checks.append(check)
+    return checks, values

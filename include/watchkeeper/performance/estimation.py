@@ -1,0 +1,98 @@
+"""Label-free performance estimation for binary classifiers: confidence-based estimation (CBPE).
+
+Scores are calibrated on the reference with isotonic regression (scikit-learn); each row's calibrated probability p
+gives an expected confusion matrix (TP += p·ŷ, FP += (1-p)·ŷ, FN += p·(1-ŷ), TN += (1-p)·(1-ŷ)) from which the
+metrics follow; ROC AUC integrates the expected TPR against the expected FPR along descending scores. Estimation
+cannot see concept drift (a changed input→label relation with unchanged inputs): realized metrics catch that once
+labels arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+
+ESTIMATORS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float | None]] = {}
+
+
+def register(name: str):
+    def wrap(fn):
+        ESTIMATORS[name] = fn
+        return fn
+
+    return wrap
+
+
+def fit_calibration(score: np.ndarray, y: np.ndarray) -> dict:
+    """Isotonic map score → P(y=1), stored as its breakpoints so the profile stays JSON."""
+    ok = np.isfinite(score)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(score[ok], y[ok])
+    return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+
+
+def calibrate(calibration: dict, score: np.ndarray) -> np.ndarray:
+    return np.interp(score, calibration["x"], calibration["y"])
+
+
+def _confusion(p: np.ndarray, pred: np.ndarray) -> tuple[float, float, float, float]:
+    tp = float(np.sum(p * pred))
+    fp = float(np.sum((1 - p) * pred))
+    fn = float(np.sum(p * (1 - pred)))
+    tn = float(np.sum((1 - p) * (1 - pred)))
+    return tp, fp, fn, tn
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+@register("accuracy")
+def accuracy(p, pred, score):
+    tp, fp, fn, tn = _confusion(p, pred)
+    return (tp + tn) / max(p.size, 1)
+
+
+@register("precision")
+def precision(p, pred, score):
+    tp, fp, _, _ = _confusion(p, pred)
+    return _ratio(tp, tp + fp)
+
+
+@register("recall")
+def recall(p, pred, score):
+    tp, _, fn, _ = _confusion(p, pred)
+    return _ratio(tp, tp + fn)
+
+
+@register("specificity")
+def specificity(p, pred, score):
+    _, fp, _, tn = _confusion(p, pred)
+    return _ratio(tn, tn + fp)
+
+
+@register("f1")
+def f1(p, pred, score):
+    tp, fp, fn, _ = _confusion(p, pred)
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+@register("roc_auc")
+def roc_auc(p, pred, score):
+    order = np.argsort(-score, kind="stable")
+    pos, neg = p[order], 1 - p[order]
+    if pos.sum() <= 0 or neg.sum() <= 0:
+        return None
+    tpr = np.concatenate([[0.0], np.cumsum(pos) / pos.sum()])
+    fpr = np.concatenate([[0.0], np.cumsum(neg) / neg.sum()])
+    return float(np.trapezoid(tpr, fpr))
+
+
+def estimate(name: str, calibration: dict, pred: np.ndarray, score: np.ndarray) -> float | None:
+    """Estimated value of a metric for one batch, or None where undefined."""
+    ok = np.isfinite(score)
+    if not ok.any():
+        return None
+    value = ESTIMATORS[name](calibrate(calibration, score[ok]), pred[ok].astype(float), score[ok])
+    return None if value is None or not np.isfinite(value) else float(value)

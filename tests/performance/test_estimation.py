@@ -1,0 +1,44 @@
+"""CBPE estimates agree with realized metrics on calibrated data, and say None where a metric is undefined."""
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from watchkeeper.performance.estimation import ESTIMATORS, calibrate, estimate, fit_calibration
+
+rng = np.random.default_rng(11)
+S = rng.random(40_000)
+Y = (rng.random(40_000) < S).astype(int)  # scores are calibrated probabilities by construction
+CAL = fit_calibration(S[:20_000], Y[:20_000])
+S2, Y2 = S[20_000:], Y[20_000:]
+P2 = (S2 >= 0.5).astype(int)
+
+
+@pytest.mark.parametrize(
+    "name,realized",
+    [
+        ("roc_auc", skm.roc_auc_score(Y2, S2)),
+        ("accuracy", skm.accuracy_score(Y2, P2)),
+        ("precision", skm.precision_score(Y2, P2)),
+        ("recall", skm.recall_score(Y2, P2)),
+        ("specificity", skm.recall_score(Y2, P2, pos_label=0)),
+        ("f1", skm.f1_score(Y2, P2)),
+    ],
+)
+def test_estimates_track_realized_metrics_within_sampling_error(name, realized):
+    assert estimate(name, CAL, P2, S2) == pytest.approx(realized, abs=0.015)
+
+
+def test_calibration_fixes_a_miscalibrated_model():
+    squashed = S2**3  # same ranking, badly calibrated scores
+    cal = fit_calibration(S[:20_000] ** 3, Y[:20_000])
+    assert np.mean(np.abs(calibrate(cal, squashed) - S2)) < 0.03
+    assert estimate("accuracy", cal, P2, squashed) == pytest.approx(skm.accuracy_score(Y2, P2), abs=0.015)
+
+
+def test_undefined_estimates_are_none():
+    assert estimate("precision", CAL, np.zeros(100, int), S2[:100]) is None  # no positive predictions
+    assert (
+        estimate("roc_auc", {"x": [0, 1], "y": [1, 1]}, P2[:100], S2[:100]) is None
+    )  # no expected negatives
+    assert estimate("roc_auc", CAL, P2[:3], np.full(3, np.nan)) is None
+    assert set(ESTIMATORS) == {"roc_auc", "accuracy", "precision", "recall", "specificity", "f1"}
