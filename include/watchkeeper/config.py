@@ -159,6 +159,10 @@ class DriftConfig(_Model):
     """How alert bounds are set: `std` (reference chunks mean + k·std), `quantile` or `constant`."""
     features: dict[str, FeatureDrift] = {}
     """Per-feature overrides of methods and threshold."""
+    multivariate: bool = True
+    """Also measure multivariate drift: PCA data-reconstruction error over all features."""
+    pca_variance: float = Field(0.65, gt=0, lt=1)
+    """Share of the reference's variance the PCA keeps."""
     min_rows: int = 100
     """Fewer rows than this in a day → 'insufficient data' instead of a drift verdict."""
     top_features: int = 3

@@ -19,7 +19,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 3
+PROFILE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
                 spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True
             )
             drift[f"{m.column}|{name}"] = {**bounds, "reference_rows": int(ok.sum())}
+    multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
     performance: dict[str, dict] = {}
     if cfg.columns.target in ref:
         y = labels_of(cfg, ref)
@@ -226,9 +227,31 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "sample_rows": int(boot_masks[0].sum()) if boot_masks else None,
         "reference_rows": len(ref),
         "drift": drift,
+        "multivariate": multivariate,
         "performance": performance,
         "estimation": estimation,
     }
+
+
+def _multivariate_profile(
+    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list
+) -> dict:
+    """PCA fitted on the reference features, and bounds of the mean reconstruction error like any drift statistic."""
+    from watchkeeper.drift import multivariate
+
+    features = [m for m in monitored if m.role == "feature"]
+    if not cfg.drift.multivariate or len(features) < 2:
+        return {}
+    numeric = [m.column for m in features if m.kind == "numeric"]
+    categorical = [m.column for m in features if m.kind == "categorical"]
+    state = multivariate.fit(ref, numeric, categorical, cfg.drift.pca_variance)
+    errors = multivariate.row_errors(state, ref)
+    chunk_values, boot_values = (
+        [float(errors[m].mean()) for m in masks] for masks in (chunk_masks, boot_masks)
+    )
+    spec = cfg.drift.threshold
+    bounds = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True)
+    return {"state": state, **bounds}
 
 
 def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:

@@ -59,7 +59,47 @@ def drift_checks(
                 if breached:
                     check.reason = f"{m.column} drifted: {name} {check.value:.4g} > {check.upper:.4g}"
             checks.append(check)
+    if profile.get("multivariate"):
+        checks.append(_multivariate_check(cfg, day, profile["multivariate"], blocked))
     return checks
+
+
+def _multivariate_check(cfg: ModelConfig, day: pd.DataFrame, mv: dict, blocked: str | None) -> Check:
+    from watchkeeper.drift import multivariate
+
+    check = Check(
+        id="drift.pca_reconstruction_error",
+        stage="drift",
+        name="pca_reconstruction_error",
+        subject="multivariate",
+        lower=mv.get("lower"),
+        upper=mv.get("upper"),
+        threshold_rule=mv.get("rule", ""),
+        status=Status.SKIPPED,
+        severity=Severity.WARNING,
+        owner="model",
+        details={
+            "kind": "multivariate",
+            "role": "multivariate",
+            "components": len(mv["state"]["components"]),
+        },
+    )
+    missing = [c for c in mv["state"]["numeric"] + mv["state"]["categorical"] if c not in day]
+    if blocked:
+        check.reason = f"could not measure: {blocked}"
+    elif missing:
+        check.reason = f"could not measure: columns {missing} are missing from the day's data"
+    elif len(day) < cfg.drift.min_rows:
+        check.reason = f"insufficient data: {len(day)} rows < drift.min_rows {cfg.drift.min_rows}"
+    else:
+        check.value, shares = multivariate.score(mv["state"], day)
+        check.details["contributors"] = {k: round(v, 3) for k, v in list(shares.items())[:3]}
+        breached = check.upper is not None and check.value > check.upper
+        check.status = Status.ALERT if breached else Status.OK
+        if breached:
+            top = ", ".join(check.details["contributors"])
+            check.reason = f"the joint distribution of the inputs changed (reconstruction error {check.value:.4g} > {check.upper:.4g}; most from {top})"
+    return check
 
 
 def top_drifted(checks: list[Check], n: int) -> list[str]:

@@ -1,0 +1,59 @@
+"""Multivariate drift by PCA reconstruction: it sees a changed correlation that per-column checks cannot."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from watchkeeper.drift.methods import get_method
+from watchkeeper.drift.multivariate import fit, score
+
+rng = np.random.default_rng(4)
+DEVKIT = Path(__file__).resolve().parents[3] / "shared" / "devkit" / "work_from_home"
+
+
+def correlated(n: int, sign: float) -> pd.DataFrame:
+    s = rng.normal(0, 1, n)
+    return pd.DataFrame(
+        {
+            "a": s + rng.normal(0, 0.2, n),
+            "b": sign * s + rng.normal(0, 0.2, n),
+            "c": rng.choice(["u", "v"], n),
+        }
+    )
+
+
+def test_a_correlation_flip_raises_the_error_while_each_column_stays_the_same():
+    ref = correlated(20_000, 1.0)
+    state = fit(ref, ["a", "b"], ["c"])
+    same, _ = score(state, correlated(3000, 1.0))
+    flipped_day = correlated(3000, -1.0)
+    flipped, shares = score(state, flipped_day)
+    assert flipped > 1.5 * same
+    assert set(list(shares)[:2]) == {"a", "b"}
+    ks = get_method("ks", "numeric")
+    assert ks.score(ks.fit(ref["b"].to_numpy()), flipped_day["b"].to_numpy()) < 0.05  # per column: no drift
+
+
+def test_missing_values_and_unseen_categories_are_handled():
+    ref = correlated(5000, 1.0)
+    state = fit(ref, ["a", "b"], ["c"])
+    day = correlated(500, 1.0)
+    day.loc[:50, "a"] = np.nan
+    day.loc[:20, "c"] = "new"
+    value, _ = score(state, day)
+    assert np.isfinite(value)
+    json.dumps(state)  # the fitted state is plain JSON for the cached profile
+
+
+@pytest.mark.skipif(not DEVKIT.is_dir(), reason="the shared devkit is not beside the project")
+def test_reconstruction_error_matches_nannyml_on_the_devkit():
+    expected = json.loads((DEVKIT / "expected_outcomes.json").read_text())
+    ref = pd.read_parquet(DEVKIT / "reference.parquet")
+    state = fit(ref, ["distance_from_office", "gas_price_per_litre", "public_transportation_cost", "tenure"],
+                ["salary_range", "wfh_prev_workday", "workday"])  # fmt: skip
+    for day in (d for d in expected["days"] if d["period"] == "analysis"):
+        value, _ = score(state, pd.read_parquet(DEVKIT / "days" / f"{day['date']}.parquet"))
+        peer = day["results"]["multivariate_drift_pca"]["reconstruction_error"]["value"]
+        assert value == pytest.approx(peer, abs=1e-3), day["date"]
