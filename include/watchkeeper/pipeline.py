@@ -98,9 +98,8 @@ def measure_drift(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     frame = staged_frame(d) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     checks = drift_checks(d.cfg, frame, ref, profile, blocked)
-    return save_checks(
-        d, "drift", checks, {"top_drifted_features": top_drifted(checks, d.cfg.drift.top_features)}
-    )
+    top = top_drifted(checks, d.cfg.drift.top_features, profile.get("importance"))
+    return save_checks(d, "drift", checks, {"top_drifted_features": top})
 
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:

@@ -19,7 +19,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 4
+PROFILE_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
             )
             drift[f"{m.column}|{name}"] = {**bounds, "reference_rows": int(ok.sum())}
     multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
+    importance = _importance(cfg, ref, monitored)
     performance: dict[str, dict] = {}
     if cfg.columns.target in ref:
         y = labels_of(cfg, ref)
@@ -228,9 +229,23 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "reference_rows": len(ref),
         "drift": drift,
         "multivariate": multivariate,
+        "importance": importance,
         "performance": performance,
         "estimation": estimation,
     }
+
+
+def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> dict[str, float]:
+    """How much each feature moves the model's output on the reference (empty when there is no output column)."""
+    from watchkeeper.drift.importance import feature_importance
+
+    output = cfg.columns.score if cfg.columns.score in ref else cfg.columns.prediction
+    features = [m for m in monitored if m.role == "feature"]
+    if output not in ref or not features or len(ref) < 50:
+        return {}
+    numeric = [m.column for m in features if m.kind == "numeric"]
+    categorical = [m.column for m in features if m.kind == "categorical"]
+    return feature_importance(ref, numeric, categorical, output, seed=cfg.reference.seed)
 
 
 def _multivariate_profile(

@@ -38,6 +38,8 @@ def drift_checks(
                 owner="model",
                 details={"kind": m.kind, "role": m.role},
             )
+            if m.column in profile.get("importance", {}):
+                check.details["importance"] = profile["importance"][m.column]
             if blocked:
                 check.reason = f"could not measure: {blocked}"
             elif cur is None:
@@ -102,10 +104,16 @@ def _multivariate_check(cfg: ModelConfig, day: pd.DataFrame, mv: dict, blocked: 
     return check
 
 
-def top_drifted(checks: list[Check], n: int) -> list[str]:
-    """Drifted features ranked by how far past their bound they are (largest value/bound ratio first)."""
+def top_drifted(checks: list[Check], n: int, importance: dict[str, float] | None = None) -> list[str]:
+    """Drifted features, most important first: how far past its bound each is, weighted by its importance.
+
+    Importance is floored at half an equal share, so a feature the model barely uses still shows when it moves a lot.
+    """
     worst: dict[str, float] = {}
     for c in checks:
         if c.stage == "drift" and c.status == Status.ALERT and c.details.get("role") == "feature" and c.upper:
             worst[c.subject] = max(worst.get(c.subject, 0.0), (c.value or 0.0) / c.upper)
+    if importance:
+        floor = 0.5 / max(len(importance), 1)
+        worst = {k: v * max(importance.get(k, 0.0), floor) for k, v in worst.items()}
     return [k for k, _ in sorted(worst.items(), key=lambda kv: -kv[1])][:n]

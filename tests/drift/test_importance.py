@@ -1,0 +1,34 @@
+"""Feature importance from a surrogate of the model's output, and drift ranking weighted by it."""
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from helpers import FIRST_DAY, rows
+from watchkeeper.drift.importance import feature_importance
+from watchkeeper.drift.stage import top_drifted
+from watchkeeper.result import Check
+
+
+def test_importance_follows_what_drives_the_score():
+    rng = np.random.default_rng(3)
+    ref = pd.concat([rows(rng, 800, FIRST_DAY - timedelta(days=i)) for i in range(10)], ignore_index=True)
+    ref["noise"] = rng.normal(0, 1, len(ref))  # not an input of the score at all
+    weights = feature_importance(ref, ["x1", "x2", "noise"], ["c"], "score")
+    assert abs(sum(weights.values()) - 1) < 1e-3
+    assert weights["x1"] > weights["x2"] > weights["c"] > weights["noise"]
+    assert weights["noise"] < 0.01
+
+
+def drift(subject: str, value: float, upper: float = 1.0) -> Check:
+    return Check(id="drift.ks", stage="drift", name="ks", subject=subject, value=value, upper=upper,
+                 status="alert", owner="model", details={"role": "feature"})  # fmt: skip
+
+
+def test_ranking_weighs_how_far_past_the_bound_by_importance():
+    checks = [drift("unused", 3.0), drift("key", 1.5), drift("minor", 2.0)]
+    assert top_drifted(checks, 3) == ["unused", "minor", "key"]  # by magnitude alone
+    importance = {"unused": 0.0, "key": 0.7, "minor": 0.3}
+    assert top_drifted(checks, 3, importance) == ["key", "minor", "unused"]
+    # A feature the model ignores still shows when it moves a lot (importance floored at half an equal share).
+    assert top_drifted([drift("unused", 30.0), drift("key", 1.2)], 2, importance)[0] == "unused"
