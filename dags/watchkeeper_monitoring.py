@@ -51,6 +51,16 @@ def monitoring_dag(cfg: ModelConfig, path: str):
                 ctx["params"].get("day"), ctx.get("data_interval_start"), run.run_after
             ).isoformat()
 
+        @task.sensor(
+            mode="reschedule",
+            poke_interval=cfg.airflow.data_poke_minutes * 60,
+            timeout=cfg.airflow.data_deadline_minutes * 60,
+        )
+        def wait_for_data(day: str) -> bool:
+            from watchkeeper_airflow.context import data_arrived
+
+            return data_arrived(path, day)
+
         @task
         def load_day(day: str) -> dict:
             from watchkeeper_airflow.context import run_stage
@@ -110,7 +120,9 @@ def monitoring_dag(cfg: ModelConfig, path: str):
             return summary["headline"]
 
         day = resolve_day()
-        quality = check_quality(day, load_day(day))
+        loaded = load_day(day)
+        wait_for_data(day) >> loaded
+        quality = check_quality(day, loaded)
         summary = log_results(day, measure_drift(day, quality), measure_performance(day, quality))
         choose_actions(summary) >> [notify_data_owner(day), notify_model_owner(day), request_retraining(day), all_clear(summary)]  # fmt: skip
 

@@ -215,6 +215,10 @@ class AirflowConfig(_Model):
     """Wait between task retries."""
     max_active_runs: int = Field(4, ge=1)
     """Days processed at once during a backfill."""
+    data_deadline_minutes: float = Field(360, ge=0)
+    """How long a run waits for the day's prediction file before a 'data did not arrive' alert to the data owner."""
+    data_poke_minutes: float = Field(10, gt=0)
+    """How often a waiting run looks for the day's file (the worker slot is released in between)."""
 
 
 class ModelConfig(_Model):

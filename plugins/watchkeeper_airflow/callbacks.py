@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from airflow.sdk import BaseNotifier
 
-DATA_TASKS = frozenset({"resolve_day", "load_day"})
+DATA_TASKS = frozenset({"resolve_day", "wait_for_data", "load_day"})
 
 
 class WatchkeeperFailureNotifier(BaseNotifier):
@@ -30,7 +30,12 @@ class WatchkeeperFailureNotifier(BaseNotifier):
         role = "data" if ti.task_id in DATA_TASKS else "model"
         day = (context.get("params") or {}).get("day") or _interval_day(context)
         links = {"Airflow log": getattr(ti, "log_url", None) or ""}
-        payload = failure_message(cfg, role, ti.task_id, day, str(context.get("exception") or ""), links)
+        error = str(context.get("exception") or "")
+        if ti.task_id == "wait_for_data":
+            expected = cfg.paths.predictions.replace("{ds}", day).replace("{ds_nodash}", day.replace("-", ""))
+            minutes = cfg.airflow.data_deadline_minutes
+            error = f"the day's data did not arrive within {minutes:g} minutes: {cfg.storage.uri}/{expected}"
+        payload = failure_message(cfg, role, ti.task_id, day, error, links)
         deliver(getattr(cfg.owners, role), f"{cfg.name}/{day}/{role}/failure/{ti.task_id}", payload)
 
 

@@ -38,3 +38,11 @@ def finish_day(config_path: str, day: str) -> dict:
         "run_id": result.mlflow_run_id,
         "actions": [f"{a.kind}:{a.owner}" for a in result.actions],
     }
+
+
+def data_arrived(config_path: str, day: str) -> bool:
+    """Whether the day's prediction file exists yet (the sensor's poke)."""
+    from watchkeeper.loading import day_key
+
+    d = day_for(config_path, day)
+    return d.storage.exists(day_key(d.cfg, d.day))

@@ -1,7 +1,8 @@
 """The real DAG run by Airflow on the demo world: local S3 server over HTTP, SQLite MLflow, a real webhook receiver.
 
 Days: a healthy day, the data-quality incident day (run twice: nothing is duplicated), the first covariate-drift
-day, and a day whose file is missing (the failure callback posts exactly one alert to the data owner's webhook).
+day, and a day whose file never arrives (the sensor's deadline passes and exactly one "did not arrive" alert is posted to the
+data owner's webhook).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def world(s3_stack, models_dir):
     storage.fs.delete_file(storage.path(f"predictions/{MISSING}.parquet"))
     cfg = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
     cfg["storage"]["uri"] = "s3://wk-e2e/credit_default"
-    cfg["airflow"] = {"retries": 0}
+    cfg["airflow"] = {"retries": 0, "data_deadline_minutes": 0}  # a missing day alerts at once
     cfg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
     (models_dir / "credit_default.yaml").write_text(yaml.safe_dump(cfg))
     return storage, manifest
@@ -123,8 +124,10 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
     assert len(dq_posts) == 1, texts
     assert Receiver.posts[0]["json"]["blocks"][0]["type"] == "header"
     failures = [t for t in texts if MISSING in t]
+    assert len(failures) == 1 and "task wait_for_data failed" in failures[0]
     assert (
-        len(failures) == 1 and "task load_day failed" in failures[0] and "file has not arrived" in failures[0]
+        f"did not arrive within 0 minutes: s3://wk-e2e/credit_default/predictions/{MISSING}.parquet"
+        in failures[0]
     )
     assert len(Receiver.posts) == 2
     # The model owner has no Slack connection here: its alert went to the outbox.
