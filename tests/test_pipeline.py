@@ -180,3 +180,17 @@ def test_regression_model_runs_from_config_alone(tmp_path):
     perf = {c.name: c for c in result.checks if c.stage == "performance" and c.name != "label_join"}
     assert set(perf) == {"mae", "rmse", "r2"} and perf["mae"].status == "ok"
     assert perf["mae"].value == pytest.approx(0.8, abs=0.15)
+
+
+def test_infinite_values_are_a_critical_named_failure(tiny):
+    cfg, storage, frames = tiny
+    day = FIRST_DAY + timedelta(days=2)
+    df = frames[day.isoformat()].drop(columns=["label"]).copy()
+    df.loc[:2, "x2"] = np.inf
+    storage.write_bytes(f"days/{day}.parquet", parquet_bytes(df))
+    result = run_day(cfg, day, storage)
+    finite = next(c for c in result.checks if c.id == "quality.finite_values" and c.subject == "x2")
+    assert finite.status == "alert" and finite.severity == "critical"
+    assert finite.reason == "'x2' has infinite values (3 rows)"
+    assert {s.stage: s.status for s in result.stages}["drift"] == "could_not_measure"
+    assert [a.owner for a in result.actions if a.kind == "notify"] == ["data"]

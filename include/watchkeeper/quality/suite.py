@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +29,9 @@ DEFAULT_SEVERITY = {
     "expect_column_values_to_be_between": "warning",
     "expect_column_values_to_be_in_set": "warning",
     "expect_table_row_count_to_be_between": "warning",
+    "finite_values": "critical",
 }
+FLOAT_MAX = sys.float_info.max
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64", "float32", "float64", "Float32", "Float64", "uint8", "uint16", "uint32", "uint64"]  # fmt: skip
 
 
@@ -62,6 +65,14 @@ def _expectation_dicts(cfg: ModelConfig, ref: pd.DataFrame) -> list[dict]:
             add("expect_column_proportion_of_non_null_values_to_be_between", column=m.column, min_value=floor)
         if m.kind == "numeric":
             add("expect_column_values_to_be_in_type_list", column=m.column, type_list=NUMERIC_TYPES)
+            # ±inf passes null checks and poisons every statistic: its own critical check, at the float limits.
+            add(
+                "expect_column_values_to_be_between",
+                column=m.column,
+                min_value=-FLOAT_MAX,
+                max_value=FLOAT_MAX,
+            )
+            out[-1]["meta"] = {"watchkeeper_check": "finite_values"}
             series = pd.to_numeric(ref[m.column], errors="coerce")
             series = series[np.isfinite(series)]
             lo, hi = float(series.min()), float(series.max())
@@ -81,8 +92,9 @@ def _expectation_dicts(cfg: ModelConfig, ref: pd.DataFrame) -> list[dict]:
             cats = sorted(pd.Series(ref[m.column].dropna().unique()).tolist(), key=str)
             add("expect_column_values_to_be_in_set", column=m.column, value_set=cats, mostly=0.99)
     for e in out:
-        e["severity"] = cfg.quality.severity.get(e["type"], DEFAULT_SEVERITY.get(e["type"], "warning"))
-        e["meta"] = {"generated_by": "watchkeeper suggest-expectations"}
+        kind = e.get("meta", {}).get("watchkeeper_check", e["type"])
+        e["severity"] = cfg.quality.severity.get(kind, DEFAULT_SEVERITY.get(kind, "warning"))
+        e["meta"] = {**e.get("meta", {}), "generated_by": "watchkeeper suggest-expectations"}
     return out
 
 

@@ -70,11 +70,16 @@ def to_checks(result: Any) -> list[Check]:
             reason = _explain(cfg.type, kwargs, details)
         value = _num(observed) if observed is not None else details.get("unexpected_percent")
         severity = getattr(cfg, "severity", None)
+        name = (cfg.meta or {}).get(
+            "watchkeeper_check", cfg.type
+        )  # a distinct check expressed with a GX type
+        if name == "finite_values" and not r.success:
+            reason = f"{kwargs.get('column')!r} has infinite values ({details.get('unexpected_count')} rows)"
         checks.append(
             Check(
-                id=f"quality.{cfg.type}",
+                id=f"quality.{name}",
                 stage="quality",
-                name=cfg.type,
+                name=name,
                 subject=str(kwargs.get("column", "table")),
                 value=value,
                 lower=_num(kwargs.get("min_value")),
