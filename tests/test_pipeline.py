@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import FIRST_DAY, parquet_bytes, rows
 from watchkeeper.loading import InputError
@@ -145,29 +146,28 @@ def test_rerunning_a_day_replaces_its_results(tiny):
     assert first.model_dump(exclude={"artifacts"}) == second.model_dump(exclude={"artifacts"})
 
 
+def regression_rows(rng, day, n=400, widen=1.0):
+    """y = 3·x1 + noise whose size grows with |x2|; the model predicts 3·x1. `widen` spreads x2 (a covariate shift)."""
+    df = rows(rng, n, day).drop(columns=["score", "pred", "label"])
+    df["x2"] = df["x2"] * widen
+    df["y"] = 3 * df["x1"] + rng.normal(0, 1, n) * (0.5 + np.abs(df["x2"]))
+    df["yhat"] = 3 * df["x1"]
+    return df
+
+
 def test_regression_model_runs_from_config_alone(tmp_path):
     from helpers import tiny_config
     from watchkeeper.storage import Storage
 
     storage = Storage.from_uri(str(tmp_path / "reg"))
     rng = np.random.default_rng(2)
-    for i, day in enumerate([FIRST_DAY - timedelta(days=d) for d in range(10, 0, -1)] + [FIRST_DAY]):
-        df = rows(rng, 400, day).drop(columns=["score", "pred"])
-        df["y"] = 3 * df["x1"] + rng.normal(0, 1, len(df))
-        df["yhat"] = 3 * df["x1"]
-        name = "ref" if i < 10 else f"days/{day}"
-        if name == "ref":
-            existing = storage.read_bytes("ref.parquet") if storage.exists("ref.parquet") else None
-            import pandas as pd
-
-            if existing:
-                import io
-
-                df = pd.concat([pd.read_parquet(io.BytesIO(existing)), df])
-            storage.write_bytes("ref.parquet", parquet_bytes(df))
-        else:
-            storage.write_bytes(f"{name}.parquet", parquet_bytes(df.drop(columns=["y"])))
-            storage.write_bytes(f"labels/{day}.parquet", parquet_bytes(df[["pid", "y"]]))
+    ref = pd.concat([regression_rows(rng, FIRST_DAY - timedelta(days=d)) for d in range(10, 0, -1)])
+    storage.write_bytes("ref.parquet", parquet_bytes(ref))
+    shifted = FIRST_DAY + timedelta(days=1)
+    for day, widen in ((FIRST_DAY, 1.0), (shifted, 2.5)):
+        df = regression_rows(rng, day, widen=widen)
+        storage.write_bytes(f"days/{day}.parquet", parquet_bytes(df.drop(columns=["y"])))
+        storage.write_bytes(f"labels/{day}.parquet", parquet_bytes(df[["pid", "y"]]))
     cols = {
         "id": "pid",
         "timestamp": "ts",
@@ -178,8 +178,13 @@ def test_regression_model_runs_from_config_alone(tmp_path):
     cfg = tiny_config(tmp_path, str(tmp_path / "reg"), task="regression", columns=cols)
     result = run_day(cfg, FIRST_DAY, storage)
     perf = {c.name: c for c in result.checks if c.stage == "performance" and c.name != "label_join"}
-    assert set(perf) == {"mae", "rmse", "r2"} and perf["mae"].status == "ok"
-    assert perf["mae"].value == pytest.approx(0.8, abs=0.15)
+    assert set(perf) == {"mae", "rmse", "r2", "estimated_mae", "estimated_rmse"}
+    assert perf["mae"].status == "ok" and perf["estimated_mae"].status == "ok"
+    assert perf["estimated_mae"].value == pytest.approx(perf["mae"].value, rel=0.1)  # direct loss estimation
+    # Errors grow where |x2| is large: widening x2 raises estimated MAE before any label is looked at.
+    later = run_day(cfg, shifted, storage)
+    est = next(c for c in later.checks if c.name == "estimated_mae")
+    assert est.status == "alert" and est.value > 1.3 * perf["estimated_mae"].value
 
 
 def test_infinite_values_are_a_critical_named_failure(tiny):

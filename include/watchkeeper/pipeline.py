@@ -7,6 +7,7 @@ returning that key, so DAG tasks pass only keys; re-running a day replaces its s
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass
 from datetime import date
 
@@ -106,7 +107,9 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     profile = get_profile(d.cfg, d.storage, d.results)
     frame = staged_frame(d) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
-    estimated, estimates = estimation_checks(d.cfg, frame, profile, blocked)
+    artifact = (profile.get("estimation") or {}).get("artifact")
+    estimator = pickle.loads(d.results.read_bytes(artifact)) if artifact else None  # our own cached DLE model
+    estimated, estimates = estimation_checks(d.cfg, frame, profile, blocked, estimator)
     d.results.write_json(
         d.key("performance/estimated.json"), {"day": d.day.isoformat(), "metrics": estimates}
     )

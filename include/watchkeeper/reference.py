@@ -6,6 +6,7 @@ Built once per (reference version, config) and cached as JSON in storage, so a d
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 5
+PROFILE_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -273,8 +274,10 @@ def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, 
     """Calibration of the scores on the reference, and bounds of each estimated metric like the realized ones."""
     from watchkeeper.performance.estimation import ESTIMATORS, estimate, fit_calibration
 
+    if cfg.task == "regression":
+        return _dle_profile(cfg, ref, chunk_masks, boot_masks)
     pred, score = predictions_of(cfg, ref)
-    if cfg.task != "binary_classification" or score is None:
+    if score is None:
         return {}
     calibration = fit_calibration(score, labels_of(cfg, ref))
     bounds = {}
@@ -287,7 +290,33 @@ def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, 
         bounds[name] = _combined_bounds(
             cfg.performance.threshold, chunk_values, boot_values, direction, cfg.reference.min_chunks, False
         )
-    return {"calibration": calibration, "metrics": bounds}
+    return {"kind": "cbpe", "calibration": calibration, "metrics": bounds}
+
+
+def _dle_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:
+    """Direct loss estimation: loss models fitted on the reference; `_estimator` is stored apart from the JSON."""
+    from watchkeeper.performance.dle import ESTIMATED, LossEstimator
+
+    features = [m for m in monitored_columns(cfg, ref) if m.role == "feature"]
+    numeric = [m.column for m in features if m.kind == "numeric"]
+    categorical = [m.column for m in features if m.kind == "categorical"]
+    estimator = LossEstimator(numeric, categorical, cfg.columns.prediction, cfg.reference.seed)
+    estimator.fit(ref, labels_of(cfg, ref))
+    absolute, squared = estimator.row_losses(ref)
+    per_metric = {
+        "mae": lambda m: float(absolute[m].mean()),
+        "rmse": lambda m: float(np.sqrt(squared[m].mean())),
+    }
+    bounds = {}
+    for name in (m for m in performance_metrics(cfg) if m in ESTIMATED):
+        chunk_values, boot_values = (
+            [per_metric[name](m) for m in masks] for masks in (chunk_masks, boot_masks)
+        )
+        direction = get_metric(name, cfg.task).direction
+        bounds[name] = _combined_bounds(
+            cfg.performance.threshold, chunk_values, boot_values, direction, cfg.reference.min_chunks, False
+        )
+    return {"kind": "dle", "metrics": bounds, "_estimator": estimator}
 
 
 def bounds_for_rows(
@@ -333,5 +362,9 @@ def get_profile(
         return results.read_json(key)
     log.info("building reference profile for %s (%s)", cfg.name, key)
     profile = build_profile(cfg, load_reference(cfg, storage) if ref is None else ref)
+    estimator = profile.get("estimation", {}).pop("_estimator", None)
+    if estimator is not None:  # a fitted scikit-learn model: pickled beside the JSON profile
+        profile["estimation"]["artifact"] = key.removesuffix(".json") + "-dle.pkl"
+        results.write_bytes(profile["estimation"]["artifact"], pickle.dumps(estimator))
     results.write_json(key, profile)
     return profile

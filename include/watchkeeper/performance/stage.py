@@ -187,15 +187,19 @@ def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
 
 
 def estimation_checks(
-    cfg: ModelConfig, day_frame: pd.DataFrame, profile: dict, blocked: str | None = None
+    cfg: ModelConfig, day_frame: pd.DataFrame, profile: dict, blocked: str | None = None, estimator=None
 ) -> tuple[list[Check], dict[str, float | None]]:
-    """Label-free estimates of the day's own performance (CBPE), with bounds from the reference like realized ones."""
+    """Label-free estimates of the day's own performance (CBPE for classifiers, DLE with `estimator` for
+    regressors), with bounds from the reference like the realized metrics."""
     from watchkeeper.performance.estimation import estimate
 
     est = profile.get("estimation") or {}
     if not est:
         return [], {}
     pred, score = predictions_of(cfg, day_frame)
+    if est["kind"] == "dle":
+        score = pred  # DLE needs only the predictions (and features)
+        dle = estimator.estimate(day_frame) if estimator is not None and not blocked else {}
     checks, values = [], {}
     for name, bounds in est["metrics"].items():
         check = Check(
@@ -217,7 +221,9 @@ def estimation_checks(
         elif score is None or len(day_frame) < cfg.performance.min_labels:
             check.reason = f"insufficient data: {len(day_frame)} rows < performance.min_labels {cfg.performance.min_labels}"
         else:
-            check.value = estimate(name, est["calibration"], pred, score)
+            check.value = (
+                dle.get(name) if est["kind"] == "dle" else estimate(name, est["calibration"], pred, score)
+            )
             if check.value is None:
                 check.reason = "estimate undefined for this batch"
             else:
