@@ -199,3 +199,28 @@ def test_infinite_values_are_a_critical_named_failure(tiny):
     assert finite.reason == "'x2' has infinite values (3 rows)"
     assert {s.stage: s.status for s in result.stages}["drift"] == "could_not_measure"
     assert [a.owner for a in result.actions if a.kind == "notify"] == ["data"]
+
+
+def test_persistence_alerts_on_the_second_breach_of_three_days(tmp_path):
+    from helpers import tiny_config, write_tiny_world
+    from watchkeeper.storage import Storage
+
+    storage = Storage.from_uri(str(tmp_path / "p"))
+    write_tiny_world(storage)
+    cfg = tiny_config(tmp_path, str(tmp_path / "p"), drift={"persistence": {"breaches": 2, "days": 3}})
+    for i in (1, 2):
+        day = FIRST_DAY + timedelta(days=i)
+        shifted = rows(np.random.default_rng(i), 600, day, shift=1.0).drop(columns=["label"])
+        storage.write_bytes(f"days/{day}.parquet", parquet_bytes(shifted))
+    run_day(cfg, FIRST_DAY, storage)
+    first = run_day(cfg, FIRST_DAY + timedelta(days=1), storage)
+    ks = next(c for c in first.checks if c.id == "drift.ks" and c.subject == "x1")
+    assert (
+        ks.status == "ok"
+        and ks.details["breached"]
+        and "1 of the last 3 days breached, alerts at 2" in ks.reason
+    )
+    second = run_day(cfg, FIRST_DAY + timedelta(days=2), storage)
+    ks = next(c for c in second.checks if c.id == "drift.ks" and c.subject == "x1")
+    assert ks.status == "alert" and ks.details["breaches"] == "2 of 3 days"
+    assert second.top_drifted_features[0] == "x1"

@@ -150,6 +150,19 @@ class FeatureDrift(_Model):
     """Threshold rule for this feature (default: `drift.threshold`)."""
 
 
+class Persistence(_Model):
+    breaches: int = Field(1, ge=1)
+    """Alert only when the check breached its bound on at least this many of the last `days` days (today included)."""
+    days: int = Field(1, ge=1)
+    """The window, in monitored days."""
+
+    @model_validator(mode="after")
+    def _fits(self) -> Persistence:
+        if self.breaches > self.days:
+            raise ValueError(f"breaches ({self.breaches}) cannot exceed days ({self.days})")
+        return self
+
+
 class DriftConfig(_Model):
     numeric_methods: list[str] = ["ks", "wasserstein"]
     """Default methods for numeric columns (see `watchkeeper methods`)."""
@@ -167,6 +180,8 @@ class DriftConfig(_Model):
     """Fewer rows than this in a day → 'insufficient data' instead of a drift verdict."""
     top_features: int = 3
     """How many drifted features the summary names, ranked by magnitude relative to their bound."""
+    persistence: Persistence = Persistence()
+    """N-of-M rule against flapping (default 1 of 1: a breach alerts on its first day)."""
 
 
 class PerformanceConfig(_Model):

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import pickle
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pyarrow.parquet as pq
 
 from watchkeeper import decisions
 from watchkeeper.config import ModelConfig
-from watchkeeper.drift.stage import drift_checks, top_drifted
+from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import day_key, read_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import get_profile, load_reference
@@ -99,6 +99,13 @@ def measure_drift(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     frame = staged_frame(d) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     checks = drift_checks(d.cfg, frame, ref, profile, blocked)
+    rule = d.cfg.drift.persistence
+    if rule.breaches > 1:
+        history = [
+            load_checks(Day(d.cfg, d.day - timedelta(days=i), d.storage, d.results), "drift")
+            for i in range(1, rule.days)
+        ]
+        apply_persistence(checks, rule.breaches, history)
     top = top_drifted(checks, d.cfg.drift.top_features, profile.get("importance"))
     return save_checks(d, "drift", checks, {"top_drifted_features": top})
 

@@ -117,3 +117,25 @@ def top_drifted(checks: list[Check], n: int, importance: dict[str, float] | None
         floor = 0.5 / max(len(importance), 1)
         worst = {k: v * max(importance.get(k, 0.0), floor) for k, v in worst.items()}
     return [k for k, _ in sorted(worst.items(), key=lambda kv: -kv[1])][:n]
+
+
+def apply_persistence(checks: list[Check], breaches: int, history: list[list[Check]]) -> None:
+    """Keep an alert only when its check (id, subject) breached on `breaches` of today plus the `history` days.
+
+    A breach below that count stays visible: status ok, `details.breached` and the count in the reason.
+    """
+    if breaches <= 1:
+        return
+    past = [
+        {(c.id, c.subject) for c in day if c.status == Status.ALERT or c.details.get("breached")}
+        for day in history
+    ]
+    for c in checks:
+        if c.status != Status.ALERT:
+            continue
+        count = 1 + sum((c.id, c.subject) in day for day in past)
+        c.details["breached"] = True
+        c.details["breaches"] = f"{count} of {len(history) + 1} days"
+        if count < breaches:
+            c.status = Status.OK
+            c.reason = f"{c.reason}; not alerting: {count} of the last {len(history) + 1} days breached, alerts at {breaches}"
