@@ -11,17 +11,13 @@ import os
 from pathlib import Path
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.result import Action, DayResult, Status
+from watchkeeper.result import Action, DayResult, Status, num
 
 _EMOJI = {"data": ":rotating_light:", "model": ":warning:"}
 
 
 def dedupe_key(result: DayResult, action: Action) -> str:
     return f"{result.model}/{result.day.isoformat()}/{action.owner}/{action.kind}"
-
-
-def _fmt(v: float | None) -> str:
-    return "–" if v is None else f"{v:.4g}"
 
 
 def build_message(
@@ -35,11 +31,11 @@ def build_message(
     checks = [c for c in result.checks if f"{c.id}:{c.subject}" in wanted and c.status == Status.ALERT]
     fields = []
     for c in checks[:10]:
-        bound = f"[{_fmt(c.lower)}, {_fmt(c.upper)}]"
+        bound = f"[{num(c.lower)}, {num(c.upper)}]"
         fields.append(
             {
                 "type": "mrkdwn",
-                "text": f"*{c.name}* · `{c.subject}`\n{_fmt(c.value)} vs {bound} ({c.severity})",
+                "text": f"*{c.name}* · `{c.subject}`\n{num(c.value)} vs {bound} ({c.severity})",
             }
         )
     mention = f"{owner.mention} " if owner.mention else ""

@@ -28,6 +28,11 @@ class Severity(StrEnum):
     INFO = "info"
 
 
+def num(value: float | None) -> str:
+    """A bound or value as people read it in reasons and alerts (4 significant digits, – when absent)."""
+    return "–" if value is None else f"{value:.4g}"
+
+
 class Check(BaseModel):
     """One measured (or deliberately not measured) check of the day."""
 
@@ -59,6 +64,17 @@ class Check(BaseModel):
     """Which owner hears about an alert of this check."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Small extra facts (observed values, unexpected percent, coverage); never raw rows."""
+
+    def judge(self, value: float, alert_reason: str) -> bool:
+        """Record a measured value; alert (with the reason) when it is outside the bounds. Returns whether it is."""
+        self.value = value
+        breached = (self.lower is not None and value < self.lower) or (
+            self.upper is not None and value > self.upper
+        )
+        self.status = Status.ALERT if breached else Status.OK
+        if breached:
+            self.reason = alert_reason
+        return breached
 
 
 class Action(BaseModel):

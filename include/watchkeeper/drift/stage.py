@@ -11,7 +11,7 @@ import pandas as pd
 from watchkeeper.config import ModelConfig
 from watchkeeper.drift.methods import get_method
 from watchkeeper.reference import Monitored, drift_methods, values
-from watchkeeper.result import Check, Severity, Status
+from watchkeeper.result import Check, Severity, Status, num
 
 
 def drift_checks(
@@ -52,14 +52,9 @@ def drift_checks(
                 if ref_v is None:
                     ref_v = values(ref[m.column], m.kind)
                 method = get_method(name, m.kind)
-                check.value = method.score(method.fit(ref_v), cur)
+                value = method.score(method.fit(ref_v), cur)
                 check.details["rows"] = int(cur.size)
-                breached = (check.upper is not None and check.value > check.upper) or (
-                    check.lower is not None and check.value < check.lower
-                )
-                check.status = Status.ALERT if breached else Status.OK
-                if breached:
-                    check.reason = f"{m.column} drifted: {name} {check.value:.4g} > {check.upper:.4g}"
+                check.judge(value, f"{m.column} drifted: {name} {value:.4g} > {num(check.upper)}")
             checks.append(check)
     if profile.get("multivariate"):
         checks.append(_multivariate_check(cfg, day, profile["multivariate"], blocked))
@@ -94,13 +89,13 @@ def _multivariate_check(cfg: ModelConfig, day: pd.DataFrame, mv: dict, blocked: 
     elif len(day) < cfg.drift.min_rows:
         check.reason = f"insufficient data: {len(day)} rows < drift.min_rows {cfg.drift.min_rows}"
     else:
-        check.value, shares = multivariate.score(mv["state"], day)
+        value, shares = multivariate.score(mv["state"], day)
         check.details["contributors"] = {k: round(v, 3) for k, v in list(shares.items())[:3]}
-        breached = check.upper is not None and check.value > check.upper
-        check.status = Status.ALERT if breached else Status.OK
-        if breached:
-            top = ", ".join(check.details["contributors"])
-            check.reason = f"the joint distribution of the inputs changed (reconstruction error {check.value:.4g} > {check.upper:.4g}; most from {top})"
+        top = ", ".join(check.details["contributors"])
+        check.judge(
+            value,
+            f"the joint distribution of the inputs changed (reconstruction error {value:.4g} > {num(check.upper)}; most from {top})",
+        )
     return check
 
 

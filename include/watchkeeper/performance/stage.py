@@ -15,7 +15,7 @@ from watchkeeper.config import ModelConfig
 from watchkeeper.loading import InputError, day_key, label_key, read_table
 from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import bounds_for_rows, labels_of, performance_metrics, predictions_of
-from watchkeeper.result import Check, Severity, Status
+from watchkeeper.result import Check, Severity, Status, num
 from watchkeeper.storage import Storage
 
 
@@ -138,15 +138,12 @@ def performance_checks(
                 if value is None:
                     check.reason = "metric undefined on these labels (e.g. a single class)"
                 else:
-                    check.value = value
-                    breached = (check.lower is not None and value < check.lower) or (
-                        check.upper is not None and value > check.upper
+                    check.judge(
+                        value,
+                        f"{name} of {pday} predictions is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]",
                     )
-                    check.status = Status.ALERT if breached else Status.OK
                     if result["provisional"]:  # too few labels yet to act on: shown, not a retrain trigger
                         check.severity = Severity.WARNING
-                    if breached:
-                        check.reason = f"{name} of {pday} predictions is {value:.4g}, outside [{check.lower}, {check.upper}]"
             metrics[name] = check.value
             checks.append(check)
         realized[pday.isoformat()] = {**result, "as_of": day.isoformat(), "metrics": metrics}
@@ -221,18 +218,14 @@ def estimation_checks(
         elif score is None or len(day_frame) < cfg.performance.min_labels:
             check.reason = f"insufficient data: {len(day_frame)} rows < performance.min_labels {cfg.performance.min_labels}"
         else:
-            check.value = (
-                dle.get(name) if est["kind"] == "dle" else estimate(name, est["calibration"], pred, score)
-            )
-            if check.value is None:
+            value = dle.get(name) if est["kind"] == "dle" else estimate(name, est["calibration"], pred, score)
+            if value is None:
                 check.reason = "estimate undefined for this batch"
             else:
-                breached = (check.lower is not None and check.value < check.lower) or (
-                    check.upper is not None and check.value > check.upper
+                check.judge(
+                    value,
+                    f"estimated {name} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
                 )
-                check.status = Status.ALERT if breached else Status.OK
-                if breached:
-                    check.reason = f"estimated {name} is {check.value:.4g}, outside [{check.lower}, {check.upper}] (no labels needed)"
         values[name] = check.value
         checks.append(check)
     return checks, values
