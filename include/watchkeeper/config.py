@@ -199,6 +199,15 @@ class PerformanceConfig(_Model):
     """Score at or above which a prediction counts as positive, when a metric needs classes from scores."""
 
 
+class SegmentsConfig(_Model):
+    columns: list[str] = []
+    """Columns whose values slice each day (e.g. region, product); drift and performance are reported per value."""
+    min_rows: int = Field(200, ge=1)
+    """A segment with fewer rows (labelled rows for realized metrics) is reported as insufficient data."""
+    max_values: int = Field(20, ge=1)
+    """At most this many values per column become segments (the most frequent in the reference)."""
+
+
 class ReferenceConfig(_Model):
     chunk_rows: int | None = None
     """Rows per reference chunk when the reference has no timestamp column (default: reference rows / 10)."""
@@ -252,6 +261,7 @@ class ModelConfig(_Model):
     quality: QualityConfig = QualityConfig()
     drift: DriftConfig = DriftConfig()
     performance: PerformanceConfig = PerformanceConfig()
+    segments: SegmentsConfig = SegmentsConfig()
     reference: ReferenceConfig = ReferenceConfig()
     policy: PolicyConfig = PolicyConfig()
     airflow: AirflowConfig = AirflowConfig()

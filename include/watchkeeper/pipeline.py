@@ -75,8 +75,12 @@ def load_day(d: Day) -> dict:
     return info
 
 
-def staged_frame(d: Day) -> pd.DataFrame:
-    return pq.read_table(d.results.path(d.staged_key), filesystem=d.results.fs).to_pandas()
+def staged_frame(d: Day, columns: list[str] | None = None) -> pd.DataFrame:
+    """The staged day as pandas; only `columns` (those present) when given, so a stage reads what it needs."""
+    if columns is not None:
+        present = set(pq.read_schema(d.results.path(d.staged_key), filesystem=d.results.fs).names)
+        columns = [c for c in columns if c in present]
+    return pq.read_table(d.results.path(d.staged_key), filesystem=d.results.fs, columns=columns).to_pandas()
 
 
 def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame | None = None) -> str:

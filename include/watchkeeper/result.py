@@ -46,6 +46,8 @@ class Check(BaseModel):
     """Method, metric or expectation name."""
     subject: str
     """What was checked: a column, a metric, `table`, or `metric@YYYY-MM-DD` for a past prediction day."""
+    segment: str | None = None
+    """The slice of the day this check measured, as `column=value` (None: the whole day)."""
     value: float | None = None
     """Measured value (None when skipped or not numeric)."""
     lower: float | None = None
