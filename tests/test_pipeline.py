@@ -76,7 +76,10 @@ def test_duplicate_ids_and_unseen_category_are_named(tiny):
     alerts = {(c.id, c.subject): c for c in result.checks if c.status == "alert"}
     assert "duplicate values" in alerts[("quality.expect_column_values_to_be_unique", "pid")].reason
     unseen = alerts[("quality.expect_column_values_to_be_in_set", "c")]
-    assert unseen.details["unexpected_values"] == [{"value": "zz", "count": 20}]  # GX's partial list, no rows
+    assert unseen.details["unexpected_values"] == [
+        {"value": "zz", "count": 100, "share": round(100 / 600, 4)}
+    ]
+    assert "'zz' (16.7%)" in unseen.reason  # every unseen value with its share of rows, never rows
     assert unseen.severity == "warning"
 
 

@@ -14,8 +14,13 @@ from watchkeeper.quality.gxload import gx
 from watchkeeper.result import Check, Severity, Status
 
 
-def run_suite(suite_dict: dict, df: pd.DataFrame, name: str) -> Any:
-    """Validate a DataFrame against a suite dict with an ephemeral GX context; return GX's result."""
+def run_suite(suite_dict: dict, df: pd.DataFrame, name: str, parameters: dict | None = None) -> Any:
+    """Validate a DataFrame against a suite dict with an ephemeral GX context; return GX's result.
+
+    `parameters` fill the suite's `{"$PARAMETER": ...}` values (e.g. the day's bounds) at run time.
+    """
+    from watchkeeper.quality.fast import RESULT_FORMAT
+
     g = gx()
     context = g.get_context(mode="ephemeral")
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -30,7 +35,11 @@ def run_suite(suite_dict: dict, df: pd.DataFrame, name: str) -> Any:
     validation = context.validation_definitions.add(
         g.ValidationDefinition(name=name, data=batch_def, suite=suite)
     )
-    return validation.run(batch_parameters={"dataframe": df}, result_format={"result_format": "SUMMARY"})
+    return validation.run(
+        batch_parameters={"dataframe": df},
+        expectation_parameters=parameters or None,
+        result_format=dict(RESULT_FORMAT),
+    )
 
 
 def _num(v: object) -> float | None:
@@ -56,16 +65,24 @@ def to_checks(result: Any) -> list[Check]:
         if res.get("unexpected_percent") is not None:
             details["unexpected_percent"] = round(float(res["unexpected_percent"]), 4)
             details["unexpected_count"] = res.get("unexpected_count")
-        if cfg.type == "expect_column_values_to_be_in_set" and res.get("partial_unexpected_counts"):
-            details["unexpected_values"] = [
-                {"value": str(c["value"])[:60], "count": c["count"]}
-                for c in res["partial_unexpected_counts"][:10]
-            ]
+        if cfg.type == "expect_column_values_to_be_in_set":
+            # Every unseen value with its true count when the fast path measured them; else GX's first-20 sample.
+            counts = (
+                (r.meta or {}).get("unexpected_value_counts") or res.get("partial_unexpected_counts") or []
+            )
+            rows = res.get("element_count") or 0
+            if counts:
+                details["unexpected_values"] = [
+                    {"value": str(c["value"])[:60], "count": c["count"], "share": round(c["count"] / rows, 4)}
+                    for c in counts[:10]
+                    if rows
+                ]
         if "mostly" in kwargs:
             details["mostly"] = kwargs["mostly"]
         reason = None
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            reason = f"could not evaluate: {str(r.exception_info.get('exception_message'))[:200]}"
+        error = _exception(r.exception_info)
+        if error:
+            reason = f"could not evaluate: {error[:200]}"
         elif not r.success:
             reason = _explain(cfg.type, kwargs, details)
         value = _num(observed) if observed is not None else details.get("unexpected_percent")
@@ -95,6 +112,18 @@ def to_checks(result: Any) -> list[Check]:
     return checks
 
 
+def _exception(info: dict | None) -> str | None:
+    """GX's exception message, flat (one expectation) or keyed by metric (a metric failed in the graph)."""
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for v in info.values():
+        if isinstance(v, dict) and v.get("raised_exception"):
+            return str(v.get("exception_message"))
+    return None
+
+
 def _rule(kwargs: dict) -> str:
     parts = [f"{k}={v}" for k, v in kwargs.items() if k in ("min_value", "max_value", "mostly")]
     if "value_set" in kwargs:
@@ -119,8 +148,10 @@ def _explain(kind: str, kwargs: dict, details: dict) -> str:
         case "expect_column_values_to_be_unique":
             return f"{col!r} has duplicate values ({pct}% of rows)"
         case "expect_column_values_to_be_in_set":
-            vals = ", ".join(v["value"] for v in details.get("unexpected_values", [])[:5])
-            return f"{col!r} has values unseen in the reference ({pct}% of rows: {vals})"
+            vals = ", ".join(
+                f"{v['value']!r} ({100 * v['share']:.1f}%)" for v in details.get("unexpected_values", [])[:5]
+            )
+            return f"{col!r} has values unseen in the reference ({_pct(pct)} of non-missing rows: {vals})"
         case "expect_column_values_to_be_between":
             return f"{col!r} has values outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}] ({pct}% of rows)"
         case "expect_column_values_to_be_in_type_list":
@@ -128,3 +159,7 @@ def _explain(kind: str, kwargs: dict, details: dict) -> str:
         case "expect_table_row_count_to_be_between":
             return f"{details.get('observed_value')} rows, outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
     return f"{kind} failed on {col!r}"
+
+
+def _pct(value: object) -> str:
+    return f"{value:.1f}%" if isinstance(value, float | int) else "?%"

@@ -1,0 +1,435 @@
+"""GX validation fed from column summaries of an Arrow table: the same suite, the same GX result objects, exact.
+
+Why not a GX execution engine: GX 1.24 ships pandas, Spark and SQL engines. Pandas materialises every column as a
+Series and computes each metric with its own pass (11 s for ~65 expectations on 1M rows), Spark is a cluster
+dependency, and SQL (SQLite/DuckDB) needs the day copied into a database before GX issues one query per metric.
+What GX does offer is the seam between metrics and judgement: each `Expectation` declares the metrics it needs
+(`get_validation_dependencies`) and turns resolved metrics into its `ExpectationValidationResult`
+(`metrics_validate`, the call GX's own Validator makes). So GX still decides success, applies `mostly`, formats
+SUMMARY results and names types; this module only resolves the metrics, from the Arrow table, with counts and
+min/max computed once per column and cached (nulls as pandas sees them: null or NaN).
+
+Metrics are resolved by providers registered in `METRICS` (keyed by GX metric name) and map conditions in
+`CONDITIONS` (keyed by GX map-metric name). An expectation that needs a metric no provider serves, or whose column
+types a provider does not support exactly, goes back to GX's own `ValidationDefinition` on pandas (`fallback`).
+Column dtypes that GX reports (`table.column_types`) come from converting two rows per column (one valid, one
+missing when there is any) exactly as the whole column would convert.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from watchkeeper.quality.gxload import gx
+
+PARTIAL = 20  # GX's default partial_unexpected_count
+RESULT_FORMAT = {"result_format": "SUMMARY", "return_unexpected_index_query": False}
+
+
+class Unsupported(Exception):
+    """This expectation is not served exactly by the Arrow providers; GX on pandas evaluates it instead."""
+
+
+class MissingColumn(Exception):
+    """An expectation names a column the day does not have (GX reports this as a failed, not-evaluated result)."""
+
+
+@dataclass
+class Column:
+    """One column's summaries, each computed on first use and kept (one pass each over the column)."""
+
+    data: pa.ChunkedArray
+
+    @cached_property
+    def type(self) -> pa.DataType:
+        t = self.data.type
+        return t.value_type if pa.types.is_dictionary(t) else t
+
+    @cached_property
+    def missing(self) -> pa.ChunkedArray:
+        """Null, or NaN for floats: what pandas' `isnull` marks."""
+        if pa.types.is_floating(self.type):
+            return pc.is_null(self.data, nan_is_null=True)
+        return pc.is_null(self.data)
+
+    @cached_property
+    def missing_count(self) -> int:
+        if pa.types.is_floating(self.type):
+            return int(pc.sum(self.missing).as_py() or 0)
+        return self.data.null_count
+
+    @cached_property
+    def min_max(self) -> tuple[Any, Any]:
+        mm = pc.min_max(self.data)
+        return mm["min"].as_py(), mm["max"].as_py()
+
+    @cached_property
+    def value_counts(self) -> dict[Any, int]:
+        """Counts of each non-missing value (on dictionary columns, over codes: no string is hashed)."""
+        if pa.types.is_dictionary(self.data.type):
+            counts: dict[Any, int] = {}
+            for chunk in self.data.chunks:
+                valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+                codes = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)[valid]
+                for v, k in zip(
+                    chunk.dictionary.to_pylist(),
+                    np.bincount(codes, minlength=len(chunk.dictionary)),
+                    strict=True,
+                ):
+                    if k:
+                        counts[v] = counts.get(v, 0) + int(k)
+            return counts
+        vc = pc.value_counts(self.data.drop_null())
+        return dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True))
+
+
+def _first(mask: pa.ChunkedArray | pa.Array, k: int = PARTIAL) -> list[int]:
+    """Row positions of the first k true values (the pandas RangeIndex labels GX reports)."""
+    return np.flatnonzero(mask.fill_null(False).to_numpy(zero_copy_only=False))[:k].tolist()
+
+
+@dataclass
+class Batch:
+    """The day as an Arrow table, with lazily built per-column summaries and GX's view of its dtypes."""
+
+    table: pa.Table
+    decoded: set[str] = field(default_factory=set)
+    """Columns read as dictionaries for speed whose stored type is not a dictionary (pandas sees them decoded)."""
+    all_columns: list[str] | None = None
+    """Every column of the day, when `table` holds only those the suite reads."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """Facts about the expectation being resolved that GX's SUMMARY leaves out (e.g. every unseen value's count)."""
+    _columns: dict[str, Column] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+    def column(self, name: str) -> Column:
+        if name not in self.table.column_names:
+            raise MissingColumn(f'The column "{name}" in BatchData does not exist.')
+        if name not in self._columns:
+            self._columns[name] = Column(self.table.column(name))
+        return self._columns[name]
+
+    def values(self, name: str, rows: list[int]) -> list:
+        """The values of a few rows as pandas shows them (Timestamp, nan, str), for GX's partial lists."""
+        arr = self.table.column(name).take(rows)
+        if name in self.decoded:
+            arr = pa.chunked_array([c.dictionary_decode() for c in arr.chunks], type=self.column(name).type)
+        return arr.to_pandas().tolist()
+
+    @cached_property
+    def engine(self) -> Any:
+        """A GX pandas engine holding a two-rows-per-column frame with the day's exact pandas dtypes."""
+        from great_expectations.execution_engine import PandasExecutionEngine
+
+        sample = {}
+        for name in self.table.column_names:
+            col = self.column(name)
+            valid = _first(pc.invert(col.missing), 1) or [0]
+            missing = _first(col.missing, 1) if col.data.null_count else []
+            arr = col.data.take(valid + (missing or valid)) if self.rows else col.data
+            if name in self.decoded:
+                arr = pa.chunked_array([c.dictionary_decode() for c in arr.chunks], type=col.type)
+            sample[name] = arr
+        # The file's pandas metadata restores extension dtypes (e.g. Int64) as a full read would.
+        table = pa.table(sample).replace_schema_metadata(self.table.schema.metadata)
+        engine = PandasExecutionEngine()
+        engine.load_batch_data("watchkeeper-day", table.to_pandas())
+        return engine
+
+
+# --- map conditions: (batch, column, value kwargs) -> (unexpected count, mask of unexpected rows, notes) ---
+
+Outcome = tuple[int, Callable[[], pa.ChunkedArray], dict]
+Condition = Callable[[Batch, str, dict], Outcome]
+CONDITIONS: dict[str, Condition] = {}
+
+
+def condition(name: str) -> Callable[[Condition], Condition]:
+    def register(fn: Condition) -> Condition:
+        CONDITIONS[name] = fn
+        return fn
+
+    return register
+
+
+@condition("column_values.nonnull")
+def _nonnull(batch: Batch, name: str, kw: dict) -> Outcome:
+    col = batch.column(name)
+    return col.missing_count, lambda: col.missing, {}
+
+
+def _bound(value: Any, t: pa.DataType) -> Any:
+    if isinstance(value, bool):
+        raise Unsupported("boolean bound")
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        if not isinstance(value, int | float):
+            raise Unsupported(f"bound {value!r} on a numeric column")
+        return value
+    if pa.types.is_timestamp(t):
+        import pandas as pd
+
+        stamp = pd.Timestamp(value)
+        if (stamp.tzinfo is None) != (t.tz is None):
+            raise Unsupported("timezone-aware and naive timestamps compared")
+        return pa.scalar(stamp.to_pydatetime(), type=t)
+    raise Unsupported(f"between on {t}")
+
+
+@condition("column_values.between")
+def _between(batch: Batch, name: str, kw: dict) -> Outcome:
+    col = batch.column(name)
+    lo, hi = kw.get("min_value"), kw.get("max_value")
+    if lo is None and hi is None:
+        raise Unsupported("no bounds")  # GX raises its own error for this
+    lo = None if lo is None else _bound(lo, col.type)
+    hi = None if hi is None else _bound(hi, col.type)
+    below = pc.less_equal if kw.get("strict_min") else pc.less
+    above = pc.greater_equal if kw.get("strict_max") else pc.greater
+    vmin, vmax = col.min_max
+    lo_py = lo.as_py() if isinstance(lo, pa.Scalar) else lo
+    hi_py = hi.as_py() if isinstance(hi, pa.Scalar) else hi
+    if vmin is None or vmin != vmin:  # nothing but missing values
+        return 0, lambda: pc.is_null(col.data), {}
+    low_ok = lo is None or (vmin > lo_py if kw.get("strict_min") else vmin >= lo_py)
+    high_ok = hi is None or (vmax < hi_py if kw.get("strict_max") else vmax <= hi_py)
+    if low_ok and high_ok:
+        return 0, lambda: pc.is_null(col.data), {}  # min and max inside: nothing outside (NaN is missing)
+
+    def mask() -> pa.ChunkedArray:
+        parts = [below(col.data, lo)] if lo is not None else []
+        parts += [above(col.data, hi)] if hi is not None else []
+        out = parts[0] if len(parts) == 1 else pc.or_(*parts)
+        return out.fill_null(False)  # NaN compares false on both sides: missing, as in pandas
+
+    return int(pc.sum(mask()).as_py() or 0), mask, {}
+
+
+def _value_set(values: list, t: pa.DataType) -> pa.Array:
+    """The set as an Arrow array of the column's type, only where pandas' `isin` compares the same way."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+        raise Unsupported("missing value in value_set")
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        ok = all(isinstance(v, str) for v in values)
+    elif pa.types.is_boolean(t):
+        ok = all(isinstance(v, bool) for v in values)
+    elif pa.types.is_integer(t) or pa.types.is_floating(t):
+        ok = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        if ok and pa.types.is_integer(t):
+            values = [v for v in values if float(v).is_integer()]
+    else:
+        ok = False
+    if not ok:
+        raise Unsupported(f"value_set of other types than a {t} column")
+    return pa.array(values, type=t)
+
+
+@condition("column_values.in_set")
+def _in_set(batch: Batch, name: str, kw: dict) -> Outcome:
+    col = batch.column(name)
+    if kw.get("value_set") is None:
+        raise Unsupported("no value_set")
+    allowed = set(_value_set(list(kw["value_set"]), col.type).to_pylist())
+    unseen = {v: k for v, k in col.value_counts.items() if v not in allowed}
+    values = pa.array(list(unseen), type=col.type)
+    ranked = sorted(unseen.items(), key=lambda vc: (-vc[1], str(vc[0])))
+    note = {"unexpected_value_counts": [{"value": _jsonable(v), "count": k} for v, k in ranked[:50]]}
+    return sum(unseen.values()), lambda: pc.is_in(col.data, value_set=values), note
+
+
+@condition("column_values.unique")
+def _unique(batch: Batch, name: str, kw: dict) -> Outcome:
+    col = batch.column(name)
+    if pa.types.is_floating(col.type):
+        raise Unsupported("uniqueness of floats (NaN equality)")
+    present = batch.rows - col.missing_count
+    # One hash pass when all values differ (the usual day); value counts only when some repeat.
+    if not pa.types.is_dictionary(col.data.type) and int(pc.count_distinct(col.data).as_py()) == present:
+        return 0, lambda: pc.is_null(col.data), {}
+    dupes = {v: k for v, k in col.value_counts.items() if k > 1}
+    values = pa.array(list(dupes), type=col.type)
+    return (
+        sum(dupes.values()),
+        lambda: pc.is_in(col.data, value_set=values),
+        {"duplicated_values": len(dupes)},
+    )
+
+
+# --- metric providers, keyed by GX metric name ---
+
+Provider = Callable[[Batch, Any], Any]
+METRICS: dict[str, Provider] = {
+    "table.row_count": lambda b, mc: b.rows,
+    "table.columns": lambda b, mc: list(b.all_columns or b.table.column_names),
+    "table.column_types": lambda b, mc: b.engine.resolve_metrics([mc])[mc.id],
+    "column.non_null_proportion": lambda b, mc: (
+        (b.rows - b.column(mc.metric_domain_kwargs["column"]).missing_count) / b.rows if b.rows else 0
+    ),
+}
+
+
+def _map_metric(batch: Batch, mc: Any, cache: dict) -> Any:
+    """`<condition>.unexpected_count|values|index_list|index_query` for one column."""
+    base, _, suffix = mc.metric_name.rpartition(".")
+    if base not in CONDITIONS or "column" not in mc.metric_domain_kwargs:
+        raise Unsupported(mc.metric_name)
+    name = mc.metric_domain_kwargs["column"]
+    value_kwargs = {k: v for k, v in (mc.metric_value_kwargs or {}).items() if k != "result_format"}
+    key = (base, name, repr(sorted(value_kwargs.items())))
+    if key not in cache:
+        count, mask, note = CONDITIONS[base](batch, name, value_kwargs)
+        cache[key] = (count, mask, None, note)
+    count, mask, rows, note = cache[key]
+    batch.notes.update(note)
+    if suffix == "unexpected_count":
+        return count
+    if suffix == "unexpected_index_query":
+        return None  # not requested (RESULT_FORMAT); GX's pandas query lists every unexpected row
+    if rows is None:
+        rows = _first(mask()) if count else []
+        cache[key] = (count, mask, rows, note)
+    if suffix == "unexpected_index_list":
+        return rows
+    if suffix == "unexpected_values":
+        return batch.values(name, rows) if rows else []
+    raise Unsupported(mc.metric_name)
+
+
+def _resolve(batch: Batch, mc: Any, cache: dict) -> Any:
+    if mc.metric_domain_kwargs.get("row_condition"):
+        raise Unsupported("row_condition")
+    if mc.metric_name in METRICS:
+        return METRICS[mc.metric_name](batch, mc)
+    return _map_metric(batch, mc, cache)
+
+
+def _failed(config: Any, exc: Exception) -> Any:
+    from great_expectations.core import ExpectationValidationResult
+
+    return ExpectationValidationResult(
+        success=False,
+        expectation_config=config,
+        exception_info={
+            "raised_exception": True,
+            "exception_message": f"{type(exc).__name__}: {exc}",
+            "exception_traceback": traceback.format_exc(limit=2),
+        },
+    )
+
+
+def validate_arrow(
+    suite_dict: dict,
+    batch: Batch,
+    parameters: dict | None = None,
+    fallback: Callable[[dict, dict | None], Any] | None = None,
+) -> Any:
+    """Validate the batch against a suite dict; GX's `ExpectationSuiteValidationResult`, results in suite order.
+
+    `fallback(sub_suite_dict, parameters)` validates the expectations no provider serves exactly (GX on pandas);
+    without it they are reported as not evaluated.
+    """
+    g = gx()
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+    suite = g.ExpectationSuite(**{k: v for k, v in suite_dict.items() if k != "id"})
+    results: list[Any] = []
+    pending: list[int] = []
+    cache: dict = {}
+    for i, expectation in enumerate(suite.expectations):
+        config = expectation.configuration
+        config.process_suite_parameters(suite_parameters=parameters or {}, interactive_evaluation=True)
+        exp = config.to_domain_obj()
+        try:
+            rc = {"result_format": dict(RESULT_FORMAT)}
+            deps = exp.get_validation_dependencies(execution_engine=batch.engine, runtime_configuration=rc)
+            batch.notes = {}
+            metrics = {mc.id: _resolve(batch, mc, cache) for mc in deps.get_metric_configurations()}
+            result = exp.metrics_validate(metrics, runtime_configuration=rc, execution_engine=batch.engine)
+            result.meta = {**(result.meta or {}), **batch.notes}
+            results.append(result)
+        except Unsupported:
+            results.append(None)
+            pending.append(i)
+        except Exception as exc:  # a missing column or a bad kwarg: GX reports these as failed, not raised
+            results.append(_failed(config, exc))
+    if pending:
+        sub = {**suite_dict, "expectations": [suite_dict["expectations"][i] for i in pending]}
+        if fallback is None:
+            raise Unsupported(f"{len(pending)} expectation(s) need GX on pandas and no fallback was given")
+        others = fallback(sub, parameters).results
+        # GX orders results by column; match each back to its expectation by its configuration.
+        for i in pending:
+            want = suite.expectations[i].configuration
+            match = next(r for r in others if _same(r.expectation_config, want))
+            others.remove(match)
+            results[i] = match
+    stats = calc_validation_statistics(results)
+    return ExpectationSuiteValidationResult(
+        success=stats.success,
+        results=results,
+        suite_name=suite.name,
+        suite_parameters=parameters or {},
+        statistics={
+            "evaluated_expectations": stats.evaluated_expectations,
+            "successful_expectations": stats.successful_expectations,
+            "unsuccessful_expectations": stats.unsuccessful_expectations,
+            "success_percent": stats.success_percent,
+        },
+        meta={
+            "great_expectations_version": g.__version__,
+            "validation_engine": "watchkeeper.quality.fast (arrow summaries)",
+            "gx_pandas_fallback": len(pending),
+        },
+    )
+
+
+def _jsonable(v: Any) -> Any:
+    return v if isinstance(v, str | int | float | bool) or v is None else str(v)
+
+
+def _same(a: Any, b: Any) -> bool:
+    strip = lambda kw: {k: v for k, v in kw.items() if k != "batch_id"}  # noqa: E731
+    return a.type == b.type and strip(a.kwargs) == strip(b.kwargs)
+
+
+def suite_columns(suite_dict: dict) -> set[str]:
+    """Every column an expectation of the suite names."""
+    out: set[str] = set()
+    for e in suite_dict.get("expectations", []):
+        kw = e.get("kwargs", {})
+        out |= {kw[k] for k in ("column", "column_A", "column_B") if isinstance(kw.get(k), str)}
+        out |= {c for c in kw.get("column_list") or [] if isinstance(c, str)}
+    return out
+
+
+def read_batch(source: Any, suite_dict: dict, filesystem: Any = None) -> Batch:
+    """Read only the suite's columns of a Parquet file; string columns checked against a value set as dictionaries."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(source, filesystem=filesystem)
+    wanted = [c for c in schema.names if c in suite_columns(suite_dict)]
+    in_set = {
+        e["kwargs"].get("column")
+        for e in suite_dict.get("expectations", [])
+        if e.get("type") == "expect_column_values_to_be_in_set"
+    }
+    as_dict = [
+        c
+        for c in wanted
+        if c in in_set
+        and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))
+    ]
+    table = pq.read_table(source, filesystem=filesystem, columns=wanted, read_dictionary=as_dict or None)
+    return Batch(table, decoded=set(as_dict), all_columns=list(schema.names))

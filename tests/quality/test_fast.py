@@ -1,0 +1,162 @@
+"""The Arrow-summary path gives GX's own results: same success, observed value, counts, percents, partial values.
+
+Each expectation type the generator emits runs on one small day through GX on pandas and through `quality.fast`,
+passing and failing, with and without `mostly`, with nulls, NaN, inf and nullable integers in the data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from watchkeeper.quality.fast import read_batch, validate_arrow
+from watchkeeper.quality.validate import run_suite, to_checks
+
+N = 300
+PARAMS = {"day_start": "2025-01-01T00:00:00+00:00", "day_end": "2025-01-02T00:00:00+00:00"}
+CASES = [
+    ("expect_table_row_count_to_be_between", {"min_value": 10, "max_value": 20}),
+    ("expect_table_row_count_to_be_between", {"min_value": 10, "max_value": 2000}),
+    ("expect_column_to_exist", {"column": "x"}),
+    ("expect_column_to_exist", {"column": "renamed"}),
+    ("expect_column_values_to_not_be_null", {"column": "x"}),
+    ("expect_column_values_to_not_be_null", {"column": "c", "mostly": 0.5}),
+    ("expect_column_values_to_not_be_null", {"column": "i"}),
+    ("expect_column_values_to_not_be_null", {"column": "ni"}),
+    ("expect_column_proportion_of_non_null_values_to_be_between", {"column": "x", "min_value": 0.99}),
+    ("expect_column_proportion_of_non_null_values_to_be_between", {"column": "c", "min_value": 0.95}),
+    ("expect_column_values_to_be_unique", {"column": "id"}),
+    ("expect_column_values_to_be_unique", {"column": "i"}),
+    ("expect_column_values_to_be_unique", {"column": "c"}),
+    ("expect_column_values_to_be_in_type_list", {"column": "x", "type_list": ["float64"]}),
+    ("expect_column_values_to_be_in_type_list", {"column": "ni", "type_list": ["int64"]}),
+    ("expect_column_values_to_be_in_type_list", {"column": "j", "type_list": ["int64", "float64"]}),
+    ("expect_column_values_to_be_in_type_list", {"column": "s", "type_list": ["float64"]}),
+    ("expect_column_values_to_be_in_type_list", {"column": "t", "type_list": ["float64"]}),
+    ("expect_column_values_to_be_in_type_list", {"column": "b", "type_list": ["bool"]}),
+    ("expect_column_values_to_be_between", {"column": "x", "min_value": -1, "max_value": 1, "mostly": 0.5}),
+    ("expect_column_values_to_be_between", {"column": "x", "min_value": -1, "max_value": 1, "mostly": 0.9}),
+    ("expect_column_values_to_be_between", {"column": "x", "min_value": -1.7e308, "max_value": 1.7e308}),
+    ("expect_column_values_to_be_between", {"column": "y", "min_value": -1.7e308, "max_value": 1.7e308}),
+    ("expect_column_values_to_be_between", {"column": "i", "min_value": 0, "max_value": 1000}),
+    (
+        "expect_column_values_to_be_between",
+        {"column": "i", "min_value": 0, "max_value": 100, "strict_min": True},
+    ),
+    ("expect_column_values_to_be_between", {"column": "ni", "min_value": 0, "max_value": 1}),
+    ("expect_column_values_to_be_between", {"column": "s", "min_value": 0, "max_value": 1}),
+    ("expect_column_values_to_be_in_set", {"column": "c", "value_set": ["a", "b"], "mostly": 0.5}),
+    ("expect_column_values_to_be_in_set", {"column": "c", "value_set": ["a", "b"], "mostly": 0.4}),
+    ("expect_column_values_to_be_in_set", {"column": "c", "value_set": ["a", "b", "yy", "zz"]}),
+    ("expect_column_values_to_be_in_set", {"column": "j", "value_set": [0, 1, 2]}),
+    ("expect_column_values_to_be_in_set", {"column": "ni", "value_set": [0, 1]}),
+    ("expect_column_values_to_be_in_set", {"column": "b", "value_set": [True]}),
+    ("expect_column_values_to_be_in_set", {"column": "b", "value_set": [True, False]}),
+    (
+        "expect_column_values_to_be_between",
+        {
+            "column": "t",
+            "min_value": {"$PARAMETER": "day_start"},
+            "max_value": {"$PARAMETER": "day_end"},
+            "strict_max": True,
+        },
+    ),  # fmt: skip
+    (
+        "expect_column_values_to_be_between",
+        {"column": "t", "min_value": "2024-12-31T00:00:00+00:00", "max_value": "2025-01-09T00:00:00+00:00"},
+    ),  # fmt: skip
+    ("expect_column_mean_to_be_between", {"column": "x", "min_value": 0, "max_value": 1}),  # no provider: GX
+]
+
+
+def day() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "id": [f"p{i % (N - 7)}" for i in range(N)],
+            "x": rng.normal(size=N),
+            "y": rng.normal(size=N),
+            "c": rng.choice(["a", "b", "zz", "yy"], N, p=[0.3, 0.2, 0.3, 0.2]),
+            "i": np.arange(N),
+            "j": rng.integers(0, 5, N),
+            "ni": pd.array(rng.integers(0, 3, N), dtype="Int64"),
+            "b": rng.random(N) < 0.5,
+            "s": [f"{v:.3f}" for v in rng.normal(size=N)],
+            "t": pd.date_range("2025-01-01", periods=N, freq="6min", tz="UTC"),
+        }
+    )
+    df.loc[:4, "x"] = np.nan
+    df.loc[5, "x"] = np.inf
+    df.loc[6, "c"] = None
+    df.loc[3, "ni"] = pd.NA
+    return df
+
+
+def parquet(df: pd.DataFrame) -> io.BytesIO:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    buf.seek(0)
+    return buf
+
+
+def key(r) -> tuple[str, str]:
+    kwargs = {k: v for k, v in r.expectation_config.kwargs.items() if k != "batch_id"}
+    return r.expectation_config.type, json.dumps(kwargs, sort_keys=True, default=str)
+
+
+def raised(r) -> bool:
+    info = r.exception_info or {}
+    return bool(info.get("raised_exception")) or any(
+        isinstance(v, dict) and v.get("raised_exception") for v in info.values()
+    )
+
+
+@pytest.fixture(scope="module")
+def both():
+    suite = {"name": "t.default", "expectations": [{"type": t, "kwargs": k} for t, k in CASES]}
+    frame = pq.read_table(parquet(day())).to_pandas()
+    gx_result = run_suite(suite, frame, "gx", PARAMS)
+    fast = validate_arrow(
+        suite, read_batch(parquet(day()), suite), PARAMS, fallback=lambda s, p: run_suite(s, frame, "fb", p)
+    )
+    return gx_result, fast
+
+
+def test_every_expectation_gives_gx_own_result(both):
+    gx_result, fast = both
+    by_key = {key(r): r for r in gx_result.results}
+    assert len(fast.results) == len(CASES) == len(by_key)
+    outcomes = set()
+    for r in fast.results:
+        want = by_key[key(r)]
+        assert raised(r) == raised(want), key(r)
+        assert r.success == want.success, key(r)
+        if not raised(want):
+            assert r.to_json_dict()["result"] == want.to_json_dict()["result"], key(r)
+        outcomes.add((r.expectation_config.type, r.success))
+    for kind in {t for t, _ in CASES} - {"expect_column_mean_to_be_between"}:
+        assert {(kind, True), (kind, False)} <= outcomes, f"{kind} needs a passing and a failing case"
+    assert fast.statistics == gx_result.statistics
+    assert fast.meta["gx_pandas_fallback"] == 2  # the mean (no provider) and `between` on a string column
+
+
+def test_checks_read_the_same_from_both_paths(both):
+    gx_result, fast = both
+    gx_checks = {(c.id, c.subject, c.threshold_rule): c for c in to_checks(gx_result)}
+    for c in to_checks(fast):
+        want = gx_checks[(c.id, c.subject, c.threshold_rule)]
+        assert (c.status, c.value, c.severity) == (want.status, want.value, want.severity)
+        if c.name != "expect_column_values_to_be_in_set":
+            assert c.details == want.details
+
+
+def test_unseen_categories_carry_their_true_counts(both):
+    _, fast = both
+    r = next(r for r in fast.results if r.expectation_config.kwargs.get("value_set") == ["a", "b"])
+    counts = {v["value"]: v["count"] for v in r.meta["unexpected_value_counts"]}
+    assert counts == day()["c"].value_counts()[["zz", "yy"]].to_dict()
+    assert sum(counts.values()) == r.result["unexpected_count"]
