@@ -140,7 +140,10 @@ class QualityConfig(_Model):
     expectations_dir: str = "expectations"
     """Directory holding `<model>/<suite>.json`, relative to the project root (or absolute)."""
     severity: dict[str, Literal["critical", "warning"]] = {}
-    """Override the severity per expectation type, e.g. `expect_column_values_to_be_between: critical`."""
+    """Override the severity per expectation type or Watchkeeper check (`finite_values`, `timestamps_in_day`,
+    `duplicate_rows`), e.g. `expect_column_values_to_be_between: critical`."""
+    timestamps_in_day_mostly: float = Field(0.99, ge=0, le=1)
+    """Share of a day's event timestamps that must fall inside the monitored day (generated suites)."""
 
 
 class FeatureDrift(_Model):

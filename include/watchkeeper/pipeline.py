@@ -91,7 +91,7 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     """
     from watchkeeper.quality.fast import read_batch, validate_arrow
     from watchkeeper.quality.suite import load_suite_dict
-    from watchkeeper.quality.validate import run_suite, to_checks
+    from watchkeeper.quality.validate import run_suite, stored, to_checks
 
     suite, suite_source = load_suite_dict(
         d.cfg, lambda: ref if ref is not None else load_reference(d.cfg, d.storage)
@@ -104,7 +104,7 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
         return run_suite(sub, staged_frame(d) if frame is None else frame, name, parameters)
 
     result = validate_arrow(suite, batch, params, fallback=on_pandas)
-    d.results.write_bytes(d.key("quality/gx_validation_result.json"), result.describe().encode())
+    d.results.write_json(d.key("quality/gx_validation_result.json"), stored(result))
     checks = to_checks(result)
     return save_checks(d, "quality", checks, {"suite": suite["name"], "suite_source": suite_source})
 

@@ -69,6 +69,14 @@ CASES = [
         "expect_column_values_to_be_between",
         {"column": "t", "min_value": "2024-12-31T00:00:00+00:00", "max_value": "2025-01-09T00:00:00+00:00"},
     ),  # fmt: skip
+    ("expect_compound_columns_to_be_unique", {"column_list": ["c", "b"]}),
+    ("expect_compound_columns_to_be_unique", {"column_list": ["id", "x", "c", "t"]}),
+    ("expect_compound_columns_to_be_unique", {"column_list": ["id", "x"], "mostly": 0.9}),
+    ("expect_compound_columns_to_be_unique", {"column_list": ["i", "x"]}),
+    (
+        "expect_compound_columns_to_be_unique",
+        {"column_list": ["x", "c"], "ignore_row_if": "any_value_is_missing"},
+    ),
     ("expect_column_mean_to_be_between", {"column": "x", "min_value": 0, "max_value": 1}),  # no provider: GX
 ]
 
@@ -93,6 +101,7 @@ def day() -> pd.DataFrame:
     df.loc[5, "x"] = np.inf
     df.loc[6, "c"] = None
     df.loc[3, "ni"] = pd.NA
+    df.loc[20, ["id", "x", "c", "t"]] = df.loc[10, ["id", "x", "c", "t"]]  # a record delivered twice
     return df
 
 
@@ -146,9 +155,14 @@ def test_every_expectation_gives_gx_own_result(both):
 
 def test_checks_read_the_same_from_both_paths(both):
     gx_result, fast = both
-    gx_checks = {(c.id, c.subject, c.threshold_rule): c for c in to_checks(gx_result)}
+
+    def ref(c):
+        return c.id, c.subject, c.threshold_rule, tuple(c.details.get("columns", []))
+
+    gx_checks = {ref(c): c for c in to_checks(gx_result)}
+    assert len(gx_checks) == len(CASES)
     for c in to_checks(fast):
-        want = gx_checks[(c.id, c.subject, c.threshold_rule)]
+        want = gx_checks[ref(c)]
         assert (c.status, c.value, c.severity) == (want.status, want.value, want.severity)
         if c.name != "expect_column_values_to_be_in_set":
             assert c.details == want.details

@@ -73,6 +73,15 @@ class Column:
         return mm["min"].as_py(), mm["max"].as_py()
 
     @cached_property
+    def all_distinct(self) -> bool:
+        """Present in every row with no value repeated: a key (floats never count, NaN equality differs)."""
+        if self.missing_count or pa.types.is_floating(self.type):
+            return False
+        if pa.types.is_dictionary(self.data.type):
+            return all(k == 1 for k in self.value_counts.values())
+        return int(pc.count_distinct(self.data).as_py()) == len(self.data)
+
+    @cached_property
     def value_counts(self) -> dict[Any, int]:
         """Counts of each non-missing value (on dictionary columns, over codes: no string is hashed)."""
         if pa.types.is_dictionary(self.data.type):
@@ -121,31 +130,41 @@ class Batch:
             self._columns[name] = Column(self.table.column(name))
         return self._columns[name]
 
+    def pandas(self, names: list[str], rows: list[int] | pa.Array) -> Any:
+        """A few rows of some columns as pandas shows them (dtypes, Timestamp, nan, str), as a full read would."""
+        arrays = {}
+        for name in names:
+            arr = self.table.column(name).take(rows)
+            if name in self.decoded:
+                arr = pa.chunked_array(
+                    [c.dictionary_decode() for c in arr.chunks], type=self.column(name).type
+                )
+            arrays[name] = arr
+        # The file's pandas metadata restores extension dtypes (e.g. Int64) as a full read would.
+        return pa.table(arrays).replace_schema_metadata(self.table.schema.metadata).to_pandas()
+
     def values(self, name: str, rows: list[int]) -> list:
-        """The values of a few rows as pandas shows them (Timestamp, nan, str), for GX's partial lists."""
-        arr = self.table.column(name).take(rows)
-        if name in self.decoded:
-            arr = pa.chunked_array([c.dictionary_decode() for c in arr.chunks], type=self.column(name).type)
-        return arr.to_pandas().tolist()
+        """The values of a few rows, for GX's partial lists."""
+        return self.pandas([name], rows)[name].tolist()
 
     @cached_property
     def engine(self) -> Any:
         """A GX pandas engine holding a two-rows-per-column frame with the day's exact pandas dtypes."""
         from great_expectations.execution_engine import PandasExecutionEngine
 
-        sample = {}
+        frames = []
         for name in self.table.column_names:
             col = self.column(name)
             valid = _first(pc.invert(col.missing), 1) or [0]
             missing = _first(col.missing, 1) if col.data.null_count else []
-            arr = col.data.take(valid + (missing or valid)) if self.rows else col.data
-            if name in self.decoded:
-                arr = pa.chunked_array([c.dictionary_decode() for c in arr.chunks], type=col.type)
-            sample[name] = arr
-        # The file's pandas metadata restores extension dtypes (e.g. Int64) as a full read would.
-        table = pa.table(sample).replace_schema_metadata(self.table.schema.metadata)
+            frames.append(
+                self.pandas([name], valid + (missing or valid)) if self.rows else self.pandas([name], [])
+            )
+        import pandas as pd
+
         engine = PandasExecutionEngine()
-        engine.load_batch_data("watchkeeper-day", table.to_pandas())
+        sample = pd.concat(frames, axis=1) if frames else pd.DataFrame()
+        engine.load_batch_data("watchkeeper-day", sample)
         return engine
 
 
@@ -306,11 +325,77 @@ def _map_metric(batch: Batch, mc: Any, cache: dict) -> Any:
     raise Unsupported(mc.metric_name)
 
 
+def _compound_unique(batch: Batch, names: list[str], ignore: str) -> tuple[int, int, list[int], Any]:
+    """(rows considered, duplicated rows, first duplicated positions, their records): GX's `duplicated(keep=False)`.
+
+    A column of the list that is a key (present everywhere, never repeated) proves no row repeats; otherwise only
+    rows sharing a repeated value of a column without missing values can repeat, and pandas judges just those.
+    """
+    cols = [batch.column(n) for n in names]
+    missing = [c for c in cols if c.missing_count]
+    if ignore == "never" or (ignore == "all_values_are_missing" and len(missing) < len(cols)) or not missing:
+        keep = None
+    elif ignore == "all_values_are_missing":
+        keep = pc.invert(_all(c.missing for c in cols))
+    elif ignore == "any_value_is_missing":
+        keep = pc.invert(_any(c.missing for c in cols))
+    else:
+        raise Unsupported(f"ignore_row_if={ignore}")
+    considered = batch.rows if keep is None else int(pc.sum(keep).as_py() or 0)
+    if any(c.all_distinct for c in cols):
+        return considered, 0, [], []
+    anchor = next((c for c in cols if not c.missing_count and not pa.types.is_floating(c.type)), None)
+    if anchor is not None:
+        repeated = pa.array([v for v, k in anchor.value_counts.items() if k > 1], type=anchor.type)
+        candidates = pc.is_in(anchor.data, value_set=repeated)
+        keep = candidates if keep is None else pc.and_(keep, candidates)
+    rows = np.arange(batch.rows) if keep is None else np.flatnonzero(keep.to_numpy(zero_copy_only=False))
+    sub = batch.pandas(names, pa.array(rows))
+    dup = sub.duplicated(keep=False).to_numpy()
+    first = rows[dup][:PARTIAL].tolist()
+    return considered, int(dup.sum()), first, sub[dup][:PARTIAL].to_dict("records")
+
+
+def _all(masks: Any) -> Any:
+    out = None
+    for m in masks:
+        out = m if out is None else pc.and_(out, m)
+    return out
+
+
+def _any(masks: Any) -> Any:
+    out = None
+    for m in masks:
+        out = m if out is None else pc.or_(out, m)
+    return out
+
+
+def _multicolumn_metric(batch: Batch, mc: Any, cache: dict) -> Any:
+    base, _, suffix = mc.metric_name.rpartition(".")
+    if base != "compound_columns.unique":
+        raise Unsupported(mc.metric_name)
+    names = list(mc.metric_domain_kwargs["column_list"])
+    ignore = mc.metric_domain_kwargs.get("ignore_row_if") or "all_values_are_missing"
+    key = (base, tuple(names), ignore)
+    if key not in cache:
+        cache[key] = _compound_unique(batch, names, ignore)
+    considered, count, rows, records = cache[key]
+    return {
+        "filtered_row_count": considered,
+        "unexpected_count": count,
+        "unexpected_index_list": rows,
+        "unexpected_values": records,
+        "unexpected_index_query": None,
+    }[suffix]
+
+
 def _resolve(batch: Batch, mc: Any, cache: dict) -> Any:
     if mc.metric_domain_kwargs.get("row_condition"):
         raise Unsupported("row_condition")
     if mc.metric_name in METRICS:
         return METRICS[mc.metric_name](batch, mc)
+    if "column_list" in mc.metric_domain_kwargs:
+        return _multicolumn_metric(batch, mc, cache)
     return _map_metric(batch, mc, cache)
 
 

@@ -30,6 +30,8 @@ DEFAULT_SEVERITY = {
     "expect_column_values_to_be_in_set": "warning",
     "expect_table_row_count_to_be_between": "warning",
     "finite_values": "critical",
+    "timestamps_in_day": "critical",
+    "duplicate_rows": "warning",
 }
 FLOAT_MAX = sys.float_info.max
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64", "float32", "float64", "Float32", "Float64", "uint8", "uint16", "uint32", "uint64"]  # fmt: skip
@@ -56,6 +58,21 @@ def _expectation_dicts(cfg: ModelConfig, ref: pd.DataFrame) -> list[dict]:
     add("expect_column_to_exist", column=cols.id)
     add("expect_column_values_to_not_be_null", column=cols.id)
     add("expect_column_values_to_be_unique", column=cols.id)
+    # Whole-row repeats (a re-delivered batch) read differently from colliding ids; over the day's own columns.
+    own = [cols.id, cols.timestamp, *(f.name for f in cols.features), cols.score, cols.prediction]
+    add("expect_compound_columns_to_be_unique", column_list=[c for c in own if c and c in ref])
+    out[-1]["meta"] = {"watchkeeper_check": "duplicate_rows"}
+    if cols.timestamp and cols.timestamp in ref and pd.api.types.is_datetime64_any_dtype(ref[cols.timestamp]):
+        # Freshness: events belong to the run's day; the bounds are suite parameters filled in at run time.
+        add(
+            "expect_column_values_to_be_between",
+            column=cols.timestamp,
+            min_value={"$PARAMETER": "day_start"},
+            max_value={"$PARAMETER": "day_end"},
+            strict_max=True,
+            mostly=cfg.quality.timestamps_in_day_mostly,
+        )
+        out[-1]["meta"] = {"watchkeeper_check": "timestamps_in_day"}
     for m in monitored_columns(cfg, ref):
         add("expect_column_to_exist", column=m.column)
         floor = _null_floor([p[m.column] for p in parts])

@@ -79,6 +79,8 @@ def to_checks(result: Any) -> list[Check]:
                 ]
         if "mostly" in kwargs:
             details["mostly"] = kwargs["mostly"]
+        if "column_list" in kwargs:
+            details["columns"] = list(kwargs["column_list"])
         reason = None
         error = _exception(r.exception_info)
         if error:
@@ -86,12 +88,15 @@ def to_checks(result: Any) -> list[Check]:
         elif not r.success:
             reason = _explain(cfg.type, kwargs, details)
         value = _num(observed) if observed is not None else details.get("unexpected_percent")
+        for k in ("min_value", "max_value"):  # dates (e.g. the day's bounds) read as ISO text
+            if hasattr(kwargs.get(k), "isoformat"):
+                kwargs[k] = kwargs[k].isoformat()
         severity = getattr(cfg, "severity", None)
         name = (cfg.meta or {}).get(
             "watchkeeper_check", cfg.type
         )  # a distinct check expressed with a GX type
-        if name == "finite_values" and not r.success:
-            reason = f"{kwargs.get('column')!r} has infinite values ({details.get('unexpected_count')} rows)"
+        if not r.success and not error and name in _WATCHKEEPER_REASONS:
+            reason = _WATCHKEEPER_REASONS[name](kwargs, details)
         checks.append(
             Check(
                 id=f"quality.{name}",
@@ -110,6 +115,32 @@ def to_checks(result: Any) -> list[Check]:
             )
         )
     return checks
+
+
+# Reasons of Watchkeeper checks expressed with a GX type (`meta.watchkeeper_check`).
+_WATCHKEEPER_REASONS = {
+    "finite_values": lambda kw, d: (
+        f"{kw.get('column')!r} has infinite values ({d.get('unexpected_count')} rows)"
+    ),
+    "timestamps_in_day": lambda kw, d: (
+        f"{_pct(d.get('unexpected_percent'))} of events in {kw.get('column')!r} ({d.get('unexpected_count')} rows) "
+        f"fall outside the day [{kw.get('min_value')}, {kw.get('max_value')}): stale or misrouted file?"
+    ),
+    "duplicate_rows": lambda kw, d: (
+        f"{d.get('unexpected_count')} rows ({_pct(d.get('unexpected_percent'))}) repeat another row in every column"
+    ),
+}
+
+
+def stored(result: Any) -> dict:
+    """GX's JSON of the validation result, without whole rows (multi-column partial lists are records)."""
+    doc = result.to_json_dict()
+    for r in doc.get("results", []):
+        kwargs = (r.get("expectation_config") or {}).get("kwargs", {})
+        if "column_list" in kwargs and r.get("result"):
+            for k in ("partial_unexpected_list", "partial_unexpected_counts"):
+                r["result"].pop(k, None)
+    return doc
 
 
 def _exception(info: dict | None) -> str | None:
