@@ -73,13 +73,18 @@ class Column:
         return mm["min"].as_py(), mm["max"].as_py()
 
     @cached_property
+    def distinct_count(self) -> int:
+        """Distinct non-null values."""
+        if pa.types.is_dictionary(self.data.type):
+            return len(self.value_counts)
+        return int(pc.count_distinct(self.data).as_py())
+
+    @cached_property
     def all_distinct(self) -> bool:
         """Present in every row with no value repeated: a key (floats never count, NaN equality differs)."""
         if self.missing_count or pa.types.is_floating(self.type):
             return False
-        if pa.types.is_dictionary(self.data.type):
-            return all(k == 1 for k in self.value_counts.values())
-        return int(pc.count_distinct(self.data).as_py()) == len(self.data)
+        return self.distinct_count == len(self.data)
 
     @cached_property
     def value_counts(self) -> dict[Any, int]:
@@ -272,9 +277,8 @@ def _unique(batch: Batch, name: str, kw: dict) -> Outcome:
     col = batch.column(name)
     if pa.types.is_floating(col.type):
         raise Unsupported("uniqueness of floats (NaN equality)")
-    present = batch.rows - col.missing_count
     # One hash pass when all values differ (the usual day); value counts only when some repeat.
-    if not pa.types.is_dictionary(col.data.type) and int(pc.count_distinct(col.data).as_py()) == present:
+    if col.distinct_count == batch.rows - col.missing_count:
         return 0, lambda: pc.is_null(col.data), {}
     dupes = {v: k for v, k in col.value_counts.items() if k > 1}
     values = pa.array(list(dupes), type=col.type)
@@ -485,8 +489,16 @@ def _jsonable(v: Any) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
-    strip = lambda kw: {k: v for k, v in kw.items() if k != "batch_id"}  # noqa: E731
-    return a.type == b.type and strip(a.kwargs) == strip(b.kwargs)
+    """Two configurations of one expectation, compared as GX parses them (numbers, dates), batch id aside."""
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(config: Any) -> tuple[str, str]:
+    import json
+
+    kwargs = config.to_domain_obj().configuration.kwargs
+    kwargs = {k: v for k, v in kwargs.items() if k != "batch_id"}
+    return config.type, json.dumps(kwargs, sort_keys=True, default=str)
 
 
 def suite_columns(suite_dict: dict) -> set[str]:
