@@ -90,6 +90,7 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     Expectations the fast path does not serve exactly run through GX on pandas (`frame`, or the staged day).
     """
     from watchkeeper.quality.fast import read_batch, validate_arrow
+    from watchkeeper.quality.report import render_html
     from watchkeeper.quality.suite import load_suite_dict
     from watchkeeper.quality.validate import run_suite, stored, to_checks
 
@@ -106,6 +107,9 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     result = validate_arrow(suite, batch, params, fallback=on_pandas)
     d.results.write_json(d.key("quality/gx_validation_result.json"), stored(result))
     checks = to_checks(result)
+    engine = result.meta["validation_engine"] + f", {result.meta['gx_pandas_fallback']} via GX on pandas"
+    html = render_html(d.cfg.name, d.day.isoformat(), checks, suite["name"], engine)
+    d.results.write_bytes(d.key("quality/report.html"), html.encode())
     return save_checks(d, "quality", checks, {"suite": suite["name"], "suite_source": suite_source})
 
 

@@ -109,6 +109,7 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
     client.log_text(run_id, render_summary(result), "summary.md")
     if d is not None:
         _log_realized(client, exp_id, result, d)
+        log_quality(client, run_id, result, d)
     client.set_terminated(run_id, "FINISHED", end_time=ts + 86_399_000)
     return exp_id, run_id
 
@@ -129,6 +130,39 @@ def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) 
         values["realized.label_coverage"] = record["coverage"]
         values.update({f"estimation_error.{k}": v for k, v in record.get("estimation_error", {}).items()})
         client.log_batch(run_id, metrics=[Metric(k, float(v), as_of, step) for k, v in values.items()])
+
+
+def log_quality(client: MlflowClient, run_id: str, result: DayResult, d: Day) -> None:
+    """The day's data-quality view: GX's result JSON, the HTML page, a table per expectation and summary metrics.
+
+    The table is written with `log_table` once, then replaced in the same format on re-runs (it would append).
+    """
+    from mlflow.entities import Metric
+
+    from watchkeeper.pipeline import load_checks
+    from watchkeeper.quality.report import table
+
+    checks = load_checks(d, "quality")
+    if not checks:
+        return
+    for name in ("quality/gx_validation_result.json", "quality/report.html"):
+        if d.results.exists(d.key(name)):
+            client.log_text(run_id, d.results.read_bytes(d.key(name)).decode(), name)
+    data, path = table(checks), "quality/expectations.json"
+    if any(f.path == path for f in client.list_artifacts(run_id, "quality")):
+        client.log_dict(
+            run_id, {"columns": list(data), "data": [list(r) for r in zip(*data.values(), strict=True)]}, path
+        )
+    else:
+        client.log_table(run_id, data=data, artifact_file=path)
+    failed = [c for c in checks if c.status == Status.ALERT]
+    summary = {
+        "quality.expectations": len(checks),
+        "quality.failed_critical": sum(c.severity == "critical" for c in failed),
+        "quality.failed_warning": sum(c.severity == "warning" for c in failed),
+    }
+    ts, step = _ms(result.day), result.day.toordinal()
+    client.log_batch(run_id, metrics=[Metric(k, float(v), ts, step) for k, v in summary.items()])
 
 
 def render_summary(result: DayResult) -> str:

@@ -77,6 +77,11 @@ CASES = [
         "expect_compound_columns_to_be_unique",
         {"column_list": ["x", "c"], "ignore_row_if": "any_value_is_missing"},
     ),
+    (
+        "expect_table_columns_to_match_set",
+        {"column_set": ["id", "x", "y", "c", "i", "j", "ni", "b", "s", "t"], "exact_match": True},
+    ),  # fmt: skip
+    ("expect_table_columns_to_match_set", {"column_set": ["id", "x", "renamed"], "exact_match": True}),
     ("expect_column_mean_to_be_between", {"column": "x", "min_value": 0, "max_value": 1}),  # no provider: GX
 ]
 
@@ -157,7 +162,7 @@ def test_checks_read_the_same_from_both_paths(both):
     gx_result, fast = both
 
     def ref(c):
-        return c.id, c.subject, c.threshold_rule, tuple(c.details.get("columns", []))
+        return c.id, c.subject, c.threshold_rule, str(c.details.get("columns")), str(c.details.get("mismatched"))
 
     gx_checks = {ref(c): c for c in to_checks(gx_result)}
     assert len(gx_checks) == len(CASES)

@@ -62,6 +62,12 @@ def _expectation_dicts(cfg: ModelConfig, ref: pd.DataFrame) -> list[dict]:
     own = [cols.id, cols.timestamp, *(f.name for f in cols.features), cols.score, cols.prediction]
     add("expect_compound_columns_to_be_unique", column_list=[c for c in own if c and c in ref])
     out[-1]["meta"] = {"watchkeeper_check": "duplicate_rows"}
+    # Extra or missing columns by name, as a day's file carries them (the target arrives in label files).
+    add(
+        "expect_table_columns_to_match_set",
+        column_set=[c for c in ref.columns if c != cols.target],
+        exact_match=True,
+    )
     if cols.timestamp and cols.timestamp in ref and pd.api.types.is_datetime64_any_dtype(ref[cols.timestamp]):
         # Freshness: events belong to the run's day; the bounds are suite parameters filled in at run time.
         add(

@@ -79,6 +79,9 @@ def to_checks(result: Any) -> list[Check]:
                 ]
         if "mostly" in kwargs:
             details["mostly"] = kwargs["mostly"]
+        mismatched = (res.get("details") or {}).get("mismatched")
+        if mismatched:
+            details["mismatched"] = {k: [str(c) for c in v][:20] for k, v in mismatched.items() if v}
         if "column_list" in kwargs:
             details["columns"] = list(kwargs["column_list"])
         reason = None
@@ -187,6 +190,13 @@ def _explain(kind: str, kwargs: dict, details: dict) -> str:
             return f"{col!r} has values outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}] ({pct}% of rows)"
         case "expect_column_values_to_be_in_type_list":
             return f"{col!r} has type {details.get('observed_value')}, expected a numeric type"
+        case "expect_table_columns_to_match_set":
+            m = details.get("mismatched", {})
+            parts = [
+                f"unexpected {m['unexpected']}" if m.get("unexpected") else "",
+                f"missing {m['missing']}" if m.get("missing") else "",
+            ]
+            return "columns differ from the reference: " + "; ".join(p for p in parts if p)
         case "expect_table_row_count_to_be_between":
             return f"{details.get('observed_value')} rows, outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
     return f"{kind} failed on {col!r}"
