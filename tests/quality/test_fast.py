@@ -162,7 +162,13 @@ def test_checks_read_the_same_from_both_paths(both):
     gx_result, fast = both
 
     def ref(c):
-        return c.id, c.subject, c.threshold_rule, str(c.details.get("columns")), str(c.details.get("mismatched"))
+        return (
+            c.id,
+            c.subject,
+            c.threshold_rule,
+            str(c.details.get("columns")),
+            str(c.details.get("mismatched")),
+        )
 
     gx_checks = {ref(c): c for c in to_checks(gx_result)}
     assert len(gx_checks) == len(CASES)
