@@ -87,7 +87,9 @@ def staged_frame(d: Day, columns: list[str] | None = None) -> pd.DataFrame:
 def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame | None = None) -> str:
     """Validate the staged day against the model's GX suite, from Arrow column summaries (`quality.fast`).
 
-    Expectations the fast path does not serve exactly run through GX on pandas (`frame`, or the staged day).
+    Expectations the fast path does not serve exactly run through GX on pandas (`frame`, or the staged day). The
+    target column, which some prediction files carry, is not part of the records validated (labels are checked
+    where they are joined).
     """
     from watchkeeper.quality.fast import read_batch, validate_arrow
     from watchkeeper.quality.report import render_html
@@ -98,11 +100,13 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
         d.cfg, lambda: ref if ref is not None else load_reference(d.cfg, d.storage)
     )
     name = f"{d.cfg.name}-{d.day.isoformat()}"
-    batch = read_batch(d.results.path(d.staged_key), suite, filesystem=d.results.fs)
+    target = d.cfg.columns.target
+    batch = read_batch(d.results.path(d.staged_key), suite, filesystem=d.results.fs, ignore=(target,))
     params = quality_parameters(d, batch.table.schema)
 
     def on_pandas(sub: dict, parameters: dict | None) -> object:
-        return run_suite(sub, staged_frame(d) if frame is None else frame, name, parameters)
+        day = staged_frame(d) if frame is None else frame
+        return run_suite(sub, day.drop(columns=[target], errors="ignore"), name, parameters)
 
     result = validate_arrow(suite, batch, params, fallback=on_pandas)
     d.results.write_json(d.key("quality/gx_validation_result.json"), stored(result))

@@ -511,12 +511,16 @@ def suite_columns(suite_dict: dict) -> set[str]:
     return out
 
 
-def read_batch(source: Any, suite_dict: dict, filesystem: Any = None) -> Batch:
-    """Read only the suite's columns of a Parquet file; string columns checked against a value set as dictionaries."""
+def read_batch(source: Any, suite_dict: dict, filesystem: Any = None, ignore: tuple[str, ...] = ()) -> Batch:
+    """Read only the suite's columns of a Parquet file; string columns checked against a value set as dictionaries.
+
+    `ignore` columns are left out as if absent (a target that some prediction files carry).
+    """
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(source, filesystem=filesystem)
-    wanted = [c for c in schema.names if c in suite_columns(suite_dict)]
+    names = [c for c in schema.names if c not in ignore]
+    wanted = [c for c in names if c in suite_columns(suite_dict)]
     in_set = {
         e["kwargs"].get("column")
         for e in suite_dict.get("expectations", [])
@@ -529,4 +533,4 @@ def read_batch(source: Any, suite_dict: dict, filesystem: Any = None) -> Batch:
         and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))
     ]
     table = pq.read_table(source, filesystem=filesystem, columns=wanted, read_dictionary=as_dict or None)
-    return Batch(table, decoded=set(as_dict), all_columns=list(schema.names))
+    return Batch(table, decoded=set(as_dict), all_columns=names)

@@ -34,7 +34,9 @@ DEFAULT_SEVERITY = {
     "duplicate_rows": "warning",
 }
 FLOAT_MAX = sys.float_info.max
-NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64", "float32", "float64", "Float32", "Float64", "uint8", "uint16", "uint32", "uint64"]  # fmt: skip
+# GX matches pandas' nullable dtypes (Int64, Float64, ...) by their class names, not their aliases.
+NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64", "float32", "float64", "Float32", "Float64", "uint8", "uint16", "uint32", "uint64",
+                 "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype", "UInt32Dtype", "UInt64Dtype", "Float32Dtype", "Float64Dtype"]  # fmt: skip
 
 
 def _null_floor(ref_col_chunks: list[pd.Series]) -> float:

@@ -58,6 +58,7 @@ def to_checks(result: Any) -> list[Check]:
         res = r.result or {}
         details: dict[str, Any] = {}
         observed = res.get("observed_value")
+        observed = observed.item() if hasattr(observed, "item") else observed  # numpy scalars as Python
         if observed is not None:
             details["observed_value"] = (
                 observed if isinstance(observed, int | float | str) else str(observed)[:200]
