@@ -160,11 +160,11 @@ class Batch:
         frames = []
         for name in self.table.column_names:
             col = self.column(name)
-            valid = _first(pc.invert(col.missing), 1) or [0]
-            missing = _first(col.missing, 1) if col.data.null_count else []
-            frames.append(
-                self.pandas([name], valid + (missing or valid)) if self.rows else self.pandas([name], [])
-            )
+            # A null (not NaN) is what changes the pandas dtype (int64 → float64, bool → object).
+            nulls = pc.is_null(col.data) if col.data.null_count else None
+            valid = 0 if nulls is None else max(pc.index(nulls, False).as_py(), 0)
+            null = valid if nulls is None else pc.index(nulls, True).as_py()
+            frames.append(self.pandas([name], [valid, null] if self.rows else []))
         import pandas as pd
 
         engine = PandasExecutionEngine()
