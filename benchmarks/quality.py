@@ -121,6 +121,8 @@ def pandas_floor(suite: dict, df: pd.DataFrame) -> list[tuple[bool, int | None]]
             out.append((kw["min_value"] <= len(df) <= kw["max_value"], None))
         elif kind == "expect_column_to_exist":
             out.append((col is not None, None))
+        elif kind == "expect_table_columns_to_match_set":
+            out.append((set(df.columns) == set(kw["column_set"]), None))
         elif kind == "expect_compound_columns_to_be_unique":
             n = int(df[kw["column_list"]].duplicated(keep=False).sum())
             out.append((n == 0, n))

@@ -1,6 +1,8 @@
 """MLflow logging on a real SQLite tracking store: one run per (model, day), day timestamps, idempotent re-runs."""
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from helpers import FIRST_DAY
 from mlflow import MlflowClient
@@ -25,7 +27,23 @@ def test_runs_are_keyed_by_day_and_replaced_on_rerun(tiny, tmp_path):
     assert {(m.step, m.timestamp) for m in history} == {(second.toordinal(), day_ms)}
     assert len(history) == 1  # the re-run did not add a second point
     assert runs[str(second)].data.tags["watchkeeper.status"] == "ok"
-    assert {a.path for a in client.list_artifacts(r2.mlflow_run_id)} == {"result.json", "summary.md"}
+    assert {a.path for a in client.list_artifacts(r2.mlflow_run_id)} == {
+        "result.json",
+        "summary.md",
+        "quality",
+    }
+    quality = {a.path for a in client.list_artifacts(r2.mlflow_run_id, "quality")}
+    assert quality == {
+        "quality/report.html",
+        "quality/expectations.json",
+        "quality/gx_validation_result.json",
+    }
+    table = json.loads(
+        Path(client.download_artifacts(r2.mlflow_run_id, "quality/expectations.json")).read_text()
+    )
+    assert len(table["data"]) == sum(
+        c.stage == "quality" for c in again.checks
+    )  # replaced on re-run, not appended
     # FIRST_DAY's labels arrived on `second`: its own run now holds realized metrics, as of `second`.
     realized = client.get_metric_history(runs[str(FIRST_DAY)].info.run_id, "realized.roc_auc")
     assert [(m.step, m.timestamp) for m in realized] == [(FIRST_DAY.toordinal(), day_ms)]

@@ -13,7 +13,9 @@ Metrics are resolved by providers registered in `METRICS` (keyed by GX metric na
 `CONDITIONS` (keyed by GX map-metric name). An expectation that needs a metric no provider serves, or whose column
 types a provider does not support exactly, goes back to GX's own `ValidationDefinition` on pandas (`fallback`).
 Column dtypes that GX reports (`table.column_types`) come from converting two rows per column (one valid, one
-missing when there is any) exactly as the whole column would convert.
+null when there is any) exactly as the whole column would convert. Beyond GX's SUMMARY (whose value counts cover
+only the first 20 unexpected rows), a value-set result carries every unseen value's row count in its `meta`.
+Unexpected row indices are positions in the day, which is what GX reports for a frame read from Parquet.
 """
 
 from __future__ import annotations
