@@ -6,6 +6,7 @@ value and unexpected percent, and for categorical sets the unexpected values (ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -85,12 +86,6 @@ def to_checks(result: Any) -> list[Check]:
             details["mismatched"] = {k: [str(c) for c in v][:20] for k, v in mismatched.items() if v}
         if "column_list" in kwargs:
             details["columns"] = list(kwargs["column_list"])
-        reason = None
-        error = _exception(r.exception_info)
-        if error:
-            reason = f"could not evaluate: {error[:200]}"
-        elif not r.success:
-            reason = _explain(cfg.type, kwargs, details)
         value = _num(observed) if observed is not None else details.get("unexpected_percent")
         for k in ("min_value", "max_value"):  # dates (e.g. the day's bounds) read as ISO text
             if hasattr(kwargs.get(k), "isoformat"):
@@ -99,8 +94,12 @@ def to_checks(result: Any) -> list[Check]:
         name = (cfg.meta or {}).get(
             "watchkeeper_check", cfg.type
         )  # a distinct check expressed with a GX type
-        if not r.success and not error and name in _WATCHKEEPER_REASONS:
-            reason = _WATCHKEEPER_REASONS[name](kwargs, details)
+        error = _exception(r.exception_info)
+        reason = None
+        if error:
+            reason = f"could not evaluate: {error[:200]}"
+        elif not r.success:
+            reason = _explain(name, kwargs, details)
         checks.append(
             Check(
                 id=f"quality.{name}",
@@ -119,21 +118,6 @@ def to_checks(result: Any) -> list[Check]:
             )
         )
     return checks
-
-
-# Reasons of Watchkeeper checks expressed with a GX type (`meta.watchkeeper_check`).
-_WATCHKEEPER_REASONS = {
-    "finite_values": lambda kw, d: (
-        f"{kw.get('column')!r} has infinite values ({d.get('unexpected_count')} rows)"
-    ),
-    "timestamps_in_day": lambda kw, d: (
-        f"{_pct(d.get('unexpected_percent'))} of events in {kw.get('column')!r} ({d.get('unexpected_count')} rows) "
-        f"fall outside the day [{kw.get('min_value')}, {kw.get('max_value')}): stale or misrouted file?"
-    ),
-    "duplicate_rows": lambda kw, d: (
-        f"{d.get('unexpected_count')} rows ({_pct(d.get('unexpected_percent'))}) repeat another row in every column"
-    ),
-}
 
 
 def stored(result: Any) -> dict:
@@ -166,41 +150,58 @@ def _rule(kwargs: dict) -> str:
     return "suite: " + ", ".join(parts) if parts else "suite"
 
 
-def _explain(kind: str, kwargs: dict, details: dict) -> str:
-    col = kwargs.get("column", "table")
-    pct = details.get("unexpected_percent")
-    match kind:
-        case "expect_column_to_exist":
-            return f"column {col!r} is missing (renamed or dropped?)"
-        case (
-            "expect_column_values_to_not_be_null"
-            | "expect_column_proportion_of_non_null_values_to_be_between"
-        ):
-            share = details.get("observed_value")
-            if isinstance(share, float):
-                return f"{col!r} is {100 * (1 - share):.1f}% null, above what the reference allows"
-            return f"{col!r} has missing values ({pct}% of rows)"
-        case "expect_column_values_to_be_unique":
-            return f"{col!r} has duplicate values ({pct}% of rows)"
-        case "expect_column_values_to_be_in_set":
-            vals = ", ".join(
-                f"{v['value']!r} ({100 * v['share']:.1f}%)" for v in details.get("unexpected_values", [])[:5]
-            )
-            return f"{col!r} has values unseen in the reference ({_pct(pct)} of non-missing rows: {vals})"
-        case "expect_column_values_to_be_between":
-            return f"{col!r} has values outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}] ({pct}% of rows)"
-        case "expect_column_values_to_be_in_type_list":
-            return f"{col!r} has type {details.get('observed_value')}, expected a numeric type"
-        case "expect_table_columns_to_match_set":
-            m = details.get("mismatched", {})
-            parts = [
-                f"unexpected {m['unexpected']}" if m.get("unexpected") else "",
-                f"missing {m['missing']}" if m.get("missing") else "",
-            ]
-            return "columns differ from the reference: " + "; ".join(p for p in parts if p)
-        case "expect_table_row_count_to_be_between":
-            return f"{details.get('observed_value')} rows, outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
-    return f"{kind} failed on {col!r}"
+def _nulls(col: str, kw: dict, d: dict) -> str:
+    share = d.get("observed_value")
+    if isinstance(share, float):
+        return f"{col!r} is {100 * (1 - share):.1f}% null, above what the reference allows"
+    return f"{col!r} has missing values ({_pct(d.get('unexpected_percent'))} of rows)"
+
+
+def _unseen(col: str, kw: dict, d: dict) -> str:
+    vals = ", ".join(f"{v['value']!r} ({100 * v['share']:.1f}%)" for v in d.get("unexpected_values", [])[:5])
+    return f"{col!r} has values unseen in the reference ({_pct(d.get('unexpected_percent'))} of non-missing rows: {vals})"
+
+
+def _columns(col: str, kw: dict, d: dict) -> str:
+    m = d.get("mismatched", {})
+    parts = [f"{k} {m[k]}" for k in ("unexpected", "missing") if m.get(k)]
+    return "columns differ from the reference: " + "; ".join(parts)
+
+
+# Why a failed check failed, in one sentence, per GX type or Watchkeeper check (`meta.watchkeeper_check`).
+REASONS: dict[str, Callable[[str, dict, dict], str]] = {
+    "expect_column_to_exist": lambda col, kw, d: f"column {col!r} is missing (renamed or dropped?)",
+    "expect_column_values_to_not_be_null": _nulls,
+    "expect_column_proportion_of_non_null_values_to_be_between": _nulls,
+    "expect_column_values_to_be_unique": lambda col, kw, d: (
+        f"{col!r} has duplicate values ({_pct(d.get('unexpected_percent'))} of rows)"
+    ),
+    "expect_column_values_to_be_in_set": _unseen,
+    "expect_column_values_to_be_between": lambda col, kw, d: (
+        f"{col!r} has values outside [{kw.get('min_value')}, {kw.get('max_value')}] "
+        f"({d.get('unexpected_percent')}% of rows)"
+    ),
+    "expect_column_values_to_be_in_type_list": lambda col, kw, d: (
+        f"{col!r} has type {d.get('observed_value')}, expected a numeric type"
+    ),
+    "expect_table_columns_to_match_set": _columns,
+    "expect_table_row_count_to_be_between": lambda col, kw, d: (
+        f"{d.get('observed_value')} rows, outside [{kw.get('min_value')}, {kw.get('max_value')}]"
+    ),
+    "finite_values": lambda col, kw, d: f"{col!r} has infinite values ({d.get('unexpected_count')} rows)",
+    "timestamps_in_day": lambda col, kw, d: (
+        f"{_pct(d.get('unexpected_percent'))} of events in {col!r} ({d.get('unexpected_count')} rows) "
+        f"fall outside the day [{kw.get('min_value')}, {kw.get('max_value')}): stale or misrouted file?"
+    ),
+    "duplicate_rows": lambda col, kw, d: (
+        f"{d.get('unexpected_count')} rows ({_pct(d.get('unexpected_percent'))}) repeat another row in every column"
+    ),
+}
+
+
+def _explain(name: str, kwargs: dict, details: dict) -> str:
+    col = str(kwargs.get("column", "table"))
+    return REASONS[name](col, kwargs, details) if name in REASONS else f"{name} failed on {col!r}"
 
 
 def _pct(value: object) -> str:
