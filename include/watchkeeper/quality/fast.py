@@ -440,9 +440,9 @@ def validate_arrow(
     cache: dict = {}
     for i, expectation in enumerate(suite.expectations):
         config = expectation.configuration
-        config.process_suite_parameters(suite_parameters=parameters or {}, interactive_evaluation=True)
-        exp = config.to_domain_obj()
         try:
+            config.process_suite_parameters(suite_parameters=parameters or {}, interactive_evaluation=True)
+            exp = config.to_domain_obj()
             rc = {"result_format": dict(RESULT_FORMAT)}
             deps = exp.get_validation_dependencies(execution_engine=batch.engine, runtime_configuration=rc)
             batch.notes = {}
