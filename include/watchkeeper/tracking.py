@@ -93,6 +93,7 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
     for s in result.stages:
         metrics[f"alerts.{s.stage}"] = float(s.alerts + s.warnings)
     metrics["alerts.total"] = float(sum(c.status == Status.ALERT for c in result.checks))
+    metrics.update(estimate_bands(result))
     tags = {
         "watchkeeper.status": result.status,
         "watchkeeper.headline": result.headline[:500],
@@ -111,6 +112,16 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
         _log_realized(client, exp_id, result, d)
     client.set_terminated(run_id, "FINISHED", end_time=ts + 86_399_000)
     return exp_id, run_id
+
+
+def estimate_bands(result: DayResult) -> dict[str, float]:
+    """The ±3σ sampling-error band beside each estimated metric, as `performance.estimated_<m>.band_lower/upper`."""
+    out = {}
+    for c in result.checks:
+        if c.details.get("estimated") and "band_lower" in c.details:
+            for side in ("band_lower", "band_upper"):
+                out[metric_key(c.stage, c.name, c.subject) + f".{side}"] = float(c.details[side])
+    return out
 
 
 def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) -> None:

@@ -37,26 +37,53 @@ def _prediction_columns(cfg: ModelConfig) -> list[str]:
 
 
 def known_labels(cfg: ModelConfig, storage: Storage, day: date) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(labels arriving today, all labels known as of today within the window, label-file facts)."""
+    """(labels arriving today, all labels known as of today within the window, label-file facts).
+
+    Which value counts when a prediction id is labelled more than once: the latest arrival wins (a resend is a
+    correction). When one file holds different values for the same id, that id is left unscored until a later
+    arrival settles it: there is no telling which row is right.
+    """
     window = cfg.performance.label_window_days
+    id_col, target = cfg.columns.id, cfg.columns.target
     frames = []
-    today = None
     for offset in range(window, -1, -1):
-        d = day - timedelta(days=offset)
-        df = _labels(cfg, storage, d)
+        df = _labels(cfg, storage, day - timedelta(days=offset))
         if df is not None:
+            df = df.assign(**{id_col: df[id_col].astype(str), _VALUE: labels_of(cfg, df), _FILE: -offset})
             frames.append(df)
-            if d == day:
-                today = df
-    id_col = cfg.columns.id
-    empty = pd.DataFrame({id_col: pd.Series(dtype=str), cfg.columns.target: pd.Series(dtype=float)})
-    known = pd.concat(frames, ignore_index=True) if frames else empty
-    facts = {"label_rows_today": 0 if today is None else len(today)}
-    if today is not None:
-        facts["duplicate_label_ids_today"] = int(today[id_col].duplicated().sum())
-    # The latest arrival wins when a label is sent again.
-    known = known.drop_duplicates(subset=[id_col], keep="last")
-    return (empty if today is None else today), known, facts
+    empty = pd.DataFrame({id_col: pd.Series(dtype=str), target: pd.Series(dtype=float)})
+    if not frames:
+        return empty, empty, {"label_rows_today": 0}
+    every = pd.concat(frames, ignore_index=True)
+    today = every[every[_FILE] == 0]
+    facts = {"label_rows_today": len(today), **label_outcomes(every, id_col)}
+    latest = every[every[_FILE] == every.groupby(id_col)[_FILE].transform("max")]
+    settled = latest.groupby(id_col)[_VALUE].transform("nunique", dropna=False) <= 1
+    known = latest[settled].drop_duplicates(subset=[id_col], keep="last")
+    return today[[id_col, target]], known[[id_col, target]], facts
+
+
+_VALUE, _FILE = "__label_value", "__label_file"
+
+
+def label_outcomes(every: pd.DataFrame, id_col: str) -> dict[str, int]:
+    """Counts of today's repeated and conflicting labels (`every`: all arrivals of the window, today's `_FILE` 0)."""
+    today = every[every[_FILE] == 0]
+    earlier = every[every[_FILE] < 0].drop_duplicates(subset=[id_col], keep="last").set_index(id_col)[_VALUE]
+    values_in_file = today.groupby(id_col)[_VALUE].nunique(dropna=False)
+    repeated_in_file = int(today[id_col].duplicated().sum())
+    firsts = today.drop_duplicates(subset=[id_col])
+    before = firsts[id_col].map(earlier)
+    was_known = firsts[id_col].isin(earlier.index).to_numpy()
+    same = (before.to_numpy() == firsts[_VALUE].to_numpy()) | (
+        before.isna() & firsts[_VALUE].isna()
+    ).to_numpy()
+    return {
+        "duplicate_label_ids_today": repeated_in_file,
+        "conflicting_ids_in_file": int((values_in_file > 1).sum()),
+        "resent_same_value": int((was_known & same).sum()),
+        "changed_from_earlier_arrival": int((was_known & ~same).sum()),
+    }
 
 
 def performance_checks(
@@ -166,7 +193,50 @@ def performance_checks(
             details={**facts, "unknown_label_ids": unknown, "prediction_days": sorted(realized)},
         )
     )
+    checks += label_record_checks(facts)
     return checks, realized
+
+
+def label_record_checks(facts: dict) -> list[Check]:
+    """Named outcomes of today's repeated labels: harmless duplicates (counted) and conflicts (data owner alerted)."""
+    repeated = facts["duplicate_label_ids_today"] + facts["resent_same_value"]
+    in_file, changed = facts["conflicting_ids_in_file"], facts["changed_from_earlier_arrival"]
+    duplicates = Check(
+        id="performance.label_duplicates",
+        stage="performance",
+        name="label_duplicates",
+        subject="labels",
+        value=float(repeated),
+        threshold_rule="repeated labels with the same value are harmless: counted, not alerted",
+        status=Status.OK,
+        severity=Severity.INFO,
+        owner="data",
+        details={k: facts[k] for k in ("duplicate_label_ids_today", "resent_same_value")},
+    )
+    parts = []
+    if changed:
+        parts.append(
+            f"{changed} prediction id(s) got a different label than an earlier arrival (the latest wins)"
+        )
+    if in_file:
+        parts.append(
+            f"{in_file} id(s) have different labels within today's file (left unscored until settled)"
+        )
+    conflicts = Check(
+        id="performance.label_conflicts",
+        stage="performance",
+        name="label_conflicts",
+        subject="labels",
+        value=float(in_file + changed),
+        upper=0.0,
+        threshold_rule="a prediction id must keep one label",
+        status=Status.ALERT if parts else Status.OK,
+        reason="; ".join(parts) or None,
+        severity=Severity.WARNING,
+        owner="data",
+        details={"conflicting_ids_in_file": in_file, "changed_from_earlier_arrival": changed},
+    )
+    return [duplicates, conflicts]
 
 
 def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
@@ -181,6 +251,20 @@ def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
         owner="model",
         details=facts,
     )
+
+
+BAND_K = 3.0
+"""Half-width of the band reported beside an estimate, in sampling errors (as NannyML's ±3σ)."""
+
+
+def sampling_error(profile: dict, name: str, rows: int) -> float | None:
+    """How much the realized metric of a day of `rows` rows varies by sampling alone: its std over day-size random
+    reference samples (the estimated metric's when it is not realized too), scaled by √(sample rows / rows)."""
+    entry = profile.get("performance", {}).get(name) or profile["estimation"]["metrics"].get(name) or {}
+    std, sample_rows = entry.get("noise_std"), profile.get("sample_rows")
+    if not std or not sample_rows or rows <= 0:
+        return None
+    return float(std * (sample_rows / rows) ** 0.5)
 
 
 def estimation_checks(
@@ -213,6 +297,7 @@ def estimation_checks(
             owner="model",
             details={"estimated": True, "rows": len(day_frame)},
         )
+        sigma = sampling_error(profile, name, len(day_frame))
         if blocked:
             check.reason = f"could not measure: {blocked}"
         elif score is None or len(day_frame) < cfg.performance.min_labels:
@@ -226,6 +311,12 @@ def estimation_checks(
                     value,
                     f"estimated {name} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
                 )
+                if sigma is not None:
+                    check.details.update(
+                        sampling_error=sigma,
+                        band_lower=value - BAND_K * sigma,
+                        band_upper=value + BAND_K * sigma,
+                    )
         values[name] = check.value
         checks.append(check)
     return checks, values
