@@ -84,8 +84,12 @@ def test_concept_drift_shows_only_in_labels(world, joined):
 def test_labels_arrive_one_to_three_days_late_and_some_never(world, joined):
     _, manifest = world
     labels, preds, j = joined
+    resend = incident(manifest, "label_conflicts")
     delay = (pd.to_datetime(labels["arrived"]) - pd.to_datetime(labels["order_id"].str[:10])).dt.days
-    assert delay.between(1, 3).all()
+    resent = (labels["arrived"] == resend["start"]) & labels["order_id"].str.startswith(
+        resend["prediction_day"]
+    )
+    assert delay[~resent].between(1, 3).all() and (delay[resent] == 4).all()
     early = preds[preds["day"] < "2026-02-20"]  # labels of the last days arrive after the world ends
     assert 1 - early["order_id"].isin(labels["order_id"]).mean() == pytest.approx(0.03, abs=0.015)
     assert set(labels["order_id"]) <= set(preds["order_id"])

@@ -3,8 +3,8 @@
 Defaults (60 days from 2026-01-01; positions scale with `days`): day 17 `prep_minutes` is 40 % null (data quality);
 days 29-35 orders come from further away (`distance_km` ×1.7: covariate drift that raises the error, which direct
 loss estimation sees before any label); days 44-53 traffic slows every kilometre with inputs unchanged (concept
-drift, only labels show it); day 8's label file re-sends labels of day 5, some with a different value (conflicting
-labels). Actual times arrive 1-3 days late, 3 % never. Deterministic for a seed; no clock is read.
+drift, only labels show it); day 9's label file re-sends the labels of day 5, some with a different value
+(conflicting labels). Actual times arrive 1-3 days late, 3 % never. Deterministic for a seed; no clock is read.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def incident_plan(start: date, days: int) -> dict:
         "dq": day(16),
         "covariate": (day(28), day(34)),
         "concept": (day(43), day(52)),
-        "resend": (day(4), day(7)),  # labels of the first day re-sent on the second, some changed
+        "resend": (day(4), day(4) + timedelta(days=4)),  # labels of one day sent again once all have arrived
     }
 
 
@@ -128,9 +128,9 @@ def generate_delivery_world(
             rec.loc[rng.random(n) < 0.4, "prep_minutes"] = np.nan
         write(f"predictions/{day.isoformat()}.parquet", _parquet(rec))
         labels = pd.DataFrame({"order_id": rec["order_id"], LABEL: y})
-        truth[day] = labels
         delay = rng.integers(1, 4, n)
         never = rng.random(n) < 0.03
+        truth[day] = labels.assign(never=never)
         for offset, group in labels[~never].groupby(delay[~never]):
             arrival = day + timedelta(days=int(offset))
             if arrival <= last:
@@ -139,6 +139,7 @@ def generate_delivery_world(
     source, resend_day = plan["resend"]
     again = truth[source].copy()
     changed = rng.random(len(again)) < 0.05
+    conflicts = int((changed & ~again.pop("never")).sum())  # a first label that never came is no conflict
     step = rng.uniform(1, 4, changed.sum()) * rng.choice([-1, 1], changed.sum())
     again.loc[changed, LABEL] = (again.loc[changed, LABEL] + step).clip(lower=3).round(1)
     arrivals.setdefault(resend_day, []).append(again)
@@ -151,7 +152,7 @@ def generate_delivery_world(
             _parquet(pd.concat(frames, ignore_index=True) if frames else empty),
         )
     write("model/model.pkl", pickle.dumps(model))
-    manifest = _manifest(plan, start, days, rows_per_day, seed, int(changed.sum()))
+    manifest = _manifest(plan, start, days, rows_per_day, seed, conflicts)
     write("incidents.json", json.dumps(manifest, indent=2).encode())
     return manifest
 
