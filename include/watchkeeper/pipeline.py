@@ -116,7 +116,9 @@ def measure_drift(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     profile = get_profile(d.cfg, d.storage, d.results)
-    frame = staged_frame(d) if frame is None else frame
+    cols = d.cfg.columns
+    needed = [cols.id, cols.score, cols.prediction, *(f.name for f in cols.features), *d.cfg.segments.columns]
+    frame = staged_frame(d, [c for c in dict.fromkeys(needed) if c]) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     artifact = (profile.get("estimation") or {}).get("artifact")
     estimator = pickle.loads(d.results.read_bytes(artifact)) if artifact else None  # our own cached DLE model

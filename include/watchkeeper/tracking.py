@@ -87,8 +87,8 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
     ts, step = _ms(result.day), result.day.toordinal()
     metrics: dict[str, float] = {"rows": float(result.rows)}
     for c in result.checks:
-        if c.value is None or c.subject.count("@"):
-            continue  # past prediction days go to their own runs below
+        if c.value is None or c.subject.count("@") or c.segment:
+            continue  # past prediction days go to their own runs below, segments with their realized metrics
         metrics[metric_key(c.stage, c.name, c.subject)] = float(c.value)
     for s in result.stages:
         metrics[f"alerts.{s.stage}"] = float(s.alerts + s.warnings)
@@ -139,6 +139,14 @@ def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) 
         values = {f"realized.{k}": v for k, v in record["metrics"].items() if v is not None}
         values["realized.label_coverage"] = record["coverage"]
         values.update({f"estimation_error.{k}": v for k, v in record.get("estimation_error", {}).items()})
+        for segment, seg in record.get("segments", {}).items():
+            values.update(
+                {
+                    _BAD.sub("_", f"realized.{k}.{segment}"): v
+                    for k, v in seg["metrics"].items()
+                    if v is not None
+                }
+            )
         client.log_batch(run_id, metrics=[Metric(k, float(v), as_of, step) for k, v in values.items()])
 
 

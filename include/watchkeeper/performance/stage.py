@@ -7,6 +7,7 @@ that day is replaced (idempotent) and its metric appears in today's checks as `m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -33,7 +34,83 @@ def _labels(cfg: ModelConfig, storage: Storage, day: date) -> pd.DataFrame | Non
 
 
 def _prediction_columns(cfg: ModelConfig) -> list[str]:
-    return [c for c in (cfg.columns.id, cfg.columns.score, cfg.columns.prediction) if c]
+    return [
+        c for c in (cfg.columns.id, cfg.columns.score, cfg.columns.prediction, *cfg.segments.columns) if c
+    ]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What realized metrics are judged against: per-metric bound entries, their day-size sample rows, and the
+    fewest labelled rows worth scoring (the whole day's, or one segment's from its own reference rows)."""
+
+    entries: dict
+    sample_rows: int | None
+    min_rows: int
+
+
+def _metric_checks(
+    cfg: ModelConfig,
+    joined: pd.DataFrame,
+    scope: Scope,
+    subject: str,
+    details: dict,
+    blocked: str | None,
+    segment: str | None = None,
+) -> list[Check]:
+    """One check per configured metric on these labelled rows, bounds widened for their count."""
+    checks = []
+    provisional = details["provisional"]
+    for name in performance_metrics(cfg):
+        metric = get_metric(name, cfg.task)
+        bounds = bounds_for_rows(
+            cfg, scope.entries.get(name, {}), len(joined), scope.sample_rows, metric.direction
+        )
+        check = Check(
+            id=f"performance.{name}",
+            stage="performance",
+            name=name,
+            subject=subject.format(name),
+            segment=segment,
+            lower=bounds.get("lower"),
+            upper=bounds.get("upper"),
+            threshold_rule=bounds.get("rule", "no labelled reference"),
+            status=Status.SKIPPED,
+            # A segment's alert is for the model owner to look at; the whole day's decides on retraining.
+            severity=Severity.CRITICAL if segment is None else Severity.WARNING,
+            owner="model",
+            details=details if segment is None else {**details, "segment_labelled": len(joined)},
+        )
+        what = f"{name} of {details['prediction_day']} predictions" + (f" where {segment}" if segment else "")
+        if blocked:
+            check.reason = f"could not measure: {blocked}"
+        elif len(joined) < scope.min_rows:
+            setting = "segments.min_rows" if segment else "performance.min_labels"
+            check.reason = f"insufficient labels: {len(joined)} < {setting} {scope.min_rows}"
+            if segment:
+                check.reason = "insufficient data: " + check.reason.removeprefix("insufficient labels: ")
+        else:
+            pred, score = predictions_of(cfg, joined)
+            value = compute(metric, labels_of(cfg, joined), pred, score)
+            if value is None:
+                check.reason = "metric undefined on these labels (e.g. a single class)"
+            else:
+                check.judge(value, f"{what} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]")
+                if provisional:  # too few labels yet to act on: shown, not a retrain trigger
+                    check.severity = Severity.WARNING
+        checks.append(check)
+    return checks
+
+
+def _segments(cfg: ModelConfig, profile: dict, joined: pd.DataFrame):
+    """(segment "column=value", its scope, its labelled rows) for every segment learned from the reference."""
+    for column, values in (profile.get("segment_performance") or {}).items():
+        if column not in joined:
+            continue
+        as_text = joined[column].astype(str).where(joined[column].notna())
+        for value, entry in values.items():
+            scope = Scope(entry["metrics"], entry.get("sample_rows"), cfg.segments.min_rows)
+            yield f"{column}={value}", scope, joined[as_text == value]
 
 
 def known_labels(cfg: ModelConfig, storage: Storage, day: date) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -132,47 +209,19 @@ def performance_checks(
             y, (pred, _) = labels_of(cfg, joined), predictions_of(cfg, joined)
             result["confusion"] = {"tp": int(((y == 1) & (pred == 1)).sum()), "fp": int(((y == 0) & (pred == 1)).sum()),
                                    "fn": int(((y == 1) & (pred == 0)).sum()), "tn": int(((y == 0) & (pred == 0)).sum())}  # fmt: skip
-        metrics: dict[str, float | None] = {}
-        for name in performance_metrics(cfg):
-            metric = get_metric(name, cfg.task)
-            bounds = bounds_for_rows(
-                cfg,
-                profile["performance"].get(name, {}),
-                len(joined),
-                profile.get("sample_rows"),
-                metric.direction,
-            )
-            check = Check(
-                id=f"performance.{name}",
-                stage="performance",
-                name=name,
-                subject=f"{name}{subject_suffix}",
-                lower=bounds.get("lower"),
-                upper=bounds.get("upper"),
-                threshold_rule=bounds.get("rule", "no labelled reference"),
-                status=Status.SKIPPED,
-                severity=Severity.CRITICAL,
-                owner="model",
-                details={**result, "as_of": day.isoformat()},
-            )
-            if day_blocked:
-                check.reason = f"could not measure: {day_blocked}"
-            elif len(joined) < cfg.performance.min_labels:
-                check.reason = f"insufficient labels: {len(joined)} < performance.min_labels {cfg.performance.min_labels}"
-            else:
-                pred, score = predictions_of(cfg, joined)
-                value = compute(metric, labels_of(cfg, joined), pred, score)
-                if value is None:
-                    check.reason = "metric undefined on these labels (e.g. a single class)"
-                else:
-                    check.judge(
-                        value,
-                        f"{name} of {pday} predictions is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]",
-                    )
-                    if result["provisional"]:  # too few labels yet to act on: shown, not a retrain trigger
-                        check.severity = Severity.WARNING
-            metrics[name] = check.value
-            checks.append(check)
+        details = {**result, "as_of": day.isoformat()}
+        subject = f"{{}}{subject_suffix}"
+        whole = Scope(profile["performance"], profile.get("sample_rows"), cfg.performance.min_labels)
+        day_checks = _metric_checks(cfg, joined, whole, subject, details, day_blocked)
+        metrics = {c.name: c.value for c in day_checks}
+        segments = {}
+        for segment, scope, rows in _segments(cfg, profile, joined):
+            seg_checks = _metric_checks(cfg, rows, scope, subject, details, day_blocked, segment)
+            segments[segment] = {"labelled": len(rows), "metrics": {c.name: c.value for c in seg_checks}}
+            day_checks += seg_checks
+        checks += day_checks
+        if segments:
+            result["segments"] = segments
         realized[pday.isoformat()] = {**result, "as_of": day.isoformat(), "metrics": metrics}
     unknown = len(today_ids - matched)
     checks.append(
