@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pandas as pd
 from helpers import FIRST_DAY, parquet_bytes
-from watchkeeper.performance.stage import known_labels, label_record_checks
+from watchkeeper.performance.labels import known_labels, label_record_checks
 
 
 def write_labels(storage, day, pairs):

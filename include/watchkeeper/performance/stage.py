@@ -1,8 +1,9 @@
-"""Realized performance on late labels: the day's arriving labels are joined to predictions of the window.
+"""The performance stage's checks: realized metrics on late labels (whole day and per segment), and estimates.
 
-A label file for day D may hold labels for predictions of D or any of the `label_window_days` before it. Every
-prediction day that received labels today is re-scored with all labels known as of D, so the stored result of
-that day is replaced (idempotent) and its metric appears in today's checks as `metric@<prediction day>`.
+A label file for day D may hold labels for predictions of D or any of the `label_window_days` before it (read and
+reconciled by `labels`). Every prediction day that received labels today is re-scored with all labels known as of D,
+so the stored result of that day is replaced (idempotent) and its metric appears in today's checks as
+`metric@<prediction day>`. Estimates of the day's own performance (CBPE or DLE) carry a ±3σ sampling-error band.
 """
 
 from __future__ import annotations
@@ -13,24 +14,12 @@ from datetime import date, timedelta
 import pandas as pd
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.loading import InputError, day_key, label_key, read_table
+from watchkeeper.loading import InputError, day_key, read_table
+from watchkeeper.performance.labels import known_labels, label_record_checks
 from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import bounds_for_rows, labels_of, performance_metrics, predictions_of
 from watchkeeper.result import Check, Severity, Status, num
 from watchkeeper.storage import Storage
-
-
-def _labels(cfg: ModelConfig, storage: Storage, day: date) -> pd.DataFrame | None:
-    key = label_key(cfg, day)
-    if key is None:
-        return None
-    try:
-        table = read_table(storage, key, cfg.paths.csv, columns=[cfg.columns.id, cfg.columns.target])
-    except InputError as exc:
-        if exc.kind in ("not_arrived", "empty"):
-            return None
-        raise
-    return table.to_pandas()
 
 
 def _prediction_columns(cfg: ModelConfig) -> list[str]:
@@ -79,7 +68,7 @@ def _metric_checks(
             # A segment's alert is for the model owner to look at; the whole day's decides on retraining.
             severity=Severity.CRITICAL if segment is None else Severity.WARNING,
             owner="model",
-            details=details if segment is None else {**details, "segment_labelled": len(joined)},
+            details={**details, **({"segment_labelled": len(joined)} if segment else {})},
         )
         what = f"{name} of {details['prediction_day']} predictions" + (f" where {segment}" if segment else "")
         if blocked:
@@ -111,56 +100,6 @@ def _segments(cfg: ModelConfig, profile: dict, joined: pd.DataFrame):
         for value, entry in values.items():
             scope = Scope(entry["metrics"], entry.get("sample_rows"), cfg.segments.min_rows)
             yield f"{column}={value}", scope, joined[as_text == value]
-
-
-def known_labels(cfg: ModelConfig, storage: Storage, day: date) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(labels arriving today, all labels known as of today within the window, label-file facts).
-
-    Which value counts when a prediction id is labelled more than once: the latest arrival wins (a resend is a
-    correction). When one file holds different values for the same id, that id is left unscored until a later
-    arrival settles it: there is no telling which row is right.
-    """
-    window = cfg.performance.label_window_days
-    id_col, target = cfg.columns.id, cfg.columns.target
-    frames = []
-    for offset in range(window, -1, -1):
-        df = _labels(cfg, storage, day - timedelta(days=offset))
-        if df is not None:
-            df = df.assign(**{id_col: df[id_col].astype(str), _VALUE: labels_of(cfg, df), _FILE: -offset})
-            frames.append(df)
-    empty = pd.DataFrame({id_col: pd.Series(dtype=str), target: pd.Series(dtype=float)})
-    if not frames:
-        return empty, empty, {"label_rows_today": 0}
-    every = pd.concat(frames, ignore_index=True)
-    today = every[every[_FILE] == 0]
-    facts = {"label_rows_today": len(today), **label_outcomes(every, id_col)}
-    latest = every[every[_FILE] == every.groupby(id_col)[_FILE].transform("max")]
-    settled = latest.groupby(id_col)[_VALUE].transform("nunique", dropna=False) <= 1
-    known = latest[settled].drop_duplicates(subset=[id_col], keep="last")
-    return today[[id_col, target]], known[[id_col, target]], facts
-
-
-_VALUE, _FILE = "__label_value", "__label_file"
-
-
-def label_outcomes(every: pd.DataFrame, id_col: str) -> dict[str, int]:
-    """Counts of today's repeated and conflicting labels (`every`: all arrivals of the window, today's `_FILE` 0)."""
-    today = every[every[_FILE] == 0]
-    earlier = every[every[_FILE] < 0].drop_duplicates(subset=[id_col], keep="last").set_index(id_col)[_VALUE]
-    values_in_file = today.groupby(id_col)[_VALUE].nunique(dropna=False)
-    repeated_in_file = int(today[id_col].duplicated().sum())
-    firsts = today.drop_duplicates(subset=[id_col])
-    before = firsts[id_col].map(earlier)
-    was_known = firsts[id_col].isin(earlier.index).to_numpy()
-    same = (before.to_numpy() == firsts[_VALUE].to_numpy()) | (
-        before.isna() & firsts[_VALUE].isna()
-    ).to_numpy()
-    return {
-        "duplicate_label_ids_today": repeated_in_file,
-        "conflicting_ids_in_file": int((values_in_file > 1).sum()),
-        "resent_same_value": int((was_known & same).sum()),
-        "changed_from_earlier_arrival": int((was_known & ~same).sum()),
-    }
 
 
 def performance_checks(
@@ -244,48 +183,6 @@ def performance_checks(
     )
     checks += label_record_checks(facts)
     return checks, realized
-
-
-def label_record_checks(facts: dict) -> list[Check]:
-    """Named outcomes of today's repeated labels: harmless duplicates (counted) and conflicts (data owner alerted)."""
-    repeated = facts["duplicate_label_ids_today"] + facts["resent_same_value"]
-    in_file, changed = facts["conflicting_ids_in_file"], facts["changed_from_earlier_arrival"]
-    duplicates = Check(
-        id="performance.label_duplicates",
-        stage="performance",
-        name="label_duplicates",
-        subject="labels",
-        value=float(repeated),
-        threshold_rule="repeated labels with the same value are harmless: counted, not alerted",
-        status=Status.OK,
-        severity=Severity.INFO,
-        owner="data",
-        details={k: facts[k] for k in ("duplicate_label_ids_today", "resent_same_value")},
-    )
-    parts = []
-    if changed:
-        parts.append(
-            f"{changed} prediction id(s) got a different label than an earlier arrival (the latest wins)"
-        )
-    if in_file:
-        parts.append(
-            f"{in_file} id(s) have different labels within today's file (left unscored until settled)"
-        )
-    conflicts = Check(
-        id="performance.label_conflicts",
-        stage="performance",
-        name="label_conflicts",
-        subject="labels",
-        value=float(in_file + changed),
-        upper=0.0,
-        threshold_rule="a prediction id must keep one label",
-        status=Status.ALERT if parts else Status.OK,
-        reason="; ".join(parts) or None,
-        severity=Severity.WARNING,
-        owner="data",
-        details={"conflicting_ids_in_file": in_file, "changed_from_earlier_arrival": changed},
-    )
-    return [duplicates, conflicts]
 
 
 def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
