@@ -126,7 +126,7 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     bands = {
         c.name.removeprefix("estimated_"): [c.details["band_lower"], c.details["band_upper"]]
         for c in estimated
-        if "band_lower" in c.details
+        if "band_lower" in c.details and c.segment is None
     }
     d.results.write_json(
         d.key("performance/estimated.json"),

@@ -118,7 +118,7 @@ def estimate_bands(result: DayResult) -> dict[str, float]:
     """The ±3σ sampling-error band beside each estimated metric, as `performance.estimated_<m>.band_lower/upper`."""
     out = {}
     for c in result.checks:
-        if c.details.get("estimated") and "band_lower" in c.details:
+        if c.details.get("estimated") and "band_lower" in c.details and c.segment is None:
             for side in ("band_lower", "band_upper"):
                 out[metric_key(c.stage, c.name, c.subject) + f".{side}"] = float(c.details[side])
     return out

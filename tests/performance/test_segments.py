@@ -60,3 +60,23 @@ def test_no_segments_configured_means_no_segment_checks(tiny):
     cfg, storage, _ = tiny
     result = run_day(cfg, FIRST_DAY + timedelta(days=1), storage)
     assert not [c for c in result.checks if c.segment]
+
+
+def test_estimates_per_segment_flag_a_shift_within_one_segment(segmented):
+    cfg, storage, frames = segmented
+    day = FIRST_DAY + timedelta(days=2)
+    df = frames[str(day)].drop(columns=["label"]).copy()
+    in_b = (df["c"] == "b").to_numpy()
+    # Segment b's scores all crowd near 0.5: its expected accuracy falls while the rest of the day is unchanged.
+    df.loc[in_b, "score"] = np.random.default_rng(1).uniform(0.45, 0.55, in_b.sum())
+    df.loc[in_b, "pred"] = (df.loc[in_b, "score"] >= 0.5).astype(int)
+    storage.write_bytes(f"days/{day}.parquet", parquet_bytes(df))
+    result = run_day(cfg, day, storage)
+    acc = segment_checks(result, "estimated_accuracy")
+    assert set(acc) == {"c=a", "c=b", "c=c"}
+    assert acc["c=b"].status == "alert" and "where c=b" in acc["c=b"].reason
+    assert acc["c=a"].status == "ok" and acc["c=a"].details["band_lower"] < acc["c=a"].value
+    assert acc["c=c"].status == "skipped" and acc["c=c"].reason.startswith("insufficient data")
+    whole = next(c for c in result.checks if c.name == "estimated_accuracy" and c.segment is None)
+    stored = storage.read_json(cfg.results_key(day, "performance/estimated.json"))
+    assert stored["bands"]["accuracy"] == [whole.details["band_lower"], whole.details["band_upper"]]

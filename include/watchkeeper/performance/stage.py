@@ -207,10 +207,21 @@ def sampling_error(profile: dict, name: str, rows: int) -> float | None:
     """How much the realized metric of a day of `rows` rows varies by sampling alone: its std over day-size random
     reference samples (the estimated metric's when it is not realized too), scaled by √(sample rows / rows)."""
     entry = profile.get("performance", {}).get(name) or profile["estimation"]["metrics"].get(name) or {}
-    std, sample_rows = entry.get("noise_std"), profile.get("sample_rows")
+    return _sigma(entry, profile.get("sample_rows"), rows)
+
+
+def _sigma(entry: dict, sample_rows: int | None, rows: int) -> float | None:
+    std = entry.get("noise_std")
     if not std or not sample_rows or rows <= 0:
         return None
     return float(std * (sample_rows / rows) ** 0.5)
+
+
+def _banded(check: Check, value: float, sigma: float | None) -> None:
+    if sigma is not None:
+        check.details.update(
+            sampling_error=sigma, band_lower=value - BAND_K * sigma, band_upper=value + BAND_K * sigma
+        )
 
 
 def estimation_checks(
@@ -257,12 +268,55 @@ def estimation_checks(
                     value,
                     f"estimated {name} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
                 )
-                if sigma is not None:
-                    check.details.update(
-                        sampling_error=sigma,
-                        band_lower=value - BAND_K * sigma,
-                        band_upper=value + BAND_K * sigma,
-                    )
+                _banded(check, value, sigma)
         values[name] = check.value
         checks.append(check)
+    if not blocked and profile.get("segment_performance"):
+        checks += segment_estimation_checks(cfg, day_frame, profile, estimator)
     return checks, values
+
+
+def segment_estimation_checks(
+    cfg: ModelConfig, day_frame: pd.DataFrame, profile: dict, estimator=None
+) -> list[Check]:
+    """Estimates per segment value, against bounds from that segment's reference rows (warnings, like the day's)."""
+    from watchkeeper.reference import estimator_of
+
+    estimated = estimator_of(cfg, day_frame, profile["estimation"], estimator)
+    checks = []
+    for column, segments in profile["segment_performance"].items():
+        if estimated is None or column not in day_frame:
+            continue
+        text = day_frame[column].astype(str).where(day_frame[column].notna()).to_numpy()
+        for value, entry in segments.items():
+            rows = text == value
+            values = estimated(rows) if rows.sum() >= cfg.segments.min_rows else {}
+            for name, bounds in entry.get("estimated", {}).items():
+                check = Check(
+                    id=f"performance.estimated_{name}",
+                    stage="performance",
+                    name=f"estimated_{name}",
+                    subject=f"estimated_{name}",
+                    segment=f"{column}={value}",
+                    lower=bounds.get("lower"),
+                    upper=bounds.get("upper"),
+                    threshold_rule=bounds.get("rule", ""),
+                    status=Status.SKIPPED,
+                    severity=Severity.WARNING,
+                    owner="model",
+                    details={"estimated": True, "rows": int(rows.sum())},
+                )
+                v = values.get(name)
+                if rows.sum() < cfg.segments.min_rows:
+                    check.reason = f"insufficient data: {int(rows.sum())} rows < segments.min_rows {cfg.segments.min_rows}"
+                elif v is None:
+                    check.reason = "estimate undefined for this batch"
+                else:
+                    check.judge(
+                        v,
+                        f"estimated {name} where {column}={value} is {v:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
+                    )
+                    metric_entry = entry["metrics"].get(name) or bounds
+                    _banded(check, v, _sigma(metric_entry, entry.get("sample_rows"), int(rows.sum())))
+                checks.append(check)
+    return checks
