@@ -1,7 +1,8 @@
-"""The demo: start the embedded stack, write the demo world to the local S3 server, run the real DAG for each day.
+"""The demo: start the embedded stack, write both demo worlds to the local S3 server, run the real DAGs for each day.
 
-The DAG runs through Airflow itself, day by day with `dag.test()` in one process (see README for why), then this
-prints what was caught against the world's ground truth, the alerts in the outbox, and how to open the MLflow UI.
+Each model's DAG runs through Airflow itself, day by day with `dag.test()` in one process (see README for why), then
+this prints per model what was caught against its world's ground truth, the alerts in the outbox, and how to open
+the MLflow UI.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from watchkeeper.alerts import read_outbox  # noqa: E402
 from watchkeeper.config import load_config  # noqa: E402
-from watchkeeper.demo import generate_world  # noqa: E402
+from watchkeeper.demo import WORLDS  # noqa: E402
 from watchkeeper.demo.score import render, score  # noqa: E402
 from watchkeeper.result import DayResult  # noqa: E402
 from watchkeeper.stack import Stack  # noqa: E402
 from watchkeeper.storage import Storage  # noqa: E402
 
-CONFIG = ROOT / "include" / "models" / "credit_default.yaml"
+MODELS = ROOT / "include" / "models"
 STATE = ROOT / ".watchkeeper" / "demo"
+ROWS = {"credit_default": 4000, "delivery_time": 1500}
+"""Predictions per day of each demo model (the regressor's days are smaller to keep the demo's runtime down)."""
 
 
 def run(argv: list[str], log: Path) -> None:
@@ -42,12 +45,24 @@ def manifest_days(first: date, days: int) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--days", type=int, default=60, help="production days in the world (default 60)")
-    parser.add_argument("--rows-per-day", type=int, default=4000)
+    parser.add_argument("--days", type=int, default=60, help="production days in each world (default 60)")
+    parser.add_argument(
+        "--models", default=",".join(WORLDS), help=f"comma-separated demo models (default {','.join(WORLDS)})"
+    )
+    parser.add_argument(
+        "--rows-per-day",
+        type=int,
+        default=None,
+        help="predictions per day for every model (default: 4000, 1500)",
+    )
     parser.add_argument(
         "--keep-running", action="store_true", help="leave the S3 server up (stop: watchkeeper stack down)"
     )
     args = parser.parse_args()
+    models = [m for m in args.models.split(",") if m]
+    unknown = sorted(set(models) - set(WORLDS))
+    if unknown:
+        parser.error(f"unknown demo model(s) {unknown}; valid: {', '.join(WORLDS)}")
 
     Stack.load(str(STATE)).stop()  # leftovers of an earlier demo, by their recorded PIDs
     shutil.rmtree(STATE, ignore_errors=True)
@@ -55,26 +70,23 @@ def main() -> int:
     try:
         print(f"starting the local S3 server ... {stack.start_s3()}")
         os.environ.update(stack.environment(ROOT))
-        cfg = load_config(CONFIG)
-        storage = Storage.from_uri(cfg.storage.uri)
-        storage.ensure_root()
-        manifest = generate_world(storage.write_bytes, days=args.days, rows_per_day=args.rows_per_day)
-        first = date.fromisoformat(manifest["start"])
+        worlds = {}
+        for model in models:
+            cfg = load_config(MODELS / f"{model}.yaml")
+            storage = Storage.from_uri(cfg.storage.uri)
+            storage.ensure_root()
+            rows = args.rows_per_day or ROWS[model]
+            manifest = WORLDS[model](storage.write_bytes, days=args.days, rows_per_day=rows)
+            worlds[model] = (cfg, storage, manifest)
+            print(f"wrote the {model} world to {cfg.storage.uri}: {args.days} days x ~{rows} predictions")
+        first = date.fromisoformat(next(iter(worlds.values()))[2]["start"])
         last = first + timedelta(days=args.days - 1)
-        print(
-            f"wrote the demo world to {cfg.storage.uri}: {args.days} days x ~{args.rows_per_day} predictions"
-        )
         log = STATE / "logs" / "airflow.log"
         print(f"migrating Airflow's metadata database (SQLite) in {stack.airflow_home} ...")
         run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], log)
-        print(f"running DAG watchkeeper_credit_default for {first}..{last} through Airflow (log: {log}) ...")
-        runner = [
-            sys.executable,
-            "-m",
-            "watchkeeper_airflow.runner",
-            "watchkeeper_credit_default",
-            f"{first}..{last}",
-        ]
+        dags = ",".join(f"watchkeeper_{m}" for m in models)
+        print(f"running DAGs {dags} for {first}..{last} through Airflow (log: {log}) ...")
+        runner = [sys.executable, "-m", "watchkeeper_airflow.runner", dags, f"{first}..{last}"]
         with open(log, "a") as out:
             proc = subprocess.Popen(
                 runner, stdout=subprocess.PIPE, stderr=out, text=True, env=os.environ.copy()
@@ -82,16 +94,18 @@ def main() -> int:
             for line in proc.stdout:
                 print("  " + line.rstrip(), flush=True)
             runner_failed = proc.wait() != 0
-        results = {}
-        for i in range(args.days):
-            key = cfg.results_key(first + timedelta(days=i), "result.json")
-            if storage.exists(key):
-                results[(first + timedelta(days=i)).isoformat()] = DayResult.model_validate(
-                    storage.read_json(key)
-                )
-        report = score(results, manifest)
-        (STATE / "detection.json").write_text(json.dumps(report, indent=2))
-        print("\nwhat was caught (ground truth: incidents.json in the bucket):\n" + render(report))
+        missing, reports = [], {}
+        for model, (cfg, storage, manifest) in worlds.items():
+            results = {}
+            for day in manifest_days(first, args.days):
+                key = cfg.results_key(day, "result.json")
+                if storage.exists(key):
+                    results[day] = DayResult.model_validate(storage.read_json(key))
+            reports[model] = score(results, manifest)
+            missing += [f"{model} {d}" for d in manifest_days(first, args.days) if d not in results]
+            print(f"\n{model}: what was caught (ground truth: incidents.json in {cfg.storage.uri}):")
+            print(render(reports[model]))
+        (STATE / "detection.json").write_text(json.dumps(reports, indent=2))
         outbox = read_outbox(Path(stack.outbox))
         print(
             f"\n{len(outbox)} alert(s) in the outbox {stack.outbox}: {dict(Counter(m['destination'] for m in outbox))}"
@@ -99,13 +113,14 @@ def main() -> int:
         for m in outbox[:3]:
             print("  - " + m["payload"]["text"][:160])
         print(
-            f"\nMLflow history (one run per day): {stack.mlflow_ui_command()}  then open http://127.0.0.1:5000"
+            f"\nMLflow history (one experiment per model, one run per day): {stack.mlflow_ui_command()}  "
+            "then open http://127.0.0.1:5000"
         )
-        print(
-            f"day results: {cfg.storage.uri}/{cfg.storage.results_prefix}/ (on the S3 server while it runs)"
-        )
+        for model, (cfg, _, _) in worlds.items():
+            print(
+                f"{model} day results: {cfg.storage.uri}/{cfg.storage.results_prefix}/ (on the S3 server while it runs)"
+            )
         print(f"detection summary: {STATE / 'detection.json'}")
-        missing = [d for d in manifest_days(first, args.days) if d not in results]
         if runner_failed or missing:
             print(f"\nFAILED: {len(missing)} day(s) have no result ({', '.join(missing[:5])} ...); see {log}")
             return 1

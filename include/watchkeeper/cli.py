@@ -144,22 +144,25 @@ def schema_cmd() -> None:
 
 @main.group()
 def demo() -> None:
-    """The demo world: a credit-default model with scripted incidents."""
+    """The demo worlds: a credit-default classifier and a delivery-time regressor with scripted incidents."""
 
 
 @demo.command("generate")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--days", default=60, show_default=True)
-@click.option("--rows-per-day", default=4000, show_default=True)
-@click.option("--seed", default=7, show_default=True)
-def demo_generate_cmd(config_path: str, days: int, rows_per_day: int, seed: int) -> None:
-    """Train the demo model and write its reference, days, labels and incidents to the config's storage."""
-    from watchkeeper.demo import generate_world
+@click.option("--rows-per-day", default=None, type=int, help="Default: the world's own (4000 / 1500).")
+@click.option("--seed", default=None, type=int, help="Default: the world's own.")
+def demo_generate_cmd(config_path: str, days: int, rows_per_day: int | None, seed: int | None) -> None:
+    """Train the demo model named in the config and write its reference, days, labels and incidents to its storage."""
+    from watchkeeper.demo import WORLDS
 
     cfg = _config(config_path)
+    if cfg.name not in WORLDS:
+        raise click.ClickException(f"no demo world for model {cfg.name!r}; valid: {', '.join(WORLDS)}")
     storage = Storage.from_uri(cfg.storage.uri)
     storage.ensure_root()
-    manifest = generate_world(storage.write_bytes, days=days, rows_per_day=rows_per_day, seed=seed)
+    options = {k: v for k, v in {"rows_per_day": rows_per_day, "seed": seed}.items() if v is not None}
+    manifest = WORLDS[cfg.name](storage.write_bytes, days=days, **options)
     click.echo(f"wrote the demo world to {storage.uri}: {len(manifest['incidents'])} incidents, {days} days")
 
 

@@ -160,24 +160,38 @@ def measure_drift(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     profile = get_profile(d.cfg, d.storage, d.results)
-    frame = staged_frame(d) if frame is None else frame
+    cols = d.cfg.columns
+    needed = [cols.id, cols.score, cols.prediction, *(f.name for f in cols.features), *d.cfg.segments.columns]
+    frame = staged_frame(d, [c for c in dict.fromkeys(needed) if c]) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     artifact = (profile.get("estimation") or {}).get("artifact")
     estimator = pickle.loads(d.results.read_bytes(artifact)) if artifact else None  # our own cached DLE model
     estimated, estimates = estimation_checks(d.cfg, frame, profile, blocked, estimator)
+    bands = {
+        c.name.removeprefix("estimated_"): [c.details["band_lower"], c.details["band_upper"]]
+        for c in estimated
+        if "band_lower" in c.details and c.segment is None
+    }
     d.results.write_json(
-        d.key("performance/estimated.json"), {"day": d.day.isoformat(), "metrics": estimates}
+        d.key("performance/estimated.json"),
+        {"day": d.day.isoformat(), "metrics": estimates, "bands": bands},
     )
     checks, realized = performance_checks(d.cfg, d.storage, d.day, frame, profile, blocked)
     # Each prediction day's realized result is replaced in place as its labels fill in, beside its estimate.
     for pday, record in realized.items():
         est_key = d.cfg.results_key(pday, "performance/estimated.json")
-        est = d.results.read_json(est_key)["metrics"] if d.results.exists(est_key) else {}
-        record["estimated"] = est
+        stored = d.results.read_json(est_key) if d.results.exists(est_key) else {}
+        est, bands = stored.get("metrics", {}), stored.get("bands", {})
+        record["estimated"], record["estimated_band"] = est, bands
         record["estimation_error"] = {
             m: record["metrics"][m] - est[m]
             for m in est
             if est[m] is not None and record["metrics"].get(m) is not None
+        }
+        record["within_band"] = {
+            m: bands[m][0] <= record["metrics"][m] <= bands[m][1]
+            for m in bands
+            if record["metrics"].get(m) is not None
         }
         d.results.write_json(d.cfg.results_key(pday, "performance/realized.json"), record)
     for c in checks:

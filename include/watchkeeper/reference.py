@@ -20,7 +20,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 6
+PROFILE_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,9 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
                 spec, chunk_values, boot_values, metric.direction, cfg.reference.min_chunks, False
             )
     estimation = _estimation_profile(cfg, ref, chunk_masks, boot_masks) if performance else {}
+    segment_performance = (
+        _segment_performance_profile(cfg, ref, chunk_masks, estimation) if performance else {}
+    )
     rows = [len(p) for p in parts]
     return {
         "profile_version": PROFILE_VERSION,
@@ -233,6 +236,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "importance": importance,
         "performance": performance,
         "estimation": estimation,
+        "segment_performance": segment_performance,
     }
 
 
@@ -291,6 +295,90 @@ def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, 
             cfg.performance.threshold, chunk_values, boot_values, direction, cfg.reference.min_chunks, False
         )
     return {"kind": "cbpe", "calibration": calibration, "metrics": bounds}
+
+
+def estimator_of(cfg: ModelConfig, frame: pd.DataFrame, estimation: dict, estimator=None):
+    """`rows mask → {estimated metric: value}` over `frame`: CBPE from the stored calibration, or DLE from the
+    fitted loss models' per-row losses (computed once). None when there is nothing to estimate."""
+    from watchkeeper.performance.estimation import estimate
+
+    if not estimation:
+        return None
+    names = list(estimation["metrics"])
+    pred, score = predictions_of(cfg, frame)
+    if estimation["kind"] == "dle":
+        model = estimator if estimator is not None else estimation.get("_estimator")
+        if model is None:
+            return None
+        absolute, squared = model.row_losses(frame)
+        return lambda m: {"mae": float(absolute[m].mean()), "rmse": float(np.sqrt(squared[m].mean()))}
+    if score is None:
+        return None
+    return lambda m: {n: estimate(n, estimation["calibration"], pred[m], score[m]) for n in names}
+
+
+def _segment_performance_profile(
+    cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, estimation: dict
+) -> dict:
+    """Per segment value (the most frequent `segments.max_values` of each column): bounds of each realized metric,
+    and of each estimated one, from that segment's rows of each reference chunk and from random samples of its rows
+    of that size."""
+    y = labels_of(cfg, ref)
+    pred, score = predictions_of(cfg, ref)
+    estimated = estimator_of(cfg, ref, estimation)
+    rng = np.random.default_rng(cfg.reference.seed)
+    out: dict[str, dict] = {}
+    for column in (c for c in cfg.segments.columns if c in ref):
+        text = ref[column].astype(str).where(ref[column].notna())
+        for value in text.value_counts().index[: cfg.segments.max_values]:
+            rows = (text == value).to_numpy()
+            chunks_of = [m & rows for m in chunk_masks]
+            size = int(np.median([m.sum() for m in chunks_of]))
+            where = np.flatnonzero(rows)
+            samples = []
+            for _ in range(cfg.reference.bootstrap_samples if 0 < size < where.size else 0):
+                mask = np.zeros(len(ref), dtype=bool)
+                mask[rng.choice(where, size, replace=False)] = True
+                samples.append(mask)
+            metrics = {}
+            for name in performance_metrics(cfg):
+                metric = get_metric(name, cfg.task)
+                chunk_values, boot_values = (
+                    [
+                        v
+                        for m in masks
+                        if m.any()
+                        and (v := compute(metric, y[m], pred[m], None if score is None else score[m]))
+                        is not None
+                    ]
+                    for masks in (chunks_of, samples)
+                )
+                metrics[name] = _combined_bounds(
+                    cfg.performance.threshold, chunk_values, boot_values, metric.direction,
+                    cfg.reference.min_chunks, False,
+                )  # fmt: skip
+            est = {}
+            for name in estimation.get("metrics", {}) if estimated else ():
+                direction = get_metric(name, cfg.task).direction
+                chunk_values, boot_values = (
+                    [v for m in masks if m.any() and (v := estimated(m).get(name)) is not None]
+                    for masks in (chunks_of, samples)
+                )
+                est[name] = _combined_bounds(
+                    cfg.performance.threshold,
+                    chunk_values,
+                    boot_values,
+                    direction,
+                    cfg.reference.min_chunks,
+                    False,
+                )
+            out.setdefault(column, {})[str(value)] = {
+                "reference_rows": int(rows.sum()),
+                "sample_rows": size or None,
+                "metrics": metrics,
+                "estimated": est,
+            }
+    return out
 
 
 def _dle_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:

@@ -87,12 +87,13 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
     ts, step = _ms(result.day), result.day.toordinal()
     metrics: dict[str, float] = {"rows": float(result.rows)}
     for c in result.checks:
-        if c.value is None or c.subject.count("@"):
-            continue  # past prediction days go to their own runs below
+        if c.value is None or c.subject.count("@") or c.segment:
+            continue  # past prediction days go to their own runs below, segments with their realized metrics
         metrics[metric_key(c.stage, c.name, c.subject)] = float(c.value)
     for s in result.stages:
         metrics[f"alerts.{s.stage}"] = float(s.alerts + s.warnings)
     metrics["alerts.total"] = float(sum(c.status == Status.ALERT for c in result.checks))
+    metrics.update(estimate_bands(result))
     tags = {
         "watchkeeper.status": result.status,
         "watchkeeper.headline": result.headline[:500],
@@ -114,6 +115,16 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
     return exp_id, run_id
 
 
+def estimate_bands(result: DayResult) -> dict[str, float]:
+    """The ±3σ sampling-error band beside each estimated metric, as `performance.estimated_<m>.band_lower/upper`."""
+    out = {}
+    for c in result.checks:
+        if c.details.get("estimated") and "band_lower" in c.details and c.segment is None:
+            for side in ("band_lower", "band_upper"):
+                out[metric_key(c.stage, c.name, c.subject) + f".{side}"] = float(c.details[side])
+    return out
+
+
 def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) -> None:
     """Realized metrics of each prediction day that got labels today, into that day's run, as of today."""
     from mlflow.entities import Metric
@@ -129,6 +140,14 @@ def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) 
         values = {f"realized.{k}": v for k, v in record["metrics"].items() if v is not None}
         values["realized.label_coverage"] = record["coverage"]
         values.update({f"estimation_error.{k}": v for k, v in record.get("estimation_error", {}).items()})
+        for segment, seg in record.get("segments", {}).items():
+            values.update(
+                {
+                    _BAD.sub("_", f"realized.{k}.{segment}"): v
+                    for k, v in seg["metrics"].items()
+                    if v is not None
+                }
+            )
         client.log_batch(run_id, metrics=[Metric(k, float(v), as_of, step) for k, v in values.items()])
 
 

@@ -2,7 +2,8 @@
 
 Starting Airflow costs seconds per process, so one process runs every day in order: for day D it passes
 `logical_date` = D+1 00:00, whose inferred data interval is [D, D+1), exactly what a scheduled run of D covers.
-Usage: python -m watchkeeper_airflow.runner DAG_ID DAY|FIRST..LAST [...]  (days run in the order given)
+Usage: python -m watchkeeper_airflow.runner DAG_ID[,DAG_ID...] DAY|FIRST..LAST [...]  (days run in the order
+given; with several DAGs, every day of the first, then of the next)
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def parse_days(specs: list[str]) -> list[date]:
 
 
 def main(argv: list[str]) -> int:
-    dag_id, *specs = argv
-    states = run_days(dag_id, parse_days(specs))
-    failed = [d for d, s in states if s != "success"]
+    dag_ids, *specs = argv
+    failed = []
+    for dag_id in dag_ids.split(","):
+        failed += [f"{dag_id} {d}" for d, s in run_days(dag_id, parse_days(specs)) if s != "success"]
     if failed:
         print(f"{len(failed)} day(s) did not succeed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

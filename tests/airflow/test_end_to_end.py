@@ -2,7 +2,8 @@
 
 Days: a healthy day, the data-quality incident day (run twice: nothing is duplicated), the first covariate-drift
 day, and a day whose file never arrives (the sensor's deadline passes and exactly one "did not arrive" alert is posted to the
-data owner's webhook).
+data owner's webhook). Then one day of the regressor demo model, configured by its YAML alone: its first covariate-drift
+day, flagged by label-free estimation.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 from watchkeeper.alerts import read_outbox
-from watchkeeper.demo import generate_world
+from watchkeeper.demo import generate_delivery_world, generate_world
 from watchkeeper.storage import S3Credentials, Storage
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTHY, DQ, DRIFT, MISSING = "2026-01-11", "2026-01-12", "2026-01-25", "2026-01-14"
+REGRESSOR_DRIFT = "2026-01-29"
 pytestmark = pytest.mark.slow
 
 
@@ -61,6 +63,13 @@ def world(s3_stack, models_dir):
     cfg["airflow"] = {"retries": 0, "data_deadline_minutes": 0}  # a missing day alerts at once
     cfg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
     (models_dir / "credit_default.yaml").write_text(yaml.safe_dump(cfg))
+    regressor = Storage.from_uri("s3://wk-e2e/delivery_time", creds)
+    generate_delivery_world(regressor.write_bytes)
+    reg = yaml.safe_load((ROOT / "include/models/delivery_time.yaml").read_text())
+    reg["storage"]["uri"] = "s3://wk-e2e/delivery_time"
+    reg["airflow"] = {"retries": 0}
+    reg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    (models_dir / "delivery_time.yaml").write_text(yaml.safe_dump(reg))
     return storage, manifest
 
 
@@ -134,3 +143,21 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
     outbox = read_outbox(Path(env["WATCHKEEPER_OUTBOX"]))
     assert [m["key"] for m in outbox] == [f"credit_default/{DRIFT}/model/notify"]
     assert "credit_utilization" in outbox[0]["payload"]["text"]
+
+    # The regressor, from its YAML alone: estimation flags the error its covariate shift brings, before any label.
+    out = subprocess.run([sys.executable, "-m", "watchkeeper_airflow.runner", "watchkeeper_delivery_time", REGRESSOR_DRIFT],
+                         env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert f"watchkeeper_delivery_time {REGRESSOR_DRIFT}: success" in out.stdout, (
+        out.stdout + out.stderr[-3000:]
+    )
+    creds = S3Credentials(access_key="test", secret_key="test", endpoint_url=s3_stack.s3_endpoint)
+    regressor = Storage.from_uri("s3://wk-e2e/delivery_time", creds)
+    reg = regressor.read_json(f"watchkeeper/delivery_time/days/{REGRESSOR_DRIFT}/result.json")
+    est = next(c for c in reg["checks"] if c["id"] == "performance.estimated_mae")
+    assert est["status"] == "alert" and est["details"]["band_lower"] < est["value"]
+    assert reg["top_drifted_features"][0] == "distance_km"
+    exp = client.get_experiment_by_name("watchkeeper/delivery_time")
+    (run,) = client.search_runs([exp.experiment_id], f"tags.`watchkeeper.day` = '{REGRESSOR_DRIFT}'")
+    assert run.data.metrics["performance.estimated_mae"] == pytest.approx(est["value"])
+    outbox = read_outbox(Path(env["WATCHKEEPER_OUTBOX"]))
+    assert outbox[-1]["key"] == f"delivery_time/{REGRESSOR_DRIFT}/model/notify"

@@ -9,7 +9,14 @@ from datetime import date
 
 from watchkeeper.result import DayResult
 
-STAGE_OF = {"data_quality": "quality", "covariate_drift": "drift", "concept_drift": "performance"}
+STAGE_OF = {
+    "data_quality": "quality",
+    "covariate_drift": "drift",
+    "concept_drift": "performance",
+    "label_conflicts": "performance",
+}
+LABEL_CHECKS = ("label_join", "label_conflicts", "label_duplicates")
+"""Checks about the label records themselves (data owner), not about the model's performance."""
 
 
 def _alerts(r: DayResult, stage: str) -> list:
@@ -26,10 +33,19 @@ def _hit(inc: dict, r: DayResult) -> bool:
     if (
         kind == "concept_drift"
     ):  # realized metrics of a prediction day inside the incident, whenever labels came
-        metrics = [c for c in _alerts(r, "performance") if c.name != "label_join"]
+        metrics = [c for c in _alerts(r, "performance") if c.name not in LABEL_CHECKS]
         days = [date.fromisoformat(c.details.get("prediction_day", r.day.isoformat())) for c in metrics]
         return any(start <= d <= end for d in days)
+    if kind == "label_conflicts":
+        return start <= r.day <= end and any(c.name == "label_conflicts" for c in _alerts(r, "performance"))
     return False
+
+
+def _estimated(inc: dict, r: DayResult) -> bool:
+    """Label-free estimation alerted on a day of the incident, about that day's own predictions."""
+    start, end = date.fromisoformat(inc["start"]), date.fromisoformat(inc["end"])
+    estimated = [c for c in _alerts(r, "performance") if c.details.get("estimated")]
+    return start <= r.day <= end and bool(estimated)
 
 
 def score(results: dict[str, DayResult], manifest: dict) -> dict:
@@ -42,17 +58,24 @@ def score(results: dict[str, DayResult], manifest: dict) -> dict:
         owners = sorted({a.owner for d in caught for a in results[d].actions if a.kind == "notify"})
         first = caught[0] if caught else None
         ranked_first = None
+        estimated = sorted(d for d, r in results.items() if _estimated(inc, r))
         if inc["type"] == "covariate_drift" and first:
             ranked_first = results[first].top_drifted_features[:1] == inc["columns"][:1]
         out["incidents"].append(
             {"id": inc["id"], "type": inc["type"], "start": inc["start"], "end": inc["end"], "first_caught": first,
-             "days_caught": caught, "notified": owners, "expected_owner": inc["owner"], "ranked_first": ranked_first}
+             "days_caught": caught, "notified": owners, "expected_owner": inc["owner"], "ranked_first": ranked_first,
+             "estimated_first": estimated[0] if estimated else None, "days_estimated": estimated}
         )  # fmt: skip
     healthy = {d for d in manifest["healthy_days"] if d in results}
     for stage in ("quality", "drift", "performance"):
         # A performance alert is about the prediction day whose labels it scored, whenever it is raised.
         out["false_alert_days"][stage] = sorted(
-            {_about(c, d) for d, r in results.items() for c in _alerts(r, stage) if c.name != "label_join"}
+            {
+                _about(c, d)
+                for d, r in results.items()
+                for c in _alerts(r, stage)
+                if c.name not in LABEL_CHECKS
+            }
             & healthy
         )
     out["scored_days"] = len(results)
@@ -65,13 +88,15 @@ def _about(check, day: str) -> str:
 
 def render(report: dict) -> str:
     lines = [
-        "incident                 type             window                   first caught  notified   ranked first"
+        "incident                 type             window                   first caught  notified   ranked first  "
+        "estimated (no labels)"
     ]
     for i in report["incidents"]:
         window = f"{i['start']}..{i['end']}"
         rf = "" if i["ranked_first"] is None else str(i["ranked_first"])
         lines.append(
-            f"{i['id']:24s} {i['type']:16s} {window:24s} {i['first_caught'] or 'MISSED':13s} {','.join(i['notified']) or '-':10s} {rf}"
+            f"{i['id']:24s} {i['type']:16s} {window:24s} {i['first_caught'] or 'MISSED':13s} {','.join(i['notified']) or '-':10s} {rf:13s} "
+            f"{i.get('estimated_first') or '-'}"
         )
     fa = report["false_alert_days"]
     lines.append(

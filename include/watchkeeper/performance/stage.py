@@ -1,62 +1,105 @@
-"""Realized performance on late labels: the day's arriving labels are joined to predictions of the window.
+"""The performance stage's checks: realized metrics on late labels (whole day and per segment), and estimates.
 
-A label file for day D may hold labels for predictions of D or any of the `label_window_days` before it. Every
-prediction day that received labels today is re-scored with all labels known as of D, so the stored result of
-that day is replaced (idempotent) and its metric appears in today's checks as `metric@<prediction day>`.
+A label file for day D may hold labels for predictions of D or any of the `label_window_days` before it (read and
+reconciled by `labels`). Every prediction day that received labels today is re-scored with all labels known as of D,
+so the stored result of that day is replaced (idempotent) and its metric appears in today's checks as
+`metric@<prediction day>`. Estimates of the day's own performance (CBPE or DLE) carry a ±3σ sampling-error band.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.loading import InputError, day_key, label_key, read_table
+from watchkeeper.loading import InputError, day_key, read_table
+from watchkeeper.performance.labels import known_labels, label_record_checks
 from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import bounds_for_rows, labels_of, performance_metrics, predictions_of
 from watchkeeper.result import Check, Severity, Status, num
 from watchkeeper.storage import Storage
 
 
-def _labels(cfg: ModelConfig, storage: Storage, day: date) -> pd.DataFrame | None:
-    key = label_key(cfg, day)
-    if key is None:
-        return None
-    try:
-        table = read_table(storage, key, cfg.paths.csv, columns=[cfg.columns.id, cfg.columns.target])
-    except InputError as exc:
-        if exc.kind in ("not_arrived", "empty"):
-            return None
-        raise
-    return table.to_pandas()
-
-
 def _prediction_columns(cfg: ModelConfig) -> list[str]:
-    return [c for c in (cfg.columns.id, cfg.columns.score, cfg.columns.prediction) if c]
+    return [
+        c for c in (cfg.columns.id, cfg.columns.score, cfg.columns.prediction, *cfg.segments.columns) if c
+    ]
 
 
-def known_labels(cfg: ModelConfig, storage: Storage, day: date) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(labels arriving today, all labels known as of today within the window, label-file facts)."""
-    window = cfg.performance.label_window_days
-    frames = []
-    today = None
-    for offset in range(window, -1, -1):
-        d = day - timedelta(days=offset)
-        df = _labels(cfg, storage, d)
-        if df is not None:
-            frames.append(df)
-            if d == day:
-                today = df
-    id_col = cfg.columns.id
-    empty = pd.DataFrame({id_col: pd.Series(dtype=str), cfg.columns.target: pd.Series(dtype=float)})
-    known = pd.concat(frames, ignore_index=True) if frames else empty
-    facts = {"label_rows_today": 0 if today is None else len(today)}
-    if today is not None:
-        facts["duplicate_label_ids_today"] = int(today[id_col].duplicated().sum())
-    # The latest arrival wins when a label is sent again.
-    known = known.drop_duplicates(subset=[id_col], keep="last")
-    return (empty if today is None else today), known, facts
+@dataclass(frozen=True)
+class Scope:
+    """What realized metrics are judged against: per-metric bound entries, their day-size sample rows, and the
+    fewest labelled rows worth scoring (the whole day's, or one segment's from its own reference rows)."""
+
+    entries: dict
+    sample_rows: int | None
+    min_rows: int
+
+
+def _metric_checks(
+    cfg: ModelConfig,
+    joined: pd.DataFrame,
+    scope: Scope,
+    subject: str,
+    details: dict,
+    blocked: str | None,
+    segment: str | None = None,
+) -> list[Check]:
+    """One check per configured metric on these labelled rows, bounds widened for their count."""
+    checks = []
+    provisional = details["provisional"]
+    for name in performance_metrics(cfg):
+        metric = get_metric(name, cfg.task)
+        bounds = bounds_for_rows(
+            cfg, scope.entries.get(name, {}), len(joined), scope.sample_rows, metric.direction
+        )
+        check = Check(
+            id=f"performance.{name}",
+            stage="performance",
+            name=name,
+            subject=subject.format(name),
+            segment=segment,
+            lower=bounds.get("lower"),
+            upper=bounds.get("upper"),
+            threshold_rule=bounds.get("rule", "no labelled reference"),
+            status=Status.SKIPPED,
+            # A segment's alert is for the model owner to look at; the whole day's decides on retraining.
+            severity=Severity.CRITICAL if segment is None else Severity.WARNING,
+            owner="model",
+            details={**details, **({"segment_labelled": len(joined)} if segment else {})},
+        )
+        what = f"{name} of {details['prediction_day']} predictions" + (f" where {segment}" if segment else "")
+        if blocked:
+            check.reason = f"could not measure: {blocked}"
+        elif len(joined) < scope.min_rows:
+            setting = "segments.min_rows" if segment else "performance.min_labels"
+            check.reason = f"insufficient labels: {len(joined)} < {setting} {scope.min_rows}"
+            if segment:
+                check.reason = "insufficient data: " + check.reason.removeprefix("insufficient labels: ")
+        else:
+            pred, score = predictions_of(cfg, joined)
+            value = compute(metric, labels_of(cfg, joined), pred, score)
+            if value is None:
+                check.reason = "metric undefined on these labels (e.g. a single class)"
+            else:
+                check.judge(value, f"{what} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]")
+                if provisional:  # too few labels yet to act on: shown, not a retrain trigger
+                    check.severity = Severity.WARNING
+        checks.append(check)
+    return checks
+
+
+def _segments(cfg: ModelConfig, profile: dict, joined: pd.DataFrame):
+    """(segment "column=value", its scope, its labelled rows) for every segment learned from the reference."""
+    for column, values in (profile.get("segment_performance") or {}).items():
+        if column not in joined:
+            continue
+        as_text = joined[column].astype(str).where(joined[column].notna())
+        for value, entry in values.items():
+            scope = Scope(entry["metrics"], entry.get("sample_rows"), cfg.segments.min_rows)
+            yield f"{column}={value}", scope, joined[as_text == value]
 
 
 def performance_checks(
@@ -105,47 +148,19 @@ def performance_checks(
             y, (pred, _) = labels_of(cfg, joined), predictions_of(cfg, joined)
             result["confusion"] = {"tp": int(((y == 1) & (pred == 1)).sum()), "fp": int(((y == 0) & (pred == 1)).sum()),
                                    "fn": int(((y == 1) & (pred == 0)).sum()), "tn": int(((y == 0) & (pred == 0)).sum())}  # fmt: skip
-        metrics: dict[str, float | None] = {}
-        for name in performance_metrics(cfg):
-            metric = get_metric(name, cfg.task)
-            bounds = bounds_for_rows(
-                cfg,
-                profile["performance"].get(name, {}),
-                len(joined),
-                profile.get("sample_rows"),
-                metric.direction,
-            )
-            check = Check(
-                id=f"performance.{name}",
-                stage="performance",
-                name=name,
-                subject=f"{name}{subject_suffix}",
-                lower=bounds.get("lower"),
-                upper=bounds.get("upper"),
-                threshold_rule=bounds.get("rule", "no labelled reference"),
-                status=Status.SKIPPED,
-                severity=Severity.CRITICAL,
-                owner="model",
-                details={**result, "as_of": day.isoformat()},
-            )
-            if day_blocked:
-                check.reason = f"could not measure: {day_blocked}"
-            elif len(joined) < cfg.performance.min_labels:
-                check.reason = f"insufficient labels: {len(joined)} < performance.min_labels {cfg.performance.min_labels}"
-            else:
-                pred, score = predictions_of(cfg, joined)
-                value = compute(metric, labels_of(cfg, joined), pred, score)
-                if value is None:
-                    check.reason = "metric undefined on these labels (e.g. a single class)"
-                else:
-                    check.judge(
-                        value,
-                        f"{name} of {pday} predictions is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]",
-                    )
-                    if result["provisional"]:  # too few labels yet to act on: shown, not a retrain trigger
-                        check.severity = Severity.WARNING
-            metrics[name] = check.value
-            checks.append(check)
+        details = {**result, "as_of": day.isoformat()}
+        subject = f"{{}}{subject_suffix}"
+        whole = Scope(profile["performance"], profile.get("sample_rows"), cfg.performance.min_labels)
+        day_checks = _metric_checks(cfg, joined, whole, subject, details, day_blocked)
+        metrics = {c.name: c.value for c in day_checks}
+        segments = {}
+        for segment, scope, rows in _segments(cfg, profile, joined):
+            seg_checks = _metric_checks(cfg, rows, scope, subject, details, day_blocked, segment)
+            segments[segment] = {"labelled": len(rows), "metrics": {c.name: c.value for c in seg_checks}}
+            day_checks += seg_checks
+        checks += day_checks
+        if segments:
+            result["segments"] = segments
         realized[pday.isoformat()] = {**result, "as_of": day.isoformat(), "metrics": metrics}
     unknown = len(today_ids - matched)
     checks.append(
@@ -166,6 +181,7 @@ def performance_checks(
             details={**facts, "unknown_label_ids": unknown, "prediction_days": sorted(realized)},
         )
     )
+    checks += label_record_checks(facts)
     return checks, realized
 
 
@@ -181,6 +197,31 @@ def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
         owner="model",
         details=facts,
     )
+
+
+BAND_K = 3.0
+"""Half-width of the band reported beside an estimate, in sampling errors (as NannyML's ±3σ)."""
+
+
+def sampling_error(profile: dict, name: str, rows: int) -> float | None:
+    """How much the realized metric of a day of `rows` rows varies by sampling alone: its std over day-size random
+    reference samples (the estimated metric's when it is not realized too), scaled by √(sample rows / rows)."""
+    entry = profile.get("performance", {}).get(name) or profile["estimation"]["metrics"].get(name) or {}
+    return _sigma(entry, profile.get("sample_rows"), rows)
+
+
+def _sigma(entry: dict, sample_rows: int | None, rows: int) -> float | None:
+    std = entry.get("noise_std")
+    if not std or not sample_rows or rows <= 0:
+        return None
+    return float(std * (sample_rows / rows) ** 0.5)
+
+
+def _banded(check: Check, value: float, sigma: float | None) -> None:
+    if sigma is not None:
+        check.details.update(
+            sampling_error=sigma, band_lower=value - BAND_K * sigma, band_upper=value + BAND_K * sigma
+        )
 
 
 def estimation_checks(
@@ -213,6 +254,7 @@ def estimation_checks(
             owner="model",
             details={"estimated": True, "rows": len(day_frame)},
         )
+        sigma = sampling_error(profile, name, len(day_frame))
         if blocked:
             check.reason = f"could not measure: {blocked}"
         elif score is None or len(day_frame) < cfg.performance.min_labels:
@@ -226,6 +268,55 @@ def estimation_checks(
                     value,
                     f"estimated {name} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
                 )
+                _banded(check, value, sigma)
         values[name] = check.value
         checks.append(check)
+    if not blocked and profile.get("segment_performance"):
+        checks += segment_estimation_checks(cfg, day_frame, profile, estimator)
     return checks, values
+
+
+def segment_estimation_checks(
+    cfg: ModelConfig, day_frame: pd.DataFrame, profile: dict, estimator=None
+) -> list[Check]:
+    """Estimates per segment value, against bounds from that segment's reference rows (warnings, like the day's)."""
+    from watchkeeper.reference import estimator_of
+
+    estimated = estimator_of(cfg, day_frame, profile["estimation"], estimator)
+    checks = []
+    for column, segments in profile["segment_performance"].items():
+        if estimated is None or column not in day_frame:
+            continue
+        text = day_frame[column].astype(str).where(day_frame[column].notna()).to_numpy()
+        for value, entry in segments.items():
+            rows = text == value
+            values = estimated(rows) if rows.sum() >= cfg.segments.min_rows else {}
+            for name, bounds in entry.get("estimated", {}).items():
+                check = Check(
+                    id=f"performance.estimated_{name}",
+                    stage="performance",
+                    name=f"estimated_{name}",
+                    subject=f"estimated_{name}",
+                    segment=f"{column}={value}",
+                    lower=bounds.get("lower"),
+                    upper=bounds.get("upper"),
+                    threshold_rule=bounds.get("rule", ""),
+                    status=Status.SKIPPED,
+                    severity=Severity.WARNING,
+                    owner="model",
+                    details={"estimated": True, "rows": int(rows.sum())},
+                )
+                v = values.get(name)
+                if rows.sum() < cfg.segments.min_rows:
+                    check.reason = f"insufficient data: {int(rows.sum())} rows < segments.min_rows {cfg.segments.min_rows}"
+                elif v is None:
+                    check.reason = "estimate undefined for this batch"
+                else:
+                    check.judge(
+                        v,
+                        f"estimated {name} where {column}={value} is {v:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
+                    )
+                    metric_entry = entry["metrics"].get(name) or bounds
+                    _banded(check, v, _sigma(metric_entry, entry.get("sample_rows"), int(rows.sum())))
+                checks.append(check)
+    return checks
