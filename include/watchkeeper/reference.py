@@ -1,6 +1,9 @@
 """The reference profile: column kinds, chunking, and every check's bounds learned from reference chunks.
 
-Built once per (reference version, config) and cached as JSON in storage, so a day's run only scores the day.
+Built once per (reference version, config) and cached in storage: bounds and small facts as JSON, the drift methods'
+fitted states (sorted reference values, bin edges and shares, category shares) as one artifact beside it, so a
+day's run reads neither the reference nor re-fits anything. Reference samples (chunks and day-size subsamples) are
+summarized from one sort of each column (`_ColumnSampler`), not re-sorted per sample.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.drift.methods import get_method
+from watchkeeper.drift.methods import Summary, category_labels, get_method
 from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
 from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 6
+PROFILE_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,51 @@ def _column_array(series: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]
         arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return arr, np.isfinite(arr)
     ok = series.notna().to_numpy()
-    return series.astype(str).to_numpy(), ok
+    labels = category_labels(series.to_numpy()[ok])
+    arr = np.empty(len(series), dtype=labels.dtype)
+    arr[ok] = labels
+    return arr, ok
+
+
+class _ColumnSampler:
+    """Summaries (see `drift.methods`) of any row subset of one reference column, from one sort of the column.
+
+    A subset's sorted values are the full sorted array filtered by the subset's rows in sorted order (linear, no
+    sort); a subset's category counts are one `bincount` of its category codes.
+    """
+
+    def __init__(self, series: pd.Series, kind: str):
+        arr, self.ok = _column_array(series, kind)
+        self.kind = kind
+        if kind == "numeric":
+            values = arr[self.ok]
+            self.order = np.argsort(values, kind="stable")
+            self.sorted = values[self.order]
+        else:
+            self.categories, self.codes = np.unique(arr[self.ok], return_inverse=True)
+            self.total = np.bincount(self.codes, minlength=self.categories.size)
+
+    def _counts(self, counts: np.ndarray) -> dict[str, int]:
+        keep = counts > 0
+        return dict(zip(self.categories[keep].tolist(), counts[keep].tolist(), strict=True))
+
+    def full(self) -> Summary:
+        return self.sorted if self.kind == "numeric" else self._counts(self.total)
+
+    def split(self, rows: np.ndarray) -> tuple[Summary, Summary, int, int]:
+        """(summary of the other rows, summary of `rows`, their sizes) for a boolean mask over all rows."""
+        inside = rows[self.ok]
+        if self.kind == "numeric":
+            in_sorted = inside[self.order]
+            cur, rest = self.sorted[in_sorted], self.sorted[~in_sorted]
+            return rest, cur, rest.size, cur.size
+        cur = np.bincount(self.codes[inside], minlength=self.categories.size)
+        return (
+            self._counts(self.total - cur),
+            self._counts(cur),
+            int((self.total - cur).sum()),
+            int(cur.sum()),
+        )
 
 
 def null_masks(cfg: ModelConfig, ref: pd.DataFrame, parts: list[pd.DataFrame]) -> tuple[list, list]:
@@ -177,22 +224,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     parts = chunks(cfg, ref)
     chunk_masks, boot_masks = null_masks(cfg, ref, parts)
     monitored = monitored_columns(cfg, ref)
-    drift: dict[str, dict] = {}
-    for m in monitored:
-        arr, ok = _column_array(ref[m.column], m.kind)
-        # Each sample is compared with the reference it is left out of, as a new day would be.
-        pairs = [[(arr[~mask & ok], arr[mask & ok]) for mask in masks] for masks in (chunk_masks, boot_masks)]
-        for name in drift_methods(cfg, m):
-            method = get_method(name, m.kind)
-            chunk_values, boot_values = (
-                [method.score(method.fit(rest), cur) for rest, cur in group if rest.size and cur.size]
-                for group in pairs
-            )
-            spec = drift_threshold(cfg, m.column)
-            bounds = _combined_bounds(
-                spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True
-            )
-            drift[f"{m.column}|{name}"] = {**bounds, "reference_rows": int(ok.sum())}
+    drift, drift_state = _drift_profile(cfg, ref, monitored, chunk_masks, boot_masks)
     multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
     importance = _importance(cfg, ref, monitored)
     performance: dict[str, dict] = {}
@@ -229,11 +261,48 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "sample_rows": int(boot_masks[0].sum()) if boot_masks else None,
         "reference_rows": len(ref),
         "drift": drift,
+        "_drift_state": drift_state,
         "multivariate": multivariate,
         "importance": importance,
         "performance": performance,
         "estimation": estimation,
     }
+
+
+def _drift_profile(
+    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list
+) -> tuple[dict[str, dict], dict[str, object]]:
+    """Bounds of every (column, method) and each method's state fitted on the whole reference column.
+
+    Each sample is compared with the reference it is left out of, as a new day would be.
+    """
+    bounds: dict[str, dict] = {}
+    states: dict[str, object] = {}
+    for m in monitored:
+        sampler = _ColumnSampler(ref[m.column], m.kind)
+        methods = {name: get_method(name, m.kind) for name in drift_methods(cfg, m)}
+        values: dict[str, tuple[list, list]] = {name: ([], []) for name in methods}
+        for group, masks in enumerate((chunk_masks, boot_masks)):
+            for mask in masks:
+                rest, cur, n_rest, n_cur = sampler.split(mask)
+                if n_rest and n_cur:
+                    for name, method in methods.items():
+                        values[name][group].append(method.score(method.fit(rest), cur))
+        full = sampler.full()
+        for name, method in methods.items():
+            spec = drift_threshold(cfg, m.column)
+            chunk_values, boot_values = values[name]
+            entry = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True)
+            bounds[f"{m.column}|{name}"] = {**entry, "reference_rows": int(sampler.ok.sum())}
+            states[f"{m.column}|{name}"] = method.fit(full)
+    return bounds, states
+
+
+def drift_state(profile: dict, results: Storage) -> dict[str, object]:
+    """The drift methods' fitted reference states: in the profile when just built, else its cached artifact."""
+    if "_drift_state" in profile:
+        return profile["_drift_state"]
+    return pickle.loads(results.read_bytes(profile["drift_state"]["artifact"]))  # written by get_profile
 
 
 def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> dict[str, float]:
@@ -362,6 +431,10 @@ def get_profile(
         return results.read_json(key)
     log.info("building reference profile for %s (%s)", cfg.name, key)
     profile = build_profile(cfg, load_reference(cfg, storage) if ref is None else ref)
+    # Fitted drift states (sorted reference columns, bins, shares) are numpy arrays: one pickle beside the JSON,
+    # written before the JSON so a profile that exists always has its artifact.
+    profile["drift_state"] = {"artifact": key.removesuffix(".json") + "-drift.pkl"}
+    results.write_bytes(profile["drift_state"]["artifact"], pickle.dumps(profile.pop("_drift_state")))
     estimator = profile.get("estimation", {}).pop("_estimator", None)
     if estimator is not None:  # a fitted scikit-learn model: pickled beside the JSON profile
         profile["estimation"]["artifact"] = key.removesuffix(".json") + "-dle.pkl"

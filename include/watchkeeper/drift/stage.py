@@ -6,23 +6,25 @@ makes the check 'skipped' with the reason, never a silent 'no drift'.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from watchkeeper.config import ModelConfig
+from watchkeeper.drift.day import DayColumns, summary_of
 from watchkeeper.drift.methods import get_method
-from watchkeeper.reference import Monitored, drift_methods, values
+from watchkeeper.reference import Monitored, drift_methods
 from watchkeeper.result import Check, Severity, Status, num
 
 
 def drift_checks(
-    cfg: ModelConfig, day: pd.DataFrame, ref: pd.DataFrame, profile: dict, blocked: str | None = None
+    cfg: ModelConfig, day: DayColumns, profile: dict, states: dict, blocked: str | None = None
 ) -> list[Check]:
-    """One check per (column, method); `blocked` is the reason when a critical quality failure forbids measuring."""
+    """One check per (column, method); `blocked` is the reason when a critical quality failure forbids measuring.
+
+    `states` are the methods' fitted reference states (`reference.drift_state`); each column is read and
+    summarized once, then scored by all its methods.
+    """
     checks = []
     for col in profile["columns"]:
         m = Monitored(col["column"], col["kind"], col["role"])
-        cur = values(day[m.column], m.kind) if m.column in day else None
-        ref_v = None
+        cur, rows = summary_of(day.column(m.column), m.kind) if m.column in day and not blocked else (None, 0)
         for name in drift_methods(cfg, m):
             bounds = profile["drift"].get(f"{m.column}|{name}", {})
             check = Check(
@@ -44,16 +46,11 @@ def drift_checks(
                 check.reason = f"could not measure: {blocked}"
             elif cur is None:
                 check.reason = f"could not measure: column {m.column!r} is missing from the day's data"
-            elif cur.size < cfg.drift.min_rows:
-                check.reason = (
-                    f"insufficient data: {cur.size} usable rows < drift.min_rows {cfg.drift.min_rows}"
-                )
+            elif rows < cfg.drift.min_rows:
+                check.reason = f"insufficient data: {rows} usable rows < drift.min_rows {cfg.drift.min_rows}"
             else:
-                if ref_v is None:
-                    ref_v = values(ref[m.column], m.kind)
-                method = get_method(name, m.kind)
-                value = method.score(method.fit(ref_v), cur)
-                check.details["rows"] = int(cur.size)
+                value = get_method(name, m.kind).score(states[f"{m.column}|{name}"], cur)
+                check.details["rows"] = rows
                 check.judge(value, f"{m.column} drifted: {name} {value:.4g} > {num(check.upper)}")
             checks.append(check)
     if profile.get("multivariate"):
@@ -61,7 +58,7 @@ def drift_checks(
     return checks
 
 
-def _multivariate_check(cfg: ModelConfig, day: pd.DataFrame, mv: dict, blocked: str | None) -> Check:
+def _multivariate_check(cfg: ModelConfig, day: DayColumns, mv: dict, blocked: str | None) -> Check:
     from watchkeeper.drift import multivariate
 
     check = Check(
@@ -81,15 +78,16 @@ def _multivariate_check(cfg: ModelConfig, day: pd.DataFrame, mv: dict, blocked: 
             "components": len(mv["state"]["components"]),
         },
     )
-    missing = [c for c in mv["state"]["numeric"] + mv["state"]["categorical"] if c not in day]
+    columns = mv["state"]["numeric"] + mv["state"]["categorical"]
+    missing = [c for c in columns if c not in day]
     if blocked:
         check.reason = f"could not measure: {blocked}"
     elif missing:
         check.reason = f"could not measure: columns {missing} are missing from the day's data"
-    elif len(day) < cfg.drift.min_rows:
-        check.reason = f"insufficient data: {len(day)} rows < drift.min_rows {cfg.drift.min_rows}"
+    elif day.num_rows < cfg.drift.min_rows:
+        check.reason = f"insufficient data: {day.num_rows} rows < drift.min_rows {cfg.drift.min_rows}"
     else:
-        value, shares = multivariate.score(mv["state"], day)
+        value, shares = multivariate.score(mv["state"], day.batches(columns))
         check.details["contributors"] = {k: round(v, 3) for k, v in list(shares.items())[:3]}
         top = ", ".join(check.details["contributors"])
         check.judge(
