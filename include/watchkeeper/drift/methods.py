@@ -3,7 +3,8 @@
 Methods never see raw rows: a numeric column is summarized once as its sorted finite values, a categorical one as its
 category counts (`summarize`). A day is summarized in one pass (one sort per numeric column, one `bincount` over
 dictionary codes per categorical one), the reference once per reference version, and every method scores from
-those summaries; so KS and Wasserstein stay exact (no binning) while a day costs one sort per column. Higher values
+those summaries; so KS and Wasserstein stay exact (no binning) while a day costs one sort per column. Plain numpy: scipy's
+`ks_2samp` and `wasserstein_distance` would re-sort the reference for every day and sample. Higher values
 always mean more drift. Missing and non-finite values are left out (missingness is the data-quality stage's business).
 """
 
@@ -88,18 +89,35 @@ def summarize(values: np.ndarray, kind: Kind) -> Summary:
 # --- shared fitted states -------------------------------------------------------------------------------------
 
 
-def _ecdfs(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pooled sorted values, reference ECDF, current ECDF) at the pooled values; inputs sorted.
+_LAST_MERGE: list = []
+"""The last (reference, current, merge): KS and Wasserstein of one column score the same pair, merged once."""
 
-    The stable sort of two sorted runs is a linear-time merge (timsort), so no value is sorted twice.
+
+def _ecdf_gaps(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pooled sorted values, F_ref − F_cur on [pooled_k, pooled_k+1), whether pooled_k ends a run of ties).
+
+    The two sorted inputs are merged in linear time (each current value goes after the reference values ≤ it, found
+    by a binary search of sorted needles), and both ECDFs are running counts along the merge: exact, with no
+    pooled sort. Inside a run of tied values the counts are partial, but those intervals have zero width, and
+    the ECDFs are read only where a run ends.
     """
-    pooled = np.concatenate([ref, cur])
-    pooled.sort(kind="stable")
-    return (
-        pooled,
-        np.searchsorted(ref, pooled, side="right") / ref.size,
-        np.searchsorted(cur, pooled, side="right") / cur.size,
-    )
+    if _LAST_MERGE and _LAST_MERGE[0] is ref and _LAST_MERGE[1] is cur:  # identity: both stay referenced here
+        return _LAST_MERGE[2]
+    _LAST_MERGE.clear()  # release the previous column's arrays before making this one's
+    n, m = ref.size, cur.size
+    at = np.searchsorted(ref, cur, side="right") + np.arange(m)
+    from_cur = np.zeros(n + m, dtype=bool)
+    from_cur[at] = True
+    pooled = np.empty(n + m)
+    pooled[from_cur] = cur
+    pooled[~from_cur] = ref
+    cur_count = np.cumsum(from_cur)
+    gap = (np.arange(1, n + m + 1) - cur_count) / n - cur_count / m
+    run_end = np.empty(n + m, dtype=bool)
+    run_end[:-1] = pooled[1:] != pooled[:-1]
+    run_end[-1] = True
+    _LAST_MERGE[:] = [ref, cur, (pooled, gap, run_end)]
+    return pooled, gap, run_end
 
 
 def _quantile_edges(ref_sorted: np.ndarray, bins: int = 10) -> np.ndarray:
@@ -147,8 +165,8 @@ class KS:
 
     @staticmethod
     def score(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
-        _, f_ref, f_cur = _ecdfs(ref_sorted, cur_sorted)
-        return float(np.max(np.abs(f_ref - f_cur)))
+        _, gap, run_end = _ecdf_gaps(ref_sorted, cur_sorted)
+        return float(np.max(np.abs(gap[run_end])))
 
 
 @register("wasserstein", "numeric", "Wasserstein-1 distance divided by the reference standard deviation")
@@ -160,9 +178,9 @@ class Wasserstein:
     @staticmethod
     def score(state: tuple[np.ndarray, float], cur_sorted: np.ndarray) -> float:
         ref_sorted, scale = state
-        # scipy.stats.wasserstein_distance's formula (∫|F_ref − F_cur| dx), on inputs already sorted.
-        pooled, f_ref, f_cur = _ecdfs(ref_sorted, cur_sorted)
-        return float(np.sum(np.abs(f_ref[:-1] - f_cur[:-1]) * np.diff(pooled)) / scale)
+        # scipy.stats.wasserstein_distance's formula, ∫|F_ref − F_cur| dx, on inputs already sorted.
+        pooled, gap, _ = _ecdf_gaps(ref_sorted, cur_sorted)
+        return float(np.sum(np.abs(gap[:-1]) * np.diff(pooled)) / scale)
 
 
 @register("psi", "numeric", "Population stability index over 10 reference-quantile bins")

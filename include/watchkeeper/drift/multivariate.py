@@ -55,16 +55,18 @@ def _encoded(column: pa.Array | pa.ChunkedArray, freq: dict[str, float], missing
 
 
 def _matrix(state: dict, rows: Rows) -> np.ndarray:
+    """Encoded, imputed, standardized rows, filled column by column into one array."""
     table = _arrow(rows, state["numeric"] + state["categorical"])
-    cols = []
-    for col in state["numeric"]:
+    x = np.empty((table.num_rows, len(state["numeric"]) + len(state["categorical"])))
+    for j, col in enumerate(state["numeric"]):
         values = _numeric(table.column(col))
-        cols.append(np.where(np.isnan(values), state["impute"][col], values))
-    for col in state["categorical"]:
+        x[:, j] = np.where(np.isnan(values), state["impute"][col], values)
+    for j, col in enumerate(state["categorical"], start=len(state["numeric"])):
         freq = state["freq"][col]
-        cols.append(_encoded(table.column(col), freq, freq.get(state["impute"][col], 0.0)))
-    x = np.column_stack(cols)
-    return (x - np.asarray(state["mean"])) / np.asarray(state["scale"])
+        x[:, j] = _encoded(table.column(col), freq, freq.get(state["impute"][col], 0.0))
+    x -= np.asarray(state["mean"])
+    x /= np.asarray(state["scale"])
+    return x
 
 
 def fit(reference: Rows, numeric: list[str], categorical: list[str], variance: float = 0.65) -> dict:
@@ -97,9 +99,23 @@ def _residual(state: dict, x: np.ndarray) -> np.ndarray:
     return (centered - centered @ comp.T @ comp) ** 2
 
 
+def _squared_errors(state: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's squared reconstruction error, the rows' Gram matrix), without forming the reconstructions.
+
+    With orthonormal components V, a centered row c has squared error |c|² − |cVᵀ|², and the residuals' column
+    sums of squares are diag(P·CᵀC·P) with the projector P = I − VᵀV: one product with k components and one
+    p×p Gram matrix instead of three n×p arrays.
+    """
+    comp = np.asarray(state["components"])
+    x -= np.asarray(state["pca_mean"])  # in place: x is this batch's own matrix
+    projected = x @ comp.T
+    squared = np.einsum("ij,ij->i", x, x) - np.einsum("ij,ij->i", projected, projected)
+    return np.clip(squared, 0.0, None), x.T @ x
+
+
 def row_errors(state: dict, rows: Rows) -> np.ndarray:
     """Each row's reconstruction error (the reference profile averages them over chunks and samples)."""
-    return np.sqrt(_residual(state, _matrix(state, rows)).sum(axis=1))
+    return np.sqrt(_squared_errors(state, _matrix(state, rows))[0])
 
 
 def score(state: dict, rows: Rows | Iterable[pa.RecordBatch]) -> tuple[float, dict[str, float]]:
@@ -108,15 +124,18 @@ def score(state: dict, rows: Rows | Iterable[pa.RecordBatch]) -> tuple[float, di
     `rows` may be an iterable of record batches: the day is then never held whole.
     """
     batches = [rows] if isinstance(rows, Rows) else rows
-    n, error_sum, residual_sum = 0, 0.0, np.zeros(len(state["numeric"] + state["categorical"]))
-    for batch in batches:
-        residual = _residual(state, _matrix(state, batch))
-        n += residual.shape[0]
-        error_sum += float(np.sqrt(residual.sum(axis=1)).sum())
-        residual_sum += residual.sum(axis=0)
-    error = error_sum / max(n, 1)
-    rise = np.clip(residual_sum / max(n, 1) - np.asarray(state["reference_residual"]), 0, None)
     names = state["numeric"] + state["categorical"]
+    n, error_sum, gram = 0, 0.0, np.zeros((len(names), len(names)))
+    for batch in batches:
+        squared, batch_gram = _squared_errors(state, _matrix(state, batch))
+        n += squared.size
+        error_sum += float(np.sqrt(squared).sum())
+        gram += batch_gram
+    comp = np.asarray(state["components"])
+    projector = np.eye(len(names)) - comp.T @ comp
+    residual = np.diag(projector @ gram @ projector) / max(n, 1)
+    error = error_sum / max(n, 1)
+    rise = np.clip(residual - np.asarray(state["reference_residual"]), 0, None)
     total = rise.sum()
     shares = {n: float(r / total) for n, r in zip(names, rise, strict=True)} if total > 0 else {}
     return error, dict(sorted(shares.items(), key=lambda kv: -kv[1]))
