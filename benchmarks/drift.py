@@ -145,7 +145,11 @@ def work_watchkeeper(spec: dict) -> dict:
     seconds = time.perf_counter() - t
     checks = d.results.read_json(key)["checks"]
     values = {f"{c['subject']}|{c['name']}": c["value"] for c in checks if c["subject"] != "multivariate"}
-    return {"seconds": {"measure_drift": seconds}, "values": values, "alerts": sum(c["status"] == "alert" for c in checks)}
+    return {
+        "seconds": {"measure_drift": seconds},
+        "values": values,
+        "alerts": sum(c["status"] == "alert" for c in checks),
+    }
 
 
 def work_floor(spec: dict) -> dict:
@@ -208,13 +212,17 @@ WORKERS = {"profile": work_profile, "stage": work_stage, "watchkeeper": work_wat
 # --- orchestration --------------------------------------------------------------------------------------------
 
 
-def run_worker(python: Path | str, script: Path, tool: str, spec: dict, timeout: float, max_rss_gb: float) -> dict:
+def run_worker(
+    python: Path | str, script: Path, tool: str, spec: dict, timeout: float, max_rss_gb: float
+) -> dict:
     """Run one worker process; its JSON line plus the process wall time, or why it did not finish."""
     import psutil
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen([str(python), str(script), "worker", tool, json.dumps(spec)], stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [str(python), str(script), "worker", tool, json.dumps(spec)], stdout=out, stderr=err
+        )
         watched = psutil.Process(proc.pid)
         reason = None
         while proc.poll() is None:
@@ -247,7 +255,11 @@ def compare(wk: dict, floor: dict) -> dict:
 
 def machine() -> str:
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
         platform.processor(),
     )
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -261,8 +273,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tools", nargs="+", default=TOOLS, choices=TOOLS)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".bench" / "drift")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per peer run before it is stopped")
-    parser.add_argument("--max-rss-gb", type=float, default=16, help="peak memory per run before it is stopped")
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds per peer run before it is stopped"
+    )
+    parser.add_argument(
+        "--max-rss-gb", type=float, default=16, help="peak memory per run before it is stopped"
+    )
     args = parser.parse_args(argv)
 
     work = args.workdir.resolve()
@@ -270,7 +286,11 @@ def main(argv: list[str] | None = None) -> dict:
     peers = script.with_name("drift_peers.py")
     write_table(work / "data" / "reference.parquet", args.reference_rows, seed=1, drift=0.0)
     config = write_config(work)
-    report = {"machine": machine(), "reference_rows": args.reference_rows, "columns": "20 numeric + 10 categorical"}
+    report = {
+        "machine": machine(),
+        "reference_rows": args.reference_rows,
+        "columns": "20 numeric + 10 categorical",
+    }
     report["profile"] = run_worker(sys.executable, script, "profile", {"config": str(config)}, 3600, 64)
     report["sizes"] = []
     for i, rows in enumerate(args.rows):
@@ -290,13 +310,17 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{rows:>9,} rows: {tool} ...", file=sys.stderr, flush=True)
             if tool == "watchkeeper":
                 size["runs"]["load_day"] = run_worker(sys.executable, script, "stage", spec, 3600, 64)
-                size["runs"]["watchkeeper"] = run_worker(sys.executable, script, "watchkeeper", spec, 3600, 64)
+                size["runs"]["watchkeeper"] = run_worker(
+                    sys.executable, script, "watchkeeper", spec, 3600, 64
+                )
             elif tool == "floor":
                 size["runs"]["floor"] = run_worker(sys.executable, script, "floor", spec, 3600, 64)
             elif not PEER_VENVS[tool].exists():
                 size["runs"][tool] = {"skipped": "virtualenv missing: run `bash benchmarks/setup_peers.sh`"}
             else:
-                size["runs"][tool] = run_worker(PEER_VENVS[tool], peers, tool, spec, args.timeout, args.max_rss_gb)
+                size["runs"][tool] = run_worker(
+                    PEER_VENVS[tool], peers, tool, spec, args.timeout, args.max_rss_gb
+                )
         runs = size["runs"]
         if "values" in runs.get("watchkeeper", {}) and "values" in runs.get("floor", {}):
             size["agreement"] = compare(runs["watchkeeper"].pop("values"), runs["floor"].pop("values"))
