@@ -225,6 +225,8 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     chunk_masks, boot_masks = null_masks(cfg, ref, parts)
     monitored = monitored_columns(cfg, ref)
     drift, drift_state = _drift_profile(cfg, ref, monitored, chunk_masks, boot_masks)
+    segments, segment_states = _segment_profile(cfg, ref, monitored)
+    drift_state.update(segment_states)
     multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
     importance = _importance(cfg, ref, monitored)
     performance: dict[str, dict] = {}
@@ -261,6 +263,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "sample_rows": int(boot_masks[0].sum()) if boot_masks else None,
         "reference_rows": len(ref),
         "drift": drift,
+        "segments": segments,
         "_drift_state": drift_state,
         "multivariate": multivariate,
         "importance": importance,
@@ -293,9 +296,53 @@ def _drift_profile(
             spec = drift_threshold(cfg, m.column)
             chunk_values, boot_values = values[name]
             entry = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True)
-            bounds[f"{m.column}|{name}"] = {**entry, "reference_rows": int(sampler.ok.sum())}
-            states[f"{m.column}|{name}"] = method.fit(full)
+            bounds[state_key(m.column, name)] = {**entry, "reference_rows": int(sampler.ok.sum())}
+            states[state_key(m.column, name)] = method.fit(full)
     return bounds, states
+
+
+def segment_values(cfg: ModelConfig, ref: pd.DataFrame) -> dict[str, list[str]]:
+    """Per configured segment column in the reference: its `max_values` most frequent values, as category labels."""
+    out = {}
+    for column in cfg.segments.columns:
+        if column in ref:
+            labels, ok = _column_array(ref[column], "categorical")
+            cats, counts = np.unique(labels[ok], return_counts=True)
+            order = np.lexsort((cats, -counts))[: cfg.segments.max_values]
+            out[column] = cats[order].tolist()
+    return out
+
+
+def state_key(column: str, method: str, segment: str | None = None) -> str:
+    """Key of a fitted drift state (and of its bounds): `column|method`, prefixed `segment#` inside a segment."""
+    return f"{segment}#{column}|{method}" if segment else f"{column}|{method}"
+
+
+def _segment_profile(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[dict, dict]:
+    """Drift bounds and states per segment, learned from that segment's reference rows chunked like the whole.
+
+    The segment's column itself is not monitored inside it (it is constant there).
+    """
+    profiles: dict[str, dict] = {}
+    states: dict[str, object] = {}
+    for column, values in segment_values(cfg, ref).items():
+        labels, ok = _column_array(ref[column], "categorical")
+        for value in values:
+            seg = ref[ok & (labels == value)].reset_index(drop=True)
+            parts = chunks(cfg, seg)
+            chunk_masks, boot_masks = null_masks(cfg, seg, parts)
+            inside = [m for m in monitored if m.column != column]
+            bounds, seg_states = _drift_profile(cfg, seg, inside, chunk_masks, boot_masks)
+            name = f"{column}={value}"
+            profiles[name] = {
+                "column": column,
+                "value": value,
+                "reference_rows": len(seg),
+                "chunks": len(parts),
+                "drift": bounds,
+            }
+            states.update({f"{name}#{key}": state for key, state in seg_states.items()})
+    return profiles, states
 
 
 def drift_state(profile: dict, results: Storage) -> dict[str, object]:

@@ -8,6 +8,7 @@ one column (or, for the multivariate check, one batch of rows) is in memory at a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,39 +22,68 @@ BATCH_ROWS = 262_144
 
 
 def _numeric_values(column: pa.ChunkedArray) -> np.ndarray:
+    """Row-aligned floats, NaN where missing or unparseable."""
     if not (
         pa.types.is_floating(column.type)
         or pa.types.is_integer(column.type)
         or pa.types.is_boolean(column.type)
     ):
-        values = pd.to_numeric(column.to_pandas(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    else:
-        column = pc.cast(column, pa.float64()) if not pa.types.is_float64(column.type) else column
-        chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
-        values = np.concatenate(chunks) if chunks else np.empty(0)
-    return values[np.isfinite(values)]
+        return pd.to_numeric(column.to_pandas(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    column = pc.cast(column, pa.float64()) if not pa.types.is_float64(column.type) else column
+    chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
+    return np.concatenate(chunks) if chunks else np.empty(0)
 
 
-def _category_counts(column: pa.ChunkedArray) -> Counts:
-    counts: Counts = {}
-    for chunk in column.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = pc.dictionary_encode(chunk)
-        labels = category_labels(chunk.dictionary.to_numpy(zero_copy_only=False)).tolist()
-        codes = pc.drop_null(chunk.indices).to_numpy(zero_copy_only=False)
-        for label, n in zip(labels, np.bincount(codes, minlength=len(labels)).tolist(), strict=True):
-            if n:
-                counts[label] = counts.get(label, 0) + n
-    return counts
+def _category_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Row-aligned codes into the returned labels, -1 where missing; dictionary columns keep their own codes."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    column = column.unify_dictionaries()
+    if column.num_chunks == 0:
+        return np.empty(0, dtype=np.int32), []
+    labels = category_labels(column.chunk(0).dictionary.to_numpy(zero_copy_only=False)).tolist()
+    codes = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in column.chunks]
+    return np.concatenate(codes).astype(np.int32, copy=False), labels
+
+
+@dataclass
+class ColumnData:
+    """One column of the day, row-aligned, from which the summary of the whole day or any row subset is taken."""
+
+    kind: str
+    values: np.ndarray
+    """Numeric: floats (NaN missing). Categorical: codes into `labels` (-1 missing)."""
+    labels: list[str] | None = None
+
+    @classmethod
+    def read(cls, column: pa.ChunkedArray, kind: str) -> ColumnData:
+        if kind == "numeric":
+            return cls(kind, _numeric_values(column))
+        codes, labels = _category_codes(column)
+        return cls(kind, codes, labels)
+
+    def summary(self, rows: np.ndarray | None = None) -> tuple[Summary, int]:
+        """(the summary the methods score, its usable rows), of all rows or of a boolean row mask."""
+        values = self.values if rows is None else self.values[rows]
+        if self.kind == "numeric":
+            values = np.sort(values[np.isfinite(values)])
+            return values, int(values.size)
+        per_code = np.bincount(values[values >= 0], minlength=len(self.labels))
+        counts: Counts = {}
+        for i in np.flatnonzero(per_code).tolist():
+            counts[self.labels[i]] = counts.get(self.labels[i], 0) + int(per_code[i])
+        return counts, sum(counts.values())
+
+    def segment_ids(self, values: list[str]) -> np.ndarray:
+        """Each row's index in `values` (a categorical column's tracked segment values), -1 for any other."""
+        position = {v: i for i, v in enumerate(values)}
+        lookup = np.array([position.get(label, -1) for label in self.labels] + [-1], dtype=np.int32)
+        return lookup[self.values]  # code -1 (missing) reads the trailing -1
 
 
 def summary_of(column: pa.ChunkedArray, kind: str) -> tuple[Summary, int]:
     """(the column's summary for the methods, its usable rows)."""
-    if kind == "numeric":
-        values = np.sort(_numeric_values(column))
-        return values, int(values.size)
-    counts = _category_counts(column)
-    return counts, sum(counts.values())
+    return ColumnData.read(column, kind).summary()
 
 
 class DayColumns:
