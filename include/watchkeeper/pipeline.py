@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from watchkeeper import decisions
 from watchkeeper.config import ModelConfig
 from watchkeeper.drift.day import DayColumns
+from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
@@ -117,7 +118,9 @@ def measure_drift(d: Day) -> str:
     """Drift of the staged day against the cached reference profile, reading one column at a time."""
     profile = get_profile(d.cfg, d.storage, d.results)
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
-    checks = drift_checks(d.cfg, staged_columns(d), profile, drift_state(profile, d.results), blocked)
+    states = drift_state(profile, d.results)
+    checks = drift_checks(d.cfg, staged_columns(d), profile, states, blocked)
+    checks += label_checks(d.cfg, d.storage, d.day, profile, states, blocked)
     rule = d.cfg.drift.persistence
     if rule.breaches > 1:
         history = [

@@ -227,6 +227,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     drift, drift_state = _drift_profile(cfg, ref, monitored, chunk_masks, boot_masks)
     segments, segment_states = _segment_profile(cfg, ref, monitored)
     drift_state.update(segment_states)
+    labels = _label_profile(cfg, ref, chunk_masks, boot_masks, drift_state)
     multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
     importance = _importance(cfg, ref, monitored)
     performance: dict[str, dict] = {}
@@ -264,6 +265,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "reference_rows": len(ref),
         "drift": drift,
         "segments": segments,
+        "labels": labels,
         "_drift_state": drift_state,
         "multivariate": multivariate,
         "importance": importance,
@@ -343,6 +345,57 @@ def _segment_profile(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tu
             }
             states.update({f"{name}#{key}": state for key, state in seg_states.items()})
     return profiles, states
+
+
+def target_kind(cfg: ModelConfig) -> str:
+    return "categorical" if cfg.task == "binary_classification" else "numeric"
+
+
+def _label_profile(
+    cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list, states: dict
+) -> dict:
+    """Bounds of the target's drift from reference chunks, and the reference target summary kept in `states`
+    (under `label#...`) for the sampling-noise bound at each day's number of labels (`label_bounds`)."""
+    target = cfg.columns.target
+    if target not in ref:
+        return {}
+    m = Monitored(target, target_kind(cfg), "label")
+    bounds, label_states = _drift_profile(cfg, ref, [m], chunk_masks, boot_masks)
+    states.update({f"label#{key}": state for key, state in label_states.items()})
+    states["label#summary"] = _ColumnSampler(ref[target], m.kind).full()
+    return {"column": target, "kind": m.kind, "drift": bounds}
+
+
+def label_bounds(cfg: ModelConfig, name: str, entry: dict, summary: Summary, kind: str, rows: int) -> dict:
+    """A target statistic's bounds for `rows` labels: the wider of the reference chunks' bound and the
+    sampling-noise bound at that size (`bootstrap_samples` draws of `rows` reference rows, each against the rest).
+
+    Labels arrive a few at a time, so a prediction day's labelled rows are often far fewer than a reference
+    chunk's; a bound learned at chunk size would alarm on pure sampling noise.
+    """
+    method = get_method(name, kind)
+    total = summary.size if kind == "numeric" else sum(summary.values())
+    if rows >= total or not cfg.reference.bootstrap_samples:
+        return entry
+    rng = np.random.default_rng(cfg.reference.seed)
+    values = []
+    if kind == "numeric":
+        for _ in range(cfg.reference.bootstrap_samples):
+            inside = np.zeros(total, dtype=bool)
+            inside[rng.choice(total, rows, replace=False)] = True
+            values.append(method.score(method.fit(summary[~inside]), summary[inside]))
+    else:
+        cats, counts = list(summary), np.array(list(summary.values()))
+        for _ in range(cfg.reference.bootstrap_samples):
+            drawn = rng.multivariate_hypergeometric(counts, rows)
+            rest = dict(zip(cats, (counts - drawn).tolist(), strict=True))
+            values.append(method.score(method.fit(rest), dict(zip(cats, drawn.tolist(), strict=True))))
+    spec = drift_threshold(cfg, cfg.columns.target)
+    bounds = _combined_bounds(
+        spec, entry.get("chunk_values", []), values, "upper", cfg.reference.min_chunks, True
+    )
+    bounds["rule"] = bounds["rule"].replace("random day-size samples", f"random samples of {rows} labels")
+    return bounds
 
 
 def drift_state(profile: dict, results: Storage) -> dict[str, object]:
