@@ -229,7 +229,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     drift_state.update(segment_states)
     labels = _label_profile(cfg, ref, chunk_masks, boot_masks, drift_state)
     multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
-    importance = _importance(cfg, ref, monitored)
+    importance, importance_source = _importance(cfg, ref, monitored)
     performance: dict[str, dict] = {}
     if cfg.columns.target in ref:
         y = labels_of(cfg, ref)
@@ -269,6 +269,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "_drift_state": drift_state,
         "multivariate": multivariate,
         "importance": importance,
+        "importance_source": importance_source,
         "performance": performance,
         "estimation": estimation,
     }
@@ -405,17 +406,30 @@ def drift_state(profile: dict, results: Storage) -> dict[str, object]:
     return pickle.loads(results.read_bytes(profile["drift_state"]["artifact"]))  # written by get_profile
 
 
-def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> dict[str, float]:
-    """How much each feature moves the model's output on the reference (empty when there is no output column)."""
-    from watchkeeper.drift.importance import feature_importance
+def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[dict[str, float], str]:
+    """How much each feature moves the model's output on the reference, and where that came from.
 
-    output = cfg.columns.score if cfg.columns.score in ref else cfg.columns.prediction
+    From the MLflow model when `drift.importance_model_uri` names one (falling back, with a warning, when it cannot
+    be loaded), else from a surrogate of the output column; empty when there is neither.
+    """
+    from watchkeeper.drift.importance import feature_importance, model_importance
+
     features = [m for m in monitored if m.role == "feature"]
+    uri = cfg.drift.importance_model_uri
+    if uri and features:
+        try:
+            return model_importance(
+                uri, ref, [m.column for m in features], seed=cfg.reference.seed
+            ), f"model {uri}"
+        except Exception as exc:  # MLflow unreachable, model missing or not callable on these columns
+            log.warning("importance from %s failed (%s); using a surrogate of the model output", uri, exc)
+    output = cfg.columns.score if cfg.columns.score in ref else cfg.columns.prediction
     if output not in ref or not features or len(ref) < 50:
-        return {}
+        return {}, "none: no model output column in the reference"
     numeric = [m.column for m in features if m.kind == "numeric"]
     categorical = [m.column for m in features if m.kind == "categorical"]
-    return feature_importance(ref, numeric, categorical, output, seed=cfg.reference.seed)
+    weights = feature_importance(ref, numeric, categorical, output, seed=cfg.reference.seed)
+    return weights, f"surrogate of {output}"
 
 
 def _multivariate_profile(
