@@ -183,10 +183,7 @@ class DriftConfig(_Model):
     persistence: Persistence = Persistence()
     """N-of-M rule against flapping (default 1 of 1: a breach alerts on its first day)."""
     importance_model_uri: str | None = None
-    """MLflow model (e.g. `models:/credit_default@champion`) whose importances rank drifted features: its own
-    `feature_importances_` when named by raw column, else permutation importance of its output on the reference.
-    Read once per reference profile (pin a version, or the profile keeps the importances of the version it saw).
-    Default: a surrogate of the model's output column learned from the reference."""
+    """MLflow model (e.g. `models:/name@champion`) whose importances rank drifted features (default: a surrogate)."""
 
 
 class PerformanceConfig(_Model):
