@@ -66,7 +66,8 @@ class ColumnData:
         """(the summary the methods score, its usable rows), of all rows or of a boolean row mask."""
         values = self.values if rows is None else self.values[rows]
         if self.kind == "numeric":
-            values = np.sort(values[np.isfinite(values)])
+            values = values[np.isfinite(values)]  # a copy, sorted in place
+            values.sort()
             return values, int(values.size)
         per_code = np.bincount(values[values >= 0], minlength=len(self.labels))
         counts: Counts = {}

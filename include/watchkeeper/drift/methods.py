@@ -105,14 +105,22 @@ def _ecdf_gaps(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray
         return _LAST_MERGE[2]
     _LAST_MERGE.clear()  # release the previous column's arrays before making this one's
     n, m = ref.size, cur.size
-    at = np.searchsorted(ref, cur, side="right") + np.arange(m)
+    at = np.searchsorted(ref, cur, side="right")
+    at += np.arange(m)
     from_cur = np.zeros(n + m, dtype=bool)
     from_cur[at] = True
+    del at
     pooled = np.empty(n + m)
     pooled[from_cur] = cur
     pooled[~from_cur] = ref
-    cur_count = np.cumsum(from_cur)
-    gap = (np.arange(1, n + m + 1) - cur_count) / n - cur_count / m
+    # In place, in floats (exact counts below 2**53): the day's arrays dominate memory at millions of rows.
+    cur_share = np.cumsum(from_cur, dtype=float)
+    gap = np.arange(1, n + m + 1, dtype=float)
+    gap -= cur_share
+    gap /= n
+    cur_share /= m
+    gap -= cur_share
+    del cur_share
     run_end = np.empty(n + m, dtype=bool)
     run_end[:-1] = pooled[1:] != pooled[:-1]
     run_end[-1] = True
