@@ -61,12 +61,6 @@ def monitored_columns(cfg: ModelConfig, ref: pd.DataFrame) -> list[Monitored]:
     return out
 
 
-def values(series: pd.Series, kind: str) -> np.ndarray:
-    """Non-missing values as the methods expect them: finite floats, or strings for categories."""
-    arr, ok = _column_array(series, kind)
-    return arr[ok]
-
-
 def chunks(cfg: ModelConfig, ref: pd.DataFrame) -> list[pd.DataFrame]:
     """Reference split like monitored days: by calendar day of the timestamp, else by `chunk_rows` rows."""
     ts = cfg.columns.timestamp

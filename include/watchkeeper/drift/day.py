@@ -82,11 +82,6 @@ class ColumnData:
         return lookup[self.values]  # code -1 (missing) reads the trailing -1
 
 
-def summary_of(column: pa.ChunkedArray, kind: str) -> tuple[Summary, int]:
-    """(the column's summary for the methods, its usable rows)."""
-    return ColumnData.read(column, kind).summary()
-
-
 class DayColumns:
     """A day's table, read column by column (a staged Parquet file, or an in-memory Arrow table in tests)."""
 
