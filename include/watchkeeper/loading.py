@@ -80,7 +80,7 @@ def _check_csv_schema(schema: pa.Schema, csv: CsvOptions) -> None:
 
 
 def stream_table(
-    storage: Storage, key: str, csv: CsvOptions, batch_rows: int = 262_144
+    storage: Storage, key: str, csv: CsvOptions, batch_rows: int = 65_536
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """(schema, record batches) of one Parquet or CSV object, read incrementally so memory stays bounded.
 
@@ -104,7 +104,9 @@ def stream_table(
             _check_csv_schema(reader.schema, csv)
             schema, batches = reader.schema, iter(reader)
         else:
-            parquet = pq.ParquetFile(storage.fs.open_input_file(storage.path(key)))
+            # Without pre-buffering, which would keep the whole file in memory while the batches are read.
+            source = storage.fs.open_input_file(storage.path(key))
+            parquet = pq.ParquetFile(source, pre_buffer=False, buffer_size=8 << 20)
             schema, batches = parquet.schema_arrow, parquet.iter_batches(batch_size=batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
         raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None

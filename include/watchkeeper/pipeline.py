@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from watchkeeper import decisions
 from watchkeeper.config import ModelConfig
-from watchkeeper.drift.day import DayColumns
+from watchkeeper.drift.day import BATCH_ROWS, DayColumns
 from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import InputError, day_key, stream_table
@@ -72,7 +72,7 @@ def load_day(d: Day) -> dict:
     try:
         with d.results.open_output(d.staged_key) as sink, pq.ParquetWriter(sink, schema) as writer:
             for batch in batches:
-                writer.write_batch(batch)
+                writer.write_batch(batch, row_group_size=BATCH_ROWS)  # small row groups: bounded reads later
                 rows += batch.num_rows
     except InputError:
         d.results.delete_prefix(d.staged_key)

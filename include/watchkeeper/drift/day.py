@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 
 from watchkeeper.drift.methods import Counts, Summary, category_labels
 
-BATCH_ROWS = 262_144
+BATCH_ROWS = 65_536
+"""Rows per batch of the multivariate pass (and per row group of the staged copy): bounds its memory."""
 
 
 def _numeric_values(column: pa.ChunkedArray) -> np.ndarray:
@@ -96,7 +97,10 @@ class DayColumns:
     def open(cls, path: str, filesystem) -> DayColumns:
         schema = pq.read_schema(path, filesystem=filesystem)
         text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        return cls(pq.ParquetFile(filesystem.open_input_file(path), read_dictionary=text))
+        # No pre-buffering: with it, iterating batches kept the whole file in Arrow memory (measured: 140 MB of a
+        # 130 MB file at 1M rows); buffered reads of 8 MiB keep requests to object storage few.
+        source = filesystem.open_input_file(path)
+        return cls(pq.ParquetFile(source, read_dictionary=text, pre_buffer=False, buffer_size=8 << 20))
 
     @classmethod
     def from_pandas(cls, frame: pd.DataFrame) -> DayColumns:

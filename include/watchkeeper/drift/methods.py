@@ -93,6 +93,11 @@ _LAST_MERGE: list = []
 """The last (reference, current, merge): KS and Wasserstein of one column score the same pair, merged once."""
 
 
+def release() -> None:
+    """Drop the cached merge (call when a column is done, so its arrays do not outlive it)."""
+    _LAST_MERGE.clear()
+
+
 def _ecdf_gaps(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pooled sorted values, F_ref − F_cur on [pooled_k, pooled_k+1), whether pooled_k ends a run of ties).
 

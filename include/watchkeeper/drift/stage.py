@@ -12,7 +12,7 @@ import numpy as np
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.drift.day import ColumnData, DayColumns
-from watchkeeper.drift.methods import get_method
+from watchkeeper.drift.methods import get_method, release
 from watchkeeper.reference import Monitored, drift_methods, state_key
 from watchkeeper.result import Check, Severity, Status, num
 
@@ -37,6 +37,7 @@ def drift_checks(
             rows = segments.get(name)
             reason = blocked or (None if rows is not None else f"segment column {seg['column']!r} is missing")
             checks += _column_checks(cfg, m, data, name, seg["drift"], states, profile, reason, rows)
+        release()
     if profile.get("multivariate"):
         checks.append(_multivariate_check(cfg, day, profile["multivariate"], blocked))
     return checks
