@@ -1,13 +1,23 @@
 """Storage and input loading against a real S3 API over HTTP (moto server): what each bad input becomes."""
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from helpers import parquet_bytes
 from watchkeeper.config import CsvOptions
-from watchkeeper.loading import InputError, read_table
+from watchkeeper.loading import InputError, read_table, stream_table
 from watchkeeper.storage import ObjectNotFound, Storage, StorageError
 
 DF = pd.DataFrame({"id": ["a", "b", "c"], "x": [1.0, 2.0, 3.0], "c": ["u", "v", "é"]})
+
+
+def streamed(storage, key, csv):
+    """`stream_table` consumed whole, in batches of 2 rows: it must see every bad input `read_table` sees."""
+    schema, batches = stream_table(storage, key, csv, batch_rows=2)
+    return pa.Table.from_batches(list(batches), schema)
+
+
+READERS = (read_table, streamed)
 
 
 def test_s3_round_trip_list_and_replace(s3_storage):
@@ -40,38 +50,51 @@ def test_parquet_and_column_selection_over_s3(s3_storage):
 
 
 def test_missing_file_is_not_arrived(s3_storage):
-    with pytest.raises(InputError) as err:
-        read_table(s3_storage, "days/2025-01-01.parquet", CsvOptions())
-    assert err.value.kind == "not_arrived"
-    assert "file has not arrived: s3://" in str(err.value)
+    for read in READERS:
+        with pytest.raises(InputError) as err:
+            read(s3_storage, "days/2025-01-01.parquet", CsvOptions())
+        assert err.value.kind == "not_arrived"
+        assert "file has not arrived: s3://" in str(err.value)
 
 
 def test_zero_byte_and_zero_row_files_are_empty(s3_storage):
     s3_storage.write_bytes("zero.parquet", b"")
     s3_storage.write_bytes("norows.parquet", parquet_bytes(DF.iloc[:0]))
-    for key in ("zero.parquet", "norows.parquet"):
-        with pytest.raises(InputError) as err:
-            read_table(s3_storage, key, CsvOptions())
-        assert err.value.kind == "empty"
+    for read in READERS:
+        for key in ("zero.parquet", "norows.parquet"):
+            with pytest.raises(InputError) as err:
+                read(s3_storage, key, CsvOptions())
+            assert err.value.kind == "empty"
 
 
 def test_corrupt_parquet_is_named_corrupt(s3_storage):
     s3_storage.write_bytes("bad.parquet", b"this is not parquet at all")
-    with pytest.raises(InputError) as err:
-        read_table(s3_storage, "bad.parquet", CsvOptions())
-    assert err.value.kind == "corrupt" and "could not be read as Parquet" in str(err.value)
+    for read in READERS:
+        with pytest.raises(InputError) as err:
+            read(s3_storage, "bad.parquet", CsvOptions())
+        assert err.value.kind == "corrupt" and "could not be read as Parquet" in str(err.value)
 
 
 def test_csv_with_other_delimiter_and_encoding(s3_storage):
     s3_storage.write_bytes("d.csv", DF.to_csv(index=False, sep=";").encode("latin-1"))
-    table = read_table(s3_storage, "d.csv", CsvOptions(delimiter=";", encoding="latin-1"))
-    assert table.column_names == ["id", "x", "c"] and table.column("c").to_pylist()[2] == "é"
-    with pytest.raises(InputError) as err:  # the wrong encoding is named, not a stack trace
-        read_table(s3_storage, "d.csv", CsvOptions(delimiter=";", encoding="utf-8"))
-    assert err.value.kind == "corrupt"
+    for read in READERS:
+        table = read(s3_storage, "d.csv", CsvOptions(delimiter=";", encoding="latin-1"))
+        assert table.column_names == ["id", "x", "c"] and table.column("c").to_pylist()[2] == "é"
+        with pytest.raises(InputError) as err:  # the wrong encoding is named, not a stack trace
+            read(s3_storage, "d.csv", CsvOptions(delimiter=";", encoding="utf-8"))
+        assert err.value.kind == "corrupt"
 
 
 def test_csv_with_the_wrong_delimiter_is_named(s3_storage):
     s3_storage.write_bytes("semi.csv", DF.to_csv(index=False, sep=";").encode())
-    with pytest.raises(InputError, match="is the delimiter ',' right"):
-        read_table(s3_storage, "semi.csv", CsvOptions())
+    for read in READERS:
+        with pytest.raises(InputError, match="is the delimiter ',' right"):
+            read(s3_storage, "semi.csv", CsvOptions())
+
+
+def test_streamed_parquet_and_csv_keep_every_row(s3_storage):
+    big = pd.DataFrame({"id": [f"r{i}" for i in range(1000)], "x": range(1000)})
+    s3_storage.write_bytes("big.parquet", parquet_bytes(big))
+    s3_storage.write_bytes("big.csv", big.to_csv(index=False).encode())
+    for key in ("big.parquet", "big.csv"):
+        assert streamed(s3_storage, key, CsvOptions()).to_pandas().equals(big), key

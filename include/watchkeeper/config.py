@@ -185,6 +185,8 @@ class DriftConfig(_Model):
     """How many drifted features the summary names, ranked by magnitude relative to their bound."""
     persistence: Persistence = Persistence()
     """N-of-M rule against flapping (default 1 of 1: a breach alerts on its first day)."""
+    importance_model_uri: str | None = None
+    """MLflow model (e.g. `models:/name@champion`) whose importances rank drifted features (default: a surrogate)."""
 
 
 class PerformanceConfig(_Model):

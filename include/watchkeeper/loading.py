@@ -5,6 +5,7 @@ Errors are `InputError`s whose `kind` says what the user sees: not_arrived, empt
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pyarrow as pa
@@ -61,19 +62,67 @@ def _read_csv(storage: Storage, key: str, csv: CsvOptions) -> pa.Table:
             read_options=pacsv.ReadOptions(encoding=csv.encoding),
             parse_options=pacsv.ParseOptions(delimiter=csv.delimiter),
         )
+    _check_csv_schema(table.schema, csv)
+    return table
+
+
+def _check_csv_schema(schema: pa.Schema, csv: CsvOptions) -> None:
     # Undecodable text comes back as binary columns rather than an error.
-    binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
+    binary = [f.name for f in schema if pa.types.is_binary(f.type)]
     if binary:
         raise pa.ArrowInvalid(f"columns {binary} are not valid {csv.encoding} text (set paths.csv.encoding)")
     if (
-        table.num_columns == 1
-        and csv.delimiter not in table.column_names[0]
-        and any(d in table.column_names[0] for d in ",;\t|")
+        len(schema.names) == 1
+        and csv.delimiter not in schema.names[0]
+        and any(d in schema.names[0] for d in ",;\t|")
     ):
-        raise pa.ArrowInvalid(
-            f"one column {table.column_names[0]!r}: is the delimiter {csv.delimiter!r} right?"
-        )
-    return table
+        raise pa.ArrowInvalid(f"one column {schema.names[0]!r}: is the delimiter {csv.delimiter!r} right?")
+
+
+def stream_table(
+    storage: Storage, key: str, csv: CsvOptions, batch_rows: int = 65_536
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """(schema, record batches) of one Parquet or CSV object, read incrementally so memory stays bounded.
+
+    Raises the same `InputError`s as `read_table`, for an empty table while the batches are consumed.
+    """
+    url = storage.url(key)
+    try:
+        size = storage.size(key)
+    except ObjectNotFound:
+        raise InputError("not_arrived", url, "file has not arrived") from None
+    if size == 0:
+        raise InputError("empty", url, "file is empty (0 bytes)")
+    try:
+        if key.lower().endswith((".csv", ".csv.gz")):
+            source = storage.fs.open_input_stream(storage.path(key))
+            reader = pacsv.open_csv(
+                source,
+                read_options=pacsv.ReadOptions(encoding=csv.encoding, block_size=16 << 20),
+                parse_options=pacsv.ParseOptions(delimiter=csv.delimiter),
+            )
+            _check_csv_schema(reader.schema, csv)
+            schema, batches = reader.schema, iter(reader)
+        else:
+            # Without pre-buffering, which would keep the whole file in memory while the batches are read.
+            source = storage.fs.open_input_file(storage.path(key))
+            parquet = pq.ParquetFile(source, pre_buffer=False, buffer_size=8 << 20)
+            schema, batches = parquet.schema_arrow, parquet.iter_batches(batch_size=batch_rows)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
+        raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        rows = 0
+        try:
+            for batch in batches:
+                rows += batch.num_rows
+                yield batch
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
+            raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+        if rows == 0:
+            raise InputError("empty", url, "file has no rows")
+
+    return schema, checked()
 
 
 def day_key(cfg: ModelConfig, day: date) -> str:

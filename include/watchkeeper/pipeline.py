@@ -17,10 +17,12 @@ import pyarrow.parquet as pq
 
 from watchkeeper import decisions
 from watchkeeper.config import ModelConfig
+from watchkeeper.drift.day import BATCH_ROWS, DayColumns
+from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
-from watchkeeper.loading import day_key, read_table
+from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
-from watchkeeper.reference import get_profile, load_reference
+from watchkeeper.reference import drift_state, get_profile, load_reference
 from watchkeeper.result import Check, DayResult
 from watchkeeper.storage import Storage
 
@@ -60,15 +62,25 @@ def load_checks(d: Day, stage: str) -> list[Check]:
 
 
 def load_day(d: Day) -> dict:
-    """Read the day's prediction records (raising InputError when missing/empty/corrupt) and stage them as Parquet."""
+    """Copy the day's prediction records to staging as Parquet, batch by batch (bounded memory).
+
+    Raises InputError when the file is missing, empty or corrupt; a partly written staged copy is then removed.
+    """
     d.results.delete_prefix(d.key("stages"))
     source = day_key(d.cfg, d.day)
-    table = read_table(d.storage, source, d.cfg.paths.csv)
-    with d.results.open_output(d.staged_key) as sink:
-        pq.write_table(table, sink)
+    schema, batches = stream_table(d.storage, source, d.cfg.paths.csv)
+    rows = 0
+    try:
+        with d.results.open_output(d.staged_key) as sink, pq.ParquetWriter(sink, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch, row_group_size=BATCH_ROWS)  # small row groups: bounded reads later
+                rows += batch.num_rows
+    except InputError:
+        d.results.delete_prefix(d.staged_key)
+        raise
     info = {
         "day": d.day.isoformat(),
-        "rows": table.num_rows,
+        "rows": rows,
         "source": d.storage.url(source),
         "staged_key": d.staged_key,
     }
@@ -141,12 +153,18 @@ def quality_parameters(d: Day, schema: pa.Schema) -> dict[str, str]:
     return {"day_start": start.astimezone(UTC).isoformat(), "day_end": end.astimezone(UTC).isoformat()}
 
 
-def measure_drift(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame | None = None) -> str:
-    ref = load_reference(d.cfg, d.storage) if ref is None else ref
-    profile = get_profile(d.cfg, d.storage, d.results, ref)
-    frame = staged_frame(d) if frame is None else frame
+def staged_columns(d: Day) -> DayColumns:
+    """The staged day for column-by-column reads with pyarrow (categoricals dictionary-encoded)."""
+    return DayColumns.open(d.results.path(d.staged_key), d.results.fs)
+
+
+def measure_drift(d: Day) -> str:
+    """Drift of the staged day against the cached reference profile, reading one column at a time."""
+    profile = get_profile(d.cfg, d.storage, d.results)
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
-    checks = drift_checks(d.cfg, frame, ref, profile, blocked)
+    states = drift_state(profile, d.results)
+    checks = drift_checks(d.cfg, staged_columns(d), profile, states, blocked)
+    checks += label_checks(d.cfg, d.storage, d.day, profile, states, blocked)
     rule = d.cfg.drift.persistence
     if rule.breaches > 1:
         history = [
@@ -245,11 +263,10 @@ def run_day(
     results: Storage | None = None,
     tracking_uri: str | None = None,
 ) -> DayResult:
-    """All stages in one process, on the same functions the DAG's tasks call."""
+    """All stages in one process, on the same functions the DAG's tasks call; each reads what it needs."""
     d = Day(cfg, day, storage, results or storage)
     load_day(d)
-    frame, ref = staged_frame(d), load_reference(cfg, storage)
-    check_quality(d, frame, ref)
-    measure_drift(d, frame, ref)
-    measure_performance(d, frame)
+    check_quality(d)
+    measure_drift(d)
+    measure_performance(d)
     return finish(d, tracking_uri)

@@ -1,6 +1,9 @@
 """The reference profile: column kinds, chunking, and every check's bounds learned from reference chunks.
 
-Built once per (reference version, config) and cached as JSON in storage, so a day's run only scores the day.
+Built once per (reference version, config) and cached in storage: bounds and small facts as JSON, the drift methods'
+fitted states (sorted reference values, bin edges and shares, category shares) as one artifact beside it, so a
+day's run reads neither the reference nor re-fits anything. Reference samples (chunks and day-size subsamples) are
+summarized from one sort of each column (`_ColumnSampler`), not re-sorted per sample.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.drift.methods import get_method
+from watchkeeper.drift.methods import Summary, category_labels, get_method
 from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
 from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 7
+PROFILE_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,6 @@ def monitored_columns(cfg: ModelConfig, ref: pd.DataFrame) -> list[Monitored]:
         kind = "categorical" if cfg.task == "binary_classification" else "numeric"
         out.append(Monitored(cols.prediction, kind, "prediction"))
     return out
-
-
-def values(series: pd.Series, kind: str) -> np.ndarray:
-    """Non-missing values as the methods expect them: finite floats, or strings for categories."""
-    arr, ok = _column_array(series, kind)
-    return arr[ok]
 
 
 def chunks(cfg: ModelConfig, ref: pd.DataFrame) -> list[pd.DataFrame]:
@@ -120,7 +117,51 @@ def _column_array(series: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]
         arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return arr, np.isfinite(arr)
     ok = series.notna().to_numpy()
-    return series.astype(str).to_numpy(), ok
+    labels = category_labels(series.to_numpy()[ok])
+    arr = np.empty(len(series), dtype=labels.dtype)
+    arr[ok] = labels
+    return arr, ok
+
+
+class _ColumnSampler:
+    """Summaries (see `drift.methods`) of any row subset of one reference column, from one sort of the column.
+
+    A subset's sorted values are the full sorted array filtered by the subset's rows in sorted order (linear, no
+    sort); a subset's category counts are one `bincount` of its category codes.
+    """
+
+    def __init__(self, series: pd.Series, kind: str):
+        arr, self.ok = _column_array(series, kind)
+        self.kind = kind
+        if kind == "numeric":
+            values = arr[self.ok]
+            self.order = np.argsort(values, kind="stable")
+            self.sorted = values[self.order]
+        else:
+            self.categories, self.codes = np.unique(arr[self.ok], return_inverse=True)
+            self.total = np.bincount(self.codes, minlength=self.categories.size)
+
+    def _counts(self, counts: np.ndarray) -> dict[str, int]:
+        keep = counts > 0
+        return dict(zip(self.categories[keep].tolist(), counts[keep].tolist(), strict=True))
+
+    def full(self) -> Summary:
+        return self.sorted if self.kind == "numeric" else self._counts(self.total)
+
+    def split(self, rows: np.ndarray) -> tuple[Summary, Summary, int, int]:
+        """(summary of the other rows, summary of `rows`, their sizes) for a boolean mask over all rows."""
+        inside = rows[self.ok]
+        if self.kind == "numeric":
+            in_sorted = inside[self.order]
+            cur, rest = self.sorted[in_sorted], self.sorted[~in_sorted]
+            return rest, cur, rest.size, cur.size
+        cur = np.bincount(self.codes[inside], minlength=self.categories.size)
+        return (
+            self._counts(self.total - cur),
+            self._counts(cur),
+            int((self.total - cur).sum()),
+            int(cur.sum()),
+        )
 
 
 def null_masks(cfg: ModelConfig, ref: pd.DataFrame, parts: list[pd.DataFrame]) -> tuple[list, list]:
@@ -177,24 +218,12 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     parts = chunks(cfg, ref)
     chunk_masks, boot_masks = null_masks(cfg, ref, parts)
     monitored = monitored_columns(cfg, ref)
-    drift: dict[str, dict] = {}
-    for m in monitored:
-        arr, ok = _column_array(ref[m.column], m.kind)
-        # Each sample is compared with the reference it is left out of, as a new day would be.
-        pairs = [[(arr[~mask & ok], arr[mask & ok]) for mask in masks] for masks in (chunk_masks, boot_masks)]
-        for name in drift_methods(cfg, m):
-            method = get_method(name, m.kind)
-            chunk_values, boot_values = (
-                [method.score(method.fit(rest), cur) for rest, cur in group if rest.size and cur.size]
-                for group in pairs
-            )
-            spec = drift_threshold(cfg, m.column)
-            bounds = _combined_bounds(
-                spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True
-            )
-            drift[f"{m.column}|{name}"] = {**bounds, "reference_rows": int(ok.sum())}
+    drift, drift_state = _drift_profile(cfg, ref, monitored, chunk_masks, boot_masks)
+    segments, segment_states = _segment_profile(cfg, ref, monitored)
+    drift_state.update(segment_states)
+    labels = _label_profile(cfg, ref, chunk_masks, boot_masks, drift_state)
     multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
-    importance = _importance(cfg, ref, monitored)
+    importance, importance_source = _importance(cfg, ref, monitored)
     performance: dict[str, dict] = {}
     if cfg.columns.target in ref:
         y = labels_of(cfg, ref)
@@ -232,25 +261,173 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "sample_rows": int(boot_masks[0].sum()) if boot_masks else None,
         "reference_rows": len(ref),
         "drift": drift,
+        "segments": segments,
+        "labels": labels,
+        "_drift_state": drift_state,
         "multivariate": multivariate,
         "importance": importance,
+        "importance_source": importance_source,
         "performance": performance,
         "estimation": estimation,
         "segment_performance": segment_performance,
     }
 
 
-def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> dict[str, float]:
-    """How much each feature moves the model's output on the reference (empty when there is no output column)."""
-    from watchkeeper.drift.importance import feature_importance
+def _drift_profile(
+    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list
+) -> tuple[dict[str, dict], dict[str, object]]:
+    """Bounds of every (column, method) and each method's state fitted on the whole reference column.
 
-    output = cfg.columns.score if cfg.columns.score in ref else cfg.columns.prediction
-    features = [m for m in monitored if m.role == "feature"]
-    if output not in ref or not features or len(ref) < 50:
+    Each sample is compared with the reference it is left out of, as a new day would be.
+    """
+    bounds: dict[str, dict] = {}
+    states: dict[str, object] = {}
+    for m in monitored:
+        sampler = _ColumnSampler(ref[m.column], m.kind)
+        methods = {name: get_method(name, m.kind) for name in drift_methods(cfg, m)}
+        values: dict[str, tuple[list, list]] = {name: ([], []) for name in methods}
+        for group, masks in enumerate((chunk_masks, boot_masks)):
+            for mask in masks:
+                rest, cur, n_rest, n_cur = sampler.split(mask)
+                if n_rest and n_cur:
+                    for name, method in methods.items():
+                        values[name][group].append(method.score(method.fit(rest), cur))
+        full = sampler.full()
+        for name, method in methods.items():
+            spec = drift_threshold(cfg, m.column)
+            chunk_values, boot_values = values[name]
+            entry = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True)
+            bounds[state_key(m.column, name)] = {**entry, "reference_rows": int(sampler.ok.sum())}
+            states[state_key(m.column, name)] = method.fit(full)
+    return bounds, states
+
+
+def segment_values(cfg: ModelConfig, ref: pd.DataFrame) -> dict[str, list[str]]:
+    """Per configured segment column in the reference: its `max_values` most frequent values, as category labels."""
+    out = {}
+    for column in cfg.segments.columns:
+        if column in ref:
+            labels, ok = _column_array(ref[column], "categorical")
+            cats, counts = np.unique(labels[ok], return_counts=True)
+            order = np.lexsort((cats, -counts))[: cfg.segments.max_values]
+            out[column] = cats[order].tolist()
+    return out
+
+
+def state_key(column: str, method: str, segment: str | None = None) -> str:
+    """Key of a fitted drift state (and of its bounds): `column|method`, prefixed `segment#` inside a segment."""
+    return f"{segment}#{column}|{method}" if segment else f"{column}|{method}"
+
+
+def _segment_profile(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[dict, dict]:
+    """Drift bounds and states per segment, learned from that segment's reference rows chunked like the whole.
+
+    The segment's column itself is not monitored inside it (it is constant there).
+    """
+    profiles: dict[str, dict] = {}
+    states: dict[str, object] = {}
+    for column, values in segment_values(cfg, ref).items():
+        labels, ok = _column_array(ref[column], "categorical")
+        for value in values:
+            seg = ref[ok & (labels == value)].reset_index(drop=True)
+            parts = chunks(cfg, seg)
+            chunk_masks, boot_masks = null_masks(cfg, seg, parts)
+            inside = [m for m in monitored if m.column != column]
+            bounds, seg_states = _drift_profile(cfg, seg, inside, chunk_masks, boot_masks)
+            name = f"{column}={value}"
+            profiles[name] = {
+                "column": column,
+                "value": value,
+                "reference_rows": len(seg),
+                "chunks": len(parts),
+                "drift": bounds,
+            }
+            states.update({f"{name}#{key}": state for key, state in seg_states.items()})
+    return profiles, states
+
+
+def target_kind(cfg: ModelConfig) -> str:
+    return "categorical" if cfg.task == "binary_classification" else "numeric"
+
+
+def _label_profile(
+    cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list, states: dict
+) -> dict:
+    """Bounds of the target's drift from reference chunks, and the reference target summary kept in `states`
+    (under `label#...`) for the sampling-noise bound at each day's number of labels (`label_bounds`)."""
+    target = cfg.columns.target
+    if target not in ref:
         return {}
+    m = Monitored(target, target_kind(cfg), "label")
+    bounds, label_states = _drift_profile(cfg, ref, [m], chunk_masks, boot_masks)
+    states.update({f"label#{key}": state for key, state in label_states.items()})
+    states["label#summary"] = _ColumnSampler(ref[target], m.kind).full()
+    return {"column": target, "kind": m.kind, "drift": bounds}
+
+
+def label_bounds(cfg: ModelConfig, name: str, entry: dict, summary: Summary, kind: str, rows: int) -> dict:
+    """A target statistic's bounds for `rows` labels: the wider of the reference chunks' bound and the
+    sampling-noise bound at that size (`bootstrap_samples` draws of `rows` reference rows, each against the rest).
+
+    Labels arrive a few at a time, so a prediction day's labelled rows are often far fewer than a reference
+    chunk's; a bound learned at chunk size would alarm on pure sampling noise.
+    """
+    method = get_method(name, kind)
+    total = summary.size if kind == "numeric" else sum(summary.values())
+    if rows >= total or not cfg.reference.bootstrap_samples:
+        return entry
+    rng = np.random.default_rng(cfg.reference.seed)
+    values = []
+    if kind == "numeric":
+        for _ in range(cfg.reference.bootstrap_samples):
+            inside = np.zeros(total, dtype=bool)
+            inside[rng.choice(total, rows, replace=False)] = True
+            values.append(method.score(method.fit(summary[~inside]), summary[inside]))
+    else:
+        cats, counts = list(summary), np.array(list(summary.values()))
+        for _ in range(cfg.reference.bootstrap_samples):
+            drawn = rng.multivariate_hypergeometric(counts, rows)
+            rest = dict(zip(cats, (counts - drawn).tolist(), strict=True))
+            values.append(method.score(method.fit(rest), dict(zip(cats, drawn.tolist(), strict=True))))
+    spec = drift_threshold(cfg, cfg.columns.target)
+    bounds = _combined_bounds(
+        spec, entry.get("chunk_values", []), values, "upper", cfg.reference.min_chunks, True
+    )
+    bounds["rule"] = bounds["rule"].replace("random day-size samples", f"random samples of {rows} labels")
+    return bounds
+
+
+def drift_state(profile: dict, results: Storage) -> dict[str, object]:
+    """The drift methods' fitted reference states: in the profile when just built, else its cached artifact."""
+    if "_drift_state" in profile:
+        return profile["_drift_state"]
+    return pickle.loads(results.read_bytes(profile["drift_state"]["artifact"]))  # written by get_profile
+
+
+def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[dict[str, float], str]:
+    """How much each feature moves the model's output on the reference, and where that came from.
+
+    From the MLflow model when `drift.importance_model_uri` names one (falling back, with a warning, when it cannot
+    be loaded), else from a surrogate of the output column; empty when there is neither.
+    """
+    from watchkeeper.drift.importance import feature_importance, model_importance
+
+    features = [m for m in monitored if m.role == "feature"]
+    uri = cfg.drift.importance_model_uri
+    if uri and features:
+        try:
+            return model_importance(
+                uri, ref, [m.column for m in features], seed=cfg.reference.seed
+            ), f"model {uri}"
+        except Exception as exc:  # MLflow unreachable, model missing or not callable on these columns
+            log.warning("importance from %s failed (%s); using a surrogate of the model output", uri, exc)
+    output = cfg.columns.score if cfg.columns.score in ref else cfg.columns.prediction
+    if output not in ref or not features or len(ref) < 50:
+        return {}, "none: no model output column in the reference"
     numeric = [m.column for m in features if m.kind == "numeric"]
     categorical = [m.column for m in features if m.kind == "categorical"]
-    return feature_importance(ref, numeric, categorical, output, seed=cfg.reference.seed)
+    weights = feature_importance(ref, numeric, categorical, output, seed=cfg.reference.seed)
+    return weights, f"surrogate of {output}"
 
 
 def _multivariate_profile(
@@ -450,6 +627,10 @@ def get_profile(
         return results.read_json(key)
     log.info("building reference profile for %s (%s)", cfg.name, key)
     profile = build_profile(cfg, load_reference(cfg, storage) if ref is None else ref)
+    # Fitted drift states (sorted reference columns, bins, shares) are numpy arrays: one pickle beside the JSON,
+    # written before the JSON so a profile that exists always has its artifact.
+    profile["drift_state"] = {"artifact": key.removesuffix(".json") + "-drift.pkl"}
+    results.write_bytes(profile["drift_state"]["artifact"], pickle.dumps(profile.pop("_drift_state")))
     estimator = profile.get("estimation", {}).pop("_estimator", None)
     if estimator is not None:  # a fitted scikit-learn model: pickled beside the JSON profile
         profile["estimation"]["artifact"] = key.removesuffix(".json") + "-dle.pkl"

@@ -71,9 +71,9 @@ def day_run(client: MlflowClient, exp_id: str, model: str, day: date) -> str:
     return run.info.run_id
 
 
-def metric_key(stage: str, name: str, subject: str) -> str:
+def metric_key(stage: str, name: str, subject: str, segment: str | None = None) -> str:
     key = f"{stage}.{name}" if subject in (name, "table") else f"{stage}.{name}.{subject}"
-    return _BAD.sub("_", key)
+    return _BAD.sub("_", f"{key}.{segment}" if segment else key)
 
 
 def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple[str, str]:
@@ -87,9 +87,9 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
     ts, step = _ms(result.day), result.day.toordinal()
     metrics: dict[str, float] = {"rows": float(result.rows)}
     for c in result.checks:
-        if c.value is None or c.subject.count("@") or c.segment:
-            continue  # past prediction days go to their own runs below, segments with their realized metrics
-        metrics[metric_key(c.stage, c.name, c.subject)] = float(c.value)
+        if c.value is None or c.subject.count("@"):
+            continue  # past prediction days go to their own runs below
+        metrics[metric_key(c.stage, c.name, c.subject, c.segment)] = float(c.value)
     for s in result.stages:
         metrics[f"alerts.{s.stage}"] = float(s.alerts + s.warnings)
     metrics["alerts.total"] = float(sum(c.status == Status.ALERT for c in result.checks))

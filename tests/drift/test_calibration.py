@@ -9,6 +9,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 from helpers import FIRST_DAY, rows, tiny_config
+from watchkeeper.drift.day import DayColumns
 from watchkeeper.drift.stage import drift_checks, top_drifted
 from watchkeeper.reference import build_profile
 
@@ -20,13 +21,15 @@ def profile_for(tmp_path, n=600):
     return cfg, ref, build_profile(cfg, ref)
 
 
+def check_day(cfg, profile, frame):
+    return drift_checks(cfg, DayColumns.from_pandas(frame), profile, profile["_drift_state"])
+
+
 def test_false_alert_rate_over_100_healthy_days(tmp_path):
     cfg, ref, profile = profile_for(tmp_path)
     rng = np.random.default_rng(99)
     checks = [
-        c
-        for i in range(100)
-        for c in drift_checks(cfg, rows(rng, 600, FIRST_DAY + timedelta(days=i)), ref, profile)
+        c for i in range(100) for c in check_day(cfg, profile, rows(rng, 600, FIRST_DAY + timedelta(days=i)))
     ]
     rate = sum(c.status == "alert" for c in checks) / len(checks)
     assert len(checks) == 100 * 11  # 5 columns x 2 methods + the multivariate check
@@ -38,7 +41,7 @@ def test_a_known_shift_is_caught_every_day_and_only_on_its_feature(tmp_path):
     rng = np.random.default_rng(7)
     for i in range(20):
         day = rows(rng, 600, FIRST_DAY + timedelta(days=i), shift=0.35)  # x1 moves by 0.35 std
-        checks = drift_checks(cfg, day, ref, profile)
+        checks = check_day(cfg, profile, day)
         alerted = {c.subject for c in checks if c.status == "alert" and c.details["role"] == "feature"}
         assert "x1" in alerted and not alerted & {"x2", "c"}
         assert top_drifted(checks, 3)[0] == "x1"

@@ -32,3 +32,31 @@ def test_ranking_weighs_how_far_past_the_bound_by_importance():
     assert top_drifted(checks, 3, importance) == ["key", "minor", "unused"]
     # A feature the model ignores still shows when it moves a lot (importance floored at half an equal share).
     assert top_drifted([drift("unused", 30.0), drift("key", 1.2)], 2, importance)[0] == "unused"
+
+
+def test_importance_from_a_registered_mlflow_model(tmp_path, monkeypatch):
+    import mlflow
+    from helpers import tiny_config
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from watchkeeper.reference import build_profile
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    rng = np.random.default_rng(8)
+    ref = pd.concat([rows(rng, 600, FIRST_DAY - timedelta(days=i)) for i in range(10)], ignore_index=True)
+    # The real model ignores x1, which drives the logged `score` column: a surrogate of `score` would rank x1 first.
+    encode = make_column_transformer((OneHotEncoder(), ["c"]), ("passthrough", ["x2"]))
+    model = make_pipeline(encode, LogisticRegression()).fit(ref[["x1", "x2", "c"]], ref["label"])
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(model, name="model", registered_model_name="tiny")
+    mlflow.MlflowClient().set_registered_model_alias("tiny", "champion", "1")
+    cfg = tiny_config(tmp_path, str(tmp_path), drift={"importance_model_uri": "models:/tiny@champion"})
+    profile = build_profile(cfg, ref)
+    assert profile["importance_source"] == "model models:/tiny@champion"
+    weights = profile["importance"]
+    assert weights["x1"] == 0.0 and weights["x2"] > weights["c"] > 0
+    broken = tiny_config(tmp_path, str(tmp_path), drift={"importance_model_uri": "models:/absent@champion"})
+    fallback = build_profile(broken, ref)  # an unreachable model falls back to the surrogate, and says so
+    assert fallback["importance_source"] == "surrogate of score" and fallback["importance"]["x1"] > 0.3

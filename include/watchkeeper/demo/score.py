@@ -68,7 +68,7 @@ def score(results: dict[str, DayResult], manifest: dict) -> dict:
         )  # fmt: skip
     healthy = {d for d in manifest["healthy_days"] if d in results}
     for stage in ("quality", "drift", "performance"):
-        # A performance alert is about the prediction day whose labels it scored, whenever it is raised.
+        # A performance or label-drift alert is about the prediction day whose labels it scored, whenever raised.
         out["false_alert_days"][stage] = sorted(
             {
                 _about(c, d)
@@ -83,7 +83,7 @@ def score(results: dict[str, DayResult], manifest: dict) -> dict:
 
 
 def _about(check, day: str) -> str:
-    return check.details.get("prediction_day", day) if check.stage == "performance" else day
+    return check.details.get("prediction_day", day) if check.stage in ("performance", "drift") else day
 
 
 def render(report: dict) -> str:

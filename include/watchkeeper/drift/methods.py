@@ -1,7 +1,11 @@
-"""Drift methods, each a `fit(reference) -> state` and a `score(state, current) -> float`, in one registry.
+"""Drift methods, each a `fit(reference summary) -> state` and a `score(state, current summary) -> float`, in one registry.
 
-Higher values always mean more drift. Inputs are 1-D numpy arrays with missing and non-finite values removed
-(missingness is the data-quality stage's business); categorical inputs are arrays of strings.
+Methods never see raw rows: a numeric column is summarized once as its sorted finite values, a categorical one as its
+category counts (`summarize`). A day is summarized in one pass (one sort per numeric column, one `bincount` over
+dictionary codes per categorical one), the reference once per reference version, and every method scores from
+those summaries; so KS and Wasserstein stay exact (no binning) while a day costs one sort per column. Plain numpy: scipy's
+`ks_2samp` and `wasserstein_distance` would re-sort the reference for every day and sample. Higher values
+always mean more drift. Missing and non-finite values are left out (missingness is the data-quality stage's business).
 """
 
 from __future__ import annotations
@@ -11,22 +15,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 Kind = str  # "numeric" | "categorical"
+Counts = dict[str, int]
+"""A categorical summary: rows per category (categories as strings)."""
+Summary = np.ndarray | Counts
+"""A numeric summary is the sorted finite values; a categorical one is `Counts`."""
 _EPS = 1e-4
 
 
 @dataclass(frozen=True)
 class DriftMethod:
-    """A registered drift method: name, the column kind it accepts, and its fit/score pair."""
+    """A registered drift method: name, the column kind it accepts, and its fit/score pair on summaries."""
 
     name: str
     kind: Kind
     description: str
-    fit: Callable[[np.ndarray], Any]
-    score: Callable[[Any, np.ndarray], float]
+    fit: Callable[[Summary], Any]
+    score: Callable[[Any, Summary], float]
+
+    def compare(self, reference: np.ndarray, current: np.ndarray) -> float:
+        """The statistic between two raw value arrays (summarized here; the stage passes cached summaries)."""
+        return self.score(self.fit(summarize(reference, self.kind)), summarize(current, self.kind))
 
 
 REGISTRY: dict[tuple[str, Kind], DriftMethod] = {}
@@ -52,28 +63,97 @@ def get_method(name: str, kind: Kind) -> DriftMethod:
         ) from None
 
 
+# --- summaries ------------------------------------------------------------------------------------------------
+
+
+def category_labels(values: np.ndarray) -> np.ndarray:
+    """Categories as strings; integral floats (an int column that had nulls) read as ints, so 1.0 and 1 agree."""
+    if values.dtype.kind == "f" and values.size and np.all(np.mod(values, 1) == 0):
+        values = values.astype(np.int64)
+    return values.astype(str)
+
+
+def counts_of(labels: np.ndarray) -> Counts:
+    cats, counts = np.unique(labels, return_counts=True)
+    return dict(zip(cats.tolist(), counts.tolist(), strict=True))
+
+
+def summarize(values: np.ndarray, kind: Kind) -> Summary:
+    """Sorted finite values (numeric) or category counts (categorical) of raw, already non-missing values."""
+    if kind == "numeric":
+        values = np.asarray(values, dtype=float)
+        return np.sort(values[np.isfinite(values)])
+    return counts_of(category_labels(np.asarray(values)))
+
+
 # --- shared fitted states -------------------------------------------------------------------------------------
 
 
-def _quantile_edges(ref: np.ndarray, bins: int = 10) -> np.ndarray:
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
+_LAST_MERGE: list = []
+"""The last (reference, current, merge): KS and Wasserstein of one column score the same pair, merged once."""
+
+
+def release() -> None:
+    """Drop the cached merge (call when a column is done, so its arrays do not outlive it)."""
+    _LAST_MERGE.clear()
+
+
+def _ecdf_gaps(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pooled sorted values, F_ref − F_cur on [pooled_k, pooled_k+1), whether pooled_k ends a run of ties).
+
+    The two sorted inputs are merged in linear time (each current value goes after the reference values ≤ it, found
+    by a binary search of sorted needles), and both ECDFs are running counts along the merge: exact, with no
+    pooled sort. Inside a run of tied values the counts are partial, but those intervals have zero width, and
+    the ECDFs are read only where a run ends.
+    """
+    if _LAST_MERGE and _LAST_MERGE[0] is ref and _LAST_MERGE[1] is cur:  # identity: both stay referenced here
+        return _LAST_MERGE[2]
+    _LAST_MERGE.clear()  # release the previous column's arrays before making this one's
+    n, m = ref.size, cur.size
+    at = np.searchsorted(ref, cur, side="right")
+    at += np.arange(m)
+    from_cur = np.zeros(n + m, dtype=bool)
+    from_cur[at] = True
+    del at
+    pooled = np.empty(n + m)
+    pooled[from_cur] = cur
+    pooled[~from_cur] = ref
+    # In place, in floats (exact counts below 2**53): the day's arrays dominate memory at millions of rows.
+    cur_share = np.cumsum(from_cur, dtype=float)
+    gap = np.arange(1, n + m + 1, dtype=float)
+    gap -= cur_share
+    gap /= n
+    cur_share /= m
+    gap -= cur_share
+    del cur_share
+    run_end = np.empty(n + m, dtype=bool)
+    run_end[:-1] = pooled[1:] != pooled[:-1]
+    run_end[-1] = True
+    _LAST_MERGE[:] = [ref, cur, (pooled, gap, run_end)]
+    return pooled, gap, run_end
+
+
+def _quantile_edges(ref_sorted: np.ndarray, bins: int = 10) -> np.ndarray:
+    edges = np.unique(np.quantile(ref_sorted, np.linspace(0, 1, bins + 1)))
     edges[0], edges[-1] = -np.inf, np.inf
     return edges
 
 
-def _binned(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    counts = np.histogram(values, bins=edges)[0].astype(float)
+def _binned(edges: np.ndarray, values_sorted: np.ndarray) -> np.ndarray:
+    """Shares per bin [edge_i, edge_i+1), as `np.histogram` counts them, from sorted values without a pass."""
+    below = np.searchsorted(values_sorted, edges[1:-1], side="left")
+    counts = np.diff(np.concatenate([[0], below, [values_sorted.size]])).astype(float)
     return counts / max(counts.sum(), 1.0)
 
 
-def _categories(ref: np.ndarray) -> dict[str, float]:
-    cats, counts = np.unique(ref, return_counts=True)
-    return dict(zip(cats.tolist(), (counts / counts.sum()).tolist(), strict=True))
+def _shares(counts: Counts) -> dict[str, float]:
+    total = sum(counts.values())
+    return {c: n / total for c, n in counts.items() if n} if total else {}
 
 
-def _aligned(ref_p: dict[str, float], cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _aligned(ref_p: dict[str, float], cur: Counts) -> tuple[np.ndarray, np.ndarray]:
     """Reference and current category proportions on the union of categories (unseen ones included)."""
-    cur_p = _categories(cur) if cur.size else {}
+    cur_p = _shares(cur)
     cats = sorted(set(ref_p) | set(cur_p))
     return np.array([ref_p.get(c, 0.0) for c in cats]), np.array([cur_p.get(c, 0.0) for c in cats])
 
@@ -93,41 +173,40 @@ def _hellinger(p: np.ndarray, q: np.ndarray) -> float:
 @register("ks", "numeric", "Kolmogorov–Smirnov statistic: largest gap between the two empirical CDFs")
 class KS:
     @staticmethod
-    def fit(ref: np.ndarray) -> np.ndarray:
-        return np.sort(ref)
+    def fit(ref_sorted: np.ndarray) -> np.ndarray:
+        return ref_sorted
 
     @staticmethod
-    def score(ref_sorted: np.ndarray, cur: np.ndarray) -> float:
-        cur = np.sort(cur)
-        grid = np.concatenate([ref_sorted, cur])
-        cdf_ref = np.searchsorted(ref_sorted, grid, side="right") / ref_sorted.size
-        cdf_cur = np.searchsorted(cur, grid, side="right") / cur.size
-        return float(np.max(np.abs(cdf_ref - cdf_cur)))
+    def score(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
+        _, gap, run_end = _ecdf_gaps(ref_sorted, cur_sorted)
+        return float(np.max(np.abs(gap[run_end])))
 
 
 @register("wasserstein", "numeric", "Wasserstein-1 distance divided by the reference standard deviation")
 class Wasserstein:
     @staticmethod
-    def fit(ref: np.ndarray) -> tuple[np.ndarray, float]:
-        return ref, float(np.std(ref)) or 1.0
+    def fit(ref_sorted: np.ndarray) -> tuple[np.ndarray, float]:
+        return ref_sorted, float(np.std(ref_sorted)) or 1.0
 
     @staticmethod
-    def score(state: tuple[np.ndarray, float], cur: np.ndarray) -> float:
-        ref, scale = state
-        return float(stats.wasserstein_distance(ref, cur) / scale)
+    def score(state: tuple[np.ndarray, float], cur_sorted: np.ndarray) -> float:
+        ref_sorted, scale = state
+        # scipy.stats.wasserstein_distance's formula, ∫|F_ref − F_cur| dx, on inputs already sorted.
+        pooled, gap, _ = _ecdf_gaps(ref_sorted, cur_sorted)
+        return float(np.sum(np.abs(gap[:-1]) * np.diff(pooled)) / scale)
 
 
 @register("psi", "numeric", "Population stability index over 10 reference-quantile bins")
 class NumericPSI:
     @staticmethod
-    def fit(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        edges = _quantile_edges(ref)
-        return edges, _binned(edges, ref)
+    def fit(ref_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        edges = _quantile_edges(ref_sorted)
+        return edges, _binned(edges, ref_sorted)
 
     @staticmethod
-    def score(state: tuple[np.ndarray, np.ndarray], cur: np.ndarray) -> float:
+    def score(state: tuple[np.ndarray, np.ndarray], cur_sorted: np.ndarray) -> float:
         edges, ref_p = state
-        return _psi(ref_p, _binned(edges, cur))
+        return _psi(ref_p, _binned(edges, cur_sorted))
 
 
 @register("jensen_shannon", "numeric", "Jensen–Shannon distance (base 2) over 10 reference-quantile bins")
@@ -135,9 +214,9 @@ class NumericJS:
     fit = NumericPSI.fit
 
     @staticmethod
-    def score(state: tuple[np.ndarray, np.ndarray], cur: np.ndarray) -> float:
+    def score(state: tuple[np.ndarray, np.ndarray], cur_sorted: np.ndarray) -> float:
         edges, ref_p = state
-        return float(jensenshannon(ref_p, _binned(edges, cur), base=2))
+        return float(jensenshannon(ref_p, _binned(edges, cur_sorted), base=2))
 
 
 @register("hellinger", "numeric", "Hellinger distance over 10 reference-quantile bins")
@@ -145,9 +224,9 @@ class NumericHellinger:
     fit = NumericPSI.fit
 
     @staticmethod
-    def score(state: tuple[np.ndarray, np.ndarray], cur: np.ndarray) -> float:
+    def score(state: tuple[np.ndarray, np.ndarray], cur_sorted: np.ndarray) -> float:
         edges, ref_p = state
-        return _hellinger(ref_p, _binned(edges, cur))
+        return _hellinger(ref_p, _binned(edges, cur_sorted))
 
 
 # --- categorical ----------------------------------------------------------------------------------------------
@@ -155,47 +234,67 @@ class NumericHellinger:
 
 @register("jensen_shannon", "categorical", "Jensen–Shannon distance (base 2) between category frequencies")
 class CategoricalJS:
-    fit = staticmethod(_categories)
+    fit = staticmethod(_shares)
 
     @staticmethod
-    def score(ref_p: dict[str, float], cur: np.ndarray) -> float:
+    def score(ref_p: dict[str, float], cur: Counts) -> float:
         return float(jensenshannon(*_aligned(ref_p, cur), base=2))
 
 
 @register("l_infinity", "categorical", "Largest absolute change of any category's share")
 class LInfinity:
-    fit = staticmethod(_categories)
+    fit = staticmethod(_shares)
 
     @staticmethod
-    def score(ref_p: dict[str, float], cur: np.ndarray) -> float:
+    def score(ref_p: dict[str, float], cur: Counts) -> float:
         p, q = _aligned(ref_p, cur)
         return float(np.max(np.abs(p - q)))
 
 
 @register("psi", "categorical", "Population stability index between category frequencies")
 class CategoricalPSI:
-    fit = staticmethod(_categories)
+    fit = staticmethod(_shares)
 
     @staticmethod
-    def score(ref_p: dict[str, float], cur: np.ndarray) -> float:
+    def score(ref_p: dict[str, float], cur: Counts) -> float:
         return _psi(*_aligned(ref_p, cur))
 
 
 @register("hellinger", "categorical", "Hellinger distance between category frequencies")
 class CategoricalHellinger:
-    fit = staticmethod(_categories)
+    fit = staticmethod(_shares)
 
     @staticmethod
-    def score(ref_p: dict[str, float], cur: np.ndarray) -> float:
+    def score(ref_p: dict[str, float], cur: Counts) -> float:
         return _hellinger(*_aligned(ref_p, cur))
 
 
 @register("chi2", "categorical", "Chi-square statistic of the current counts against reference shares")
 class ChiSquare:
-    fit = staticmethod(_categories)
+    fit = staticmethod(_shares)
 
     @staticmethod
-    def score(ref_p: dict[str, float], cur: np.ndarray) -> float:
+    def score(ref_p: dict[str, float], cur: Counts) -> float:
         p, q = _aligned(ref_p, cur)
-        expected = np.clip(p, _EPS, None) * cur.size
-        return float(np.sum((q * cur.size - expected) ** 2 / expected))
+        n = sum(cur.values())
+        expected = np.clip(p, _EPS, None) * n
+        return float(np.sum((q * n - expected) ** 2 / expected))
+
+
+@register("new_categories", "categorical", "Share of the day's rows in categories the reference never had")
+class NewCategories:
+    fit = staticmethod(_shares)
+
+    @staticmethod
+    def score(ref_p: dict[str, float], cur: Counts) -> float:
+        total = sum(cur.values())
+        return sum(n for c, n in cur.items() if c not in ref_p) / total if total else 0.0
+
+
+@register("vanished_categories", "categorical", "Reference share of the categories absent from the day")
+class VanishedCategories:
+    fit = staticmethod(_shares)
+
+    @staticmethod
+    def score(ref_p: dict[str, float], cur: Counts) -> float:
+        return float(sum(p for c, p in ref_p.items() if not cur.get(c)))

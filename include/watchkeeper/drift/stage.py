@@ -1,67 +1,112 @@
 """The drift stage: score every monitored column of a day against the reference with its configured methods.
 
 Bounds come from the cached reference profile; a column missing, too few rows or a critical data-quality failure
-makes the check 'skipped' with the reason, never a silent 'no drift'.
+makes the check 'skipped' with the reason, never a silent 'no drift'. With `segments.columns` configured, every
+column is also checked inside each segment value (`Check.segment`, e.g. `region=north`) against bounds learned
+from that segment's reference rows; segment alerts are warnings that count in the stage verdict and the ranking.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.drift.methods import get_method
-from watchkeeper.reference import Monitored, drift_methods, values
+from watchkeeper.drift.day import ColumnData, DayColumns
+from watchkeeper.drift.methods import get_method, release
+from watchkeeper.reference import Monitored, drift_methods, state_key
 from watchkeeper.result import Check, Severity, Status, num
 
 
 def drift_checks(
-    cfg: ModelConfig, day: pd.DataFrame, ref: pd.DataFrame, profile: dict, blocked: str | None = None
+    cfg: ModelConfig, day: DayColumns, profile: dict, states: dict, blocked: str | None = None
 ) -> list[Check]:
-    """One check per (column, method); `blocked` is the reason when a critical quality failure forbids measuring."""
+    """One check per (column, method), and per segment value; `blocked` is why nothing may be measured.
+
+    `states` are the methods' fitted reference states (`reference.drift_state`); each column is read once and
+    summarized for the whole day and for each segment's rows, then scored by all its methods.
+    """
+    segments = {} if blocked else _segment_rows(day, profile.get("segments", {}))
     checks = []
     for col in profile["columns"]:
         m = Monitored(col["column"], col["kind"], col["role"])
-        cur = values(day[m.column], m.kind) if m.column in day else None
-        ref_v = None
-        for name in drift_methods(cfg, m):
-            bounds = profile["drift"].get(f"{m.column}|{name}", {})
-            check = Check(
-                id=f"drift.{name}",
-                stage="drift",
-                name=name,
-                subject=m.column,
-                lower=bounds.get("lower"),
-                upper=bounds.get("upper"),
-                threshold_rule=bounds.get("rule", ""),
-                status=Status.SKIPPED,
-                severity=Severity.WARNING if m.role == "feature" else Severity.CRITICAL,
-                owner="model",
-                details={"kind": m.kind, "role": m.role},
-            )
-            if m.column in profile.get("importance", {}):
-                check.details["importance"] = profile["importance"][m.column]
-            if blocked:
-                check.reason = f"could not measure: {blocked}"
-            elif cur is None:
-                check.reason = f"could not measure: column {m.column!r} is missing from the day's data"
-            elif cur.size < cfg.drift.min_rows:
-                check.reason = (
-                    f"insufficient data: {cur.size} usable rows < drift.min_rows {cfg.drift.min_rows}"
-                )
-            else:
-                if ref_v is None:
-                    ref_v = values(ref[m.column], m.kind)
-                method = get_method(name, m.kind)
-                value = method.score(method.fit(ref_v), cur)
-                check.details["rows"] = int(cur.size)
-                check.judge(value, f"{m.column} drifted: {name} {value:.4g} > {num(check.upper)}")
-            checks.append(check)
+        data = ColumnData.read(day.column(m.column), m.kind) if m.column in day and not blocked else None
+        checks += _column_checks(cfg, m, data, None, profile["drift"], states, profile, blocked)
+        for name, seg in profile.get("segments", {}).items():
+            if m.column == seg["column"]:
+                continue
+            rows = segments.get(name)
+            reason = blocked or (None if rows is not None else f"segment column {seg['column']!r} is missing")
+            checks += _column_checks(cfg, m, data, name, seg["drift"], states, profile, reason, rows)
+        release()
     if profile.get("multivariate"):
         checks.append(_multivariate_check(cfg, day, profile["multivariate"], blocked))
     return checks
 
 
-def _multivariate_check(cfg: ModelConfig, day: pd.DataFrame, mv: dict, blocked: str | None) -> Check:
+def _segment_rows(day: DayColumns, segments: dict) -> dict[str, np.ndarray]:
+    """Each segment's row mask in the day (segments whose column the day lacks are left out)."""
+    by_column: dict[str, list[str]] = {}
+    for seg in segments.values():
+        by_column.setdefault(seg["column"], []).append(seg["value"])
+    rows = {}
+    for column, values in by_column.items():
+        if column in day:
+            ids = ColumnData.read(day.column(column), "categorical").segment_ids(values)
+            rows.update({f"{column}={v}": ids == i for i, v in enumerate(values)})
+    return rows
+
+
+def _column_checks(
+    cfg: ModelConfig,
+    m: Monitored,
+    data: ColumnData | None,
+    segment: str | None,
+    bounds_of: dict,
+    states: dict,
+    profile: dict,
+    blocked: str | None,
+    rows: np.ndarray | None = None,
+) -> list[Check]:
+    cur, usable = data.summary(rows) if data is not None and not blocked else (None, 0)
+    min_rows = cfg.segments.min_rows if segment else cfg.drift.min_rows
+    checks = []
+    for name in drift_methods(cfg, m):
+        bounds = bounds_of.get(state_key(m.column, name), {})
+        check = Check(
+            id=f"drift.{name}",
+            stage="drift",
+            name=name,
+            subject=m.column,
+            segment=segment,
+            lower=bounds.get("lower"),
+            upper=bounds.get("upper"),
+            threshold_rule=bounds.get("rule", ""),
+            status=Status.SKIPPED,
+            severity=Severity.WARNING if m.role == "feature" or segment else Severity.CRITICAL,
+            owner="model",
+            details={"kind": m.kind, "role": m.role},
+        )
+        if m.column in profile.get("importance", {}):
+            check.details["importance"] = profile["importance"][m.column]
+        where = f" in segment {segment}" if segment else ""
+        if blocked:
+            check.reason = f"could not measure: {blocked}"
+        elif cur is None:
+            check.reason = f"could not measure: column {m.column!r} is missing from the day's data"
+        elif usable < min_rows:
+            setting = "segments.min_rows" if segment else "drift.min_rows"
+            check.reason = f"insufficient data: {usable} usable rows{where} < {setting} {min_rows}"
+        elif bounds.get("upper") is None and bounds.get("lower") is None and not bounds.get("rule"):
+            check.reason = f"could not measure: no reference bounds for {m.column}{where}"
+        else:
+            value = get_method(name, m.kind).score(states[state_key(m.column, name, segment)], cur)
+            check.details["rows"] = usable
+            check.judge(value, f"{m.column}{where} drifted: {name} {value:.4g} > {num(check.upper)}")
+        checks.append(check)
+    return checks
+
+
+def _multivariate_check(cfg: ModelConfig, day: DayColumns, mv: dict, blocked: str | None) -> Check:
     from watchkeeper.drift import multivariate
 
     check = Check(
@@ -81,15 +126,16 @@ def _multivariate_check(cfg: ModelConfig, day: pd.DataFrame, mv: dict, blocked: 
             "components": len(mv["state"]["components"]),
         },
     )
-    missing = [c for c in mv["state"]["numeric"] + mv["state"]["categorical"] if c not in day]
+    columns = mv["state"]["numeric"] + mv["state"]["categorical"]
+    missing = [c for c in columns if c not in day]
     if blocked:
         check.reason = f"could not measure: {blocked}"
     elif missing:
         check.reason = f"could not measure: columns {missing} are missing from the day's data"
-    elif len(day) < cfg.drift.min_rows:
-        check.reason = f"insufficient data: {len(day)} rows < drift.min_rows {cfg.drift.min_rows}"
+    elif day.num_rows < cfg.drift.min_rows:
+        check.reason = f"insufficient data: {day.num_rows} rows < drift.min_rows {cfg.drift.min_rows}"
     else:
-        value, shares = multivariate.score(mv["state"], day)
+        value, shares = multivariate.score(mv["state"], day.batches(columns))
         check.details["contributors"] = {k: round(v, 3) for k, v in list(shares.items())[:3]}
         top = ", ".join(check.details["contributors"])
         check.judge(
@@ -115,20 +161,20 @@ def top_drifted(checks: list[Check], n: int, importance: dict[str, float] | None
 
 
 def apply_persistence(checks: list[Check], breaches: int, history: list[list[Check]]) -> None:
-    """Keep an alert only when its check (id, subject) breached on `breaches` of today plus the `history` days.
+    """Keep an alert only when its check (id, subject, segment) breached on `breaches` of today plus the `history` days.
 
     A breach below that count stays visible: status ok, `details.breached` and the count in the reason.
     """
     if breaches <= 1:
         return
     past = [
-        {(c.id, c.subject) for c in day if c.status == Status.ALERT or c.details.get("breached")}
+        {(c.id, c.subject, c.segment) for c in day if c.status == Status.ALERT or c.details.get("breached")}
         for day in history
     ]
     for c in checks:
         if c.status != Status.ALERT:
             continue
-        count = 1 + sum((c.id, c.subject) in day for day in past)
+        count = 1 + sum((c.id, c.subject, c.segment) in day for day in past)
         c.details["breached"] = True
         c.details["breaches"] = f"{count} of {len(history) + 1} days"
         if count < breaches:

@@ -1,0 +1,121 @@
+"""The day as the drift stage reads it: one column at a time from Parquet with pyarrow, summarized for the methods.
+
+String columns are read dictionary-encoded, so a categorical's counts are one `np.bincount` over its codes and no
+Python string is made per row; a numeric column becomes its sorted finite values (`drift.methods.summarize`). Only
+one column (or, for the multivariate check, one batch of rows) is in memory at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from watchkeeper.drift.methods import Counts, Summary, category_labels
+
+BATCH_ROWS = 65_536
+"""Rows per batch of the multivariate pass (and per row group of the staged copy): bounds its memory."""
+
+
+def _numeric_values(column: pa.ChunkedArray) -> np.ndarray:
+    """Row-aligned floats, NaN where missing or unparseable."""
+    if not (
+        pa.types.is_floating(column.type)
+        or pa.types.is_integer(column.type)
+        or pa.types.is_boolean(column.type)
+    ):
+        return pd.to_numeric(column.to_pandas(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    column = pc.cast(column, pa.float64()) if not pa.types.is_float64(column.type) else column
+    chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
+    return np.concatenate(chunks) if chunks else np.empty(0)
+
+
+def _category_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Row-aligned codes into the returned labels, -1 where missing; dictionary columns keep their own codes."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    column = column.unify_dictionaries()
+    if column.num_chunks == 0:
+        return np.empty(0, dtype=np.int32), []
+    labels = category_labels(column.chunk(0).dictionary.to_numpy(zero_copy_only=False)).tolist()
+    codes = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in column.chunks]
+    return np.concatenate(codes).astype(np.int32, copy=False), labels
+
+
+@dataclass
+class ColumnData:
+    """One column of the day, row-aligned, from which the summary of the whole day or any row subset is taken."""
+
+    kind: str
+    values: np.ndarray
+    """Numeric: floats (NaN missing). Categorical: codes into `labels` (-1 missing)."""
+    labels: list[str] | None = None
+
+    @classmethod
+    def read(cls, column: pa.ChunkedArray, kind: str) -> ColumnData:
+        if kind == "numeric":
+            return cls(kind, _numeric_values(column))
+        codes, labels = _category_codes(column)
+        return cls(kind, codes, labels)
+
+    def summary(self, rows: np.ndarray | None = None) -> tuple[Summary, int]:
+        """(the summary the methods score, its usable rows), of all rows or of a boolean row mask."""
+        values = self.values if rows is None else self.values[rows]
+        if self.kind == "numeric":
+            values = values[np.isfinite(values)]  # a copy, sorted in place
+            values.sort()
+            return values, int(values.size)
+        per_code = np.bincount(values[values >= 0], minlength=len(self.labels))
+        counts: Counts = {}
+        for i in np.flatnonzero(per_code).tolist():
+            counts[self.labels[i]] = counts.get(self.labels[i], 0) + int(per_code[i])
+        return counts, sum(counts.values())
+
+    def segment_ids(self, values: list[str]) -> np.ndarray:
+        """Each row's index in `values` (a categorical column's tracked segment values), -1 for any other."""
+        position = {v: i for i, v in enumerate(values)}
+        lookup = np.array([position.get(label, -1) for label in self.labels] + [-1], dtype=np.int32)
+        return lookup[self.values]  # code -1 (missing) reads the trailing -1
+
+
+class DayColumns:
+    """A day's table, read column by column (a staged Parquet file, or an in-memory Arrow table in tests)."""
+
+    def __init__(self, source: pq.ParquetFile | pa.Table):
+        self.source = source
+        self.names = list(
+            source.schema_arrow.names if isinstance(source, pq.ParquetFile) else source.column_names
+        )
+        self.num_rows = source.metadata.num_rows if isinstance(source, pq.ParquetFile) else source.num_rows
+
+    @classmethod
+    def open(cls, path: str, filesystem) -> DayColumns:
+        schema = pq.read_schema(path, filesystem=filesystem)
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        # No pre-buffering: with it, iterating batches kept the whole file in Arrow memory (measured: 140 MB of a
+        # 130 MB file at 1M rows); buffered reads of 8 MiB keep requests to object storage few.
+        source = filesystem.open_input_file(path)
+        return cls(pq.ParquetFile(source, read_dictionary=text, pre_buffer=False, buffer_size=8 << 20))
+
+    @classmethod
+    def from_pandas(cls, frame: pd.DataFrame) -> DayColumns:
+        return cls(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.names
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        if isinstance(self.source, pq.ParquetFile):
+            return self.source.read(columns=[name]).column(0)
+        return self.source.column(name)
+
+    def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        if isinstance(self.source, pq.ParquetFile):
+            yield from self.source.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        else:
+            yield from self.source.select(columns).to_batches(max_chunksize=BATCH_ROWS)
