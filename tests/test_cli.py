@@ -84,3 +84,23 @@ def test_methods_and_schema():
     assert "drift  ks" in wk("methods").stdout
     schema = json.loads(wk("schema").stdout)
     assert "checks" in schema["properties"]
+
+
+def test_unreachable_storage_is_a_message_not_a_traceback(tmp_path):
+    # A closed loopback port: the S3 endpoint refuses at once, as a store that is down would.
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({**TINY_CONFIG, "storage": {"uri": "s3://wk-down/data"}}))
+    env_cmd = [
+        "env",
+        "AWS_ENDPOINT_URL_S3=http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID=x",
+        "AWS_SECRET_ACCESS_KEY=x",
+    ]
+    for args in (
+        ["run-day", "--config", str(path), "--day", str(FIRST_DAY)],
+        ["suggest-expectations", "--config", str(path)],
+    ):
+        out = subprocess.run([*env_cmd, WATCHKEEPER, *args], capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0 and out.stdout == ""
+        assert "could not reach storage s3://wk-down/data" in out.stderr
+        assert "Traceback" not in out.stderr

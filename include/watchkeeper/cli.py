@@ -62,6 +62,10 @@ def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: s
         raise click.ClickException(f"{cfg.name} {day}: could not process the day: {exc}") from None
     except StorageError as exc:
         raise click.ClickException(f"{cfg.name} {day}: storage error: {exc}") from None
+    except OSError as exc:  # the store itself unreachable (DNS, refused connection, credentials)
+        raise click.ClickException(
+            f"{cfg.name} {day}: could not reach storage {cfg.storage.uri}: {exc}"
+        ) from None
     if outbox:
         from watchkeeper.alerts import build_message, dedupe_key, write_outbox
 
@@ -106,6 +110,8 @@ def suggest_expectations_cmd(config_path: str, force: bool) -> None:
         ref = load_reference(cfg, Storage.from_uri(cfg.storage.uri))
     except InputError as exc:
         raise click.ClickException(f"reference data: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"could not reach storage {cfg.storage.uri}: {exc}") from None
     new = to_json(build_suite_dict(cfg, ref))
     path = suite_path(cfg)
     if path.exists() and path.read_text() != new:
