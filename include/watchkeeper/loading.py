@@ -25,8 +25,8 @@ class InputError(Exception):
         self.url = url
 
 
-def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] | None = None) -> pa.Table:
-    """Read one Parquet or CSV object; only `columns` (those present) when given."""
+def _present(storage: Storage, key: str) -> str:
+    """The object's URL, once it is known to exist and hold bytes (else the named `InputError`)."""
     url = storage.url(key)
     try:
         size = storage.size(key)
@@ -34,6 +34,12 @@ def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] |
         raise InputError("not_arrived", url, "file has not arrived") from None
     if size == 0:
         raise InputError("empty", url, "file is empty (0 bytes)")
+    return url
+
+
+def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] | None = None) -> pa.Table:
+    """Read one Parquet or CSV object; only `columns` (those present) when given."""
+    url = _present(storage, key)
     try:
         if key.lower().endswith((".csv", ".csv.gz")):
             table = _read_csv(storage, key, csv)
@@ -86,13 +92,7 @@ def stream_table(
 
     Raises the same `InputError`s as `read_table`, for an empty table while the batches are consumed.
     """
-    url = storage.url(key)
-    try:
-        size = storage.size(key)
-    except ObjectNotFound:
-        raise InputError("not_arrived", url, "file has not arrived") from None
-    if size == 0:
-        raise InputError("empty", url, "file is empty (0 bytes)")
+    url = _present(storage, key)
     try:
         if key.lower().endswith((".csv", ".csv.gz")):
             source = storage.fs.open_input_stream(storage.path(key))

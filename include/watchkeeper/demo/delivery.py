@@ -21,7 +21,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from watchkeeper.demo.world import _parquet, _scaled
+from watchkeeper.demo.world import _parquet, _scaled, healthy_days, write_label_files
 
 NUMERIC = ["distance_km", "items", "prep_minutes", "courier_load", "hour"]
 CATEGORICAL = ["zone", "weather", "vehicle"]
@@ -144,13 +144,7 @@ def generate_delivery_world(
     again.loc[changed, LABEL] = (again.loc[changed, LABEL] + step).clip(lower=3).round(1)
     arrivals.setdefault(resend_day, []).append(again)
     empty = pd.DataFrame({"order_id": pd.Series(dtype=str), LABEL: pd.Series(dtype=float)})
-    for i in range(days):
-        day = start + timedelta(days=i)
-        frames = arrivals.get(day, [])
-        write(
-            f"labels/{day.isoformat()}.parquet",
-            _parquet(pd.concat(frames, ignore_index=True) if frames else empty),
-        )
+    write_label_files(write, arrivals, start, days, empty)
     write("model/model.pkl", pickle.dumps(model))
     manifest = _manifest(plan, start, days, rows_per_day, seed, conflicts)
     write("incidents.json", json.dumps(manifest, indent=2).encode())
@@ -175,15 +169,7 @@ def _manifest(plan: dict, start: date, days: int, rows_per_day: int, seed: int, 
          "prediction_day": iso(plan["resend"][0]), "conflicting_labels": conflicts,
          "description": "the labels of an earlier day are sent again, 5% of them with a different value"},
     ]  # fmt: skip
-    busy = set()
-    for inc in incidents:
-        if inc["type"] == "label_conflicts":
-            continue  # a label resend does not make a day unhealthy for inputs or predictions
-        d = date.fromisoformat(inc["start"])
-        while d <= date.fromisoformat(inc["end"]):
-            busy.add(d)
-            d += timedelta(days=1)
-    healthy = [iso(start + timedelta(days=i)) for i in range(days) if start + timedelta(days=i) not in busy]
+    healthy = healthy_days(incidents, start, days, label_only="label_conflicts")
     return {
         "model": "delivery_time",
         "seed": seed,

@@ -105,6 +105,36 @@ def _scaled(position: int, days: int) -> int:
     return min(days - 1, round(position * days / 60))
 
 
+def write_label_files(
+    write: Callable[[str, bytes], None], arrivals: dict, start: date, days: int, empty: pd.DataFrame
+) -> None:
+    """One label file per day: the labels arriving that day (an empty file on days none arrive)."""
+    for i in range(days):
+        day = start + timedelta(days=i)
+        frames = arrivals.get(day, [])
+        write(
+            f"labels/{day.isoformat()}.parquet",
+            _parquet(pd.concat(frames, ignore_index=True) if frames else empty),
+        )
+
+
+def healthy_days(incidents: list[dict], start: date, days: int, label_only: str) -> list[str]:
+    """Days no incident touches; incidents of type `label_only` concern labels alone and leave days healthy."""
+    busy = set()
+    for inc in incidents:
+        if inc["type"] == label_only:
+            continue
+        d = date.fromisoformat(inc["start"])
+        while d <= date.fromisoformat(inc["end"]):
+            busy.add(d)
+            d += timedelta(days=1)
+    return [
+        date.isoformat(start + timedelta(days=i))
+        for i in range(days)
+        if start + timedelta(days=i) not in busy
+    ]
+
+
 def incident_plan(start: date, days: int) -> dict:
     day = lambda i: start + timedelta(days=_scaled(i, days))  # noqa: E731
     return {
@@ -171,13 +201,7 @@ def generate_world(
             if arrival <= last:
                 arrivals.setdefault(arrival, []).append(group[["prediction_id", LABEL]])
     empty = pd.DataFrame({"prediction_id": pd.Series(dtype=str), LABEL: pd.Series(dtype="int64")})
-    for i in range(days):
-        day = start + timedelta(days=i)
-        frames = arrivals.get(day, [])
-        write(
-            f"labels/{day.isoformat()}.parquet",
-            _parquet(pd.concat(frames, ignore_index=True) if frames else empty),
-        )
+    write_label_files(write, arrivals, start, days, empty)
 
     write("model/model.pkl", pickle.dumps(model))
     manifest = _manifest(plan, start, days, rows_per_day, seed, threshold)
@@ -202,15 +226,7 @@ def _manifest(plan: dict, start: date, days: int, rows_per_day: int, seed: int, 
          "columns": [], "owner": "model", "affects": ["labels"],
          "description": "labels of these days arrive 10 days late, after the world ends; 8% of all labels never arrive"},
     ]  # fmt: skip
-    busy = set()
-    for inc in incidents:
-        if inc["type"] == "late_labels":
-            continue  # label timing does not make a day unhealthy for inputs or predictions
-        d = date.fromisoformat(inc["start"])
-        while d <= date.fromisoformat(inc["end"]):
-            busy.add(d)
-            d += timedelta(days=1)
-    healthy = [iso(start + timedelta(days=i)) for i in range(days) if start + timedelta(days=i) not in busy]
+    healthy = healthy_days(incidents, start, days, label_only="late_labels")
     return {
         "seed": seed,
         "start": iso(start),
