@@ -133,11 +133,15 @@ def test_labels_matching_no_prediction_are_reported(tiny):
     assert join.status == "alert" and join.value == 5 and "5 label(s) match no prediction" in join.reason
 
 
-def test_missing_day_raises_a_named_error_and_writes_nothing(tiny):
+def test_missing_day_raises_a_named_error_and_records_why(tiny):
     cfg, storage, _ = tiny
     with pytest.raises(InputError, match="file has not arrived"):
         run_day(cfg, date(2031, 1, 1), storage)
-    assert not storage.exists(cfg.results_key(date(2031, 1, 1), "result.json"))
+    stored = storage.read_json(cfg.results_key(date(2031, 1, 1), "result.json"))
+    assert [c["id"] for c in stored["checks"]] == ["load.not_arrived"] and stored["rows"] == 0
+    assert {s["stage"]: s["status"] for s in stored["stages"]} == {"load": "alert"}
+    assert [(a["kind"], a["owner"]) for a in stored["actions"]] == [("notify", "data")]
+    assert not storage.list(cfg.results_key(date(2031, 1, 1), "staged"))  # no partial staged copy is left
 
 
 def test_rerunning_a_day_replaces_its_results(tiny):

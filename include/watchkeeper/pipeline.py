@@ -23,7 +23,7 @@ from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import drift_state, get_profile, load_reference
-from watchkeeper.result import Check, DayResult
+from watchkeeper.result import Check, DayResult, Severity, Status
 from watchkeeper.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,16 @@ def load_day(d: Day) -> dict:
     """
     d.results.delete_prefix(d.key("stages"))
     source = day_key(d.cfg, d.day)
-    schema, batches = stream_table(d.storage, source, d.cfg.paths.csv)
     rows = 0
     try:
+        schema, batches = stream_table(d.storage, source, d.cfg.paths.csv)
         with d.results.open_output(d.staged_key) as sink, pq.ParquetWriter(sink, schema) as writer:
             for batch in batches:
                 writer.write_batch(batch, row_group_size=BATCH_ROWS)  # small row groups: bounded reads later
                 rows += batch.num_rows
-    except InputError:
+    except InputError as exc:
         d.results.delete_prefix(d.staged_key)
+        record_load_failure(d, exc.kind, str(exc))
         raise
     info = {
         "day": d.day.isoformat(),
@@ -86,6 +87,29 @@ def load_day(d: Day) -> dict:
     }
     d.results.write_json(d.key("stages/load.json"), {"checks": [], **info})
     return info
+
+
+def record_load_failure(d: Day, kind: str, message: str) -> None:
+    """Store why the day could not be read (not_arrived, empty, corrupt, ...) as a critical data check.
+
+    `finish` then reports, stores and logs the day like any other, so its history shows what went wrong.
+    """
+    d.results.delete_prefix(d.key("stages"))
+    check = Check(
+        id=f"load.{kind}",
+        stage="load",
+        name=kind,
+        subject="table",
+        status=Status.ALERT,
+        reason=message,
+        severity=Severity.CRITICAL,
+        owner="data",
+        details={"source": d.storage.url(day_key(d.cfg, d.day))},
+    )
+    d.results.write_json(
+        d.key("stages/load.json"),
+        {"checks": [check.model_dump(mode="json")], "day": d.day.isoformat(), "rows": 0},
+    )
 
 
 def staged_frame(d: Day, columns: list[str] | None = None) -> pd.DataFrame:
@@ -219,11 +243,11 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     return save_checks(d, "performance", estimated + checks, {"realized": realized})
 
 
-def finish(d: Day, tracking_uri: str | None = None, load_error: Check | None = None) -> DayResult:
+def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
     """Combine the stages' checks, decide actions, store `result.json`, and log to MLflow when configured."""
     load_info = _doc(d, "stages/load.json")
-    checks = [load_error] if load_error else []
-    for stage in ("quality", "drift", "performance"):
+    checks = []
+    for stage in ("load", "quality", "drift", "performance"):
         checks += load_checks(d, stage)
     top = _doc(d, "stages/drift.json").get("top_drifted_features", [])
     stages = decisions.summarize(checks)
@@ -240,7 +264,9 @@ def finish(d: Day, tracking_uri: str | None = None, load_error: Check | None = N
         headline=decisions.headline(d.cfg.name, d.day.isoformat(), stages, top, rows),
         top_drifted_features=top,
         artifacts={
-            name: d.results.url(d.key(name)) for name in ("result.json", "quality/gx_validation_result.json")
+            name: d.results.url(d.key(name))
+            for name in ("result.json", "quality/gx_validation_result.json", "quality/report.html")
+            if name == "result.json" or d.results.exists(d.key(name))
         },
     )
     if tracking_uri:
@@ -265,7 +291,11 @@ def run_day(
 ) -> DayResult:
     """All stages in one process, on the same functions the DAG's tasks call; each reads what it needs."""
     d = Day(cfg, day, storage, results or storage)
-    load_day(d)
+    try:
+        load_day(d)
+    except InputError:
+        finish(d, tracking_uri)  # the day's result and MLflow run say why it could not be read
+        raise
     check_quality(d)
     measure_drift(d)
     measure_performance(d)

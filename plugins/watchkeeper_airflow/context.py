@@ -40,6 +40,16 @@ def finish_day(config_path: str, day: str) -> dict:
     }
 
 
+def record_data_failure(config_path: str, day: str, kind: str, message: str) -> None:
+    """Store and log a day whose data did not arrive or could not be read, so its MLflow run and result say why."""
+    from watchkeeper.pipeline import finish, load_checks, record_load_failure
+
+    d = day_for(config_path, day)
+    if not load_checks(d, "load"):  # `load_day` records input errors itself; anything else is recorded here
+        record_load_failure(d, kind, message)
+    finish(d, os.environ.get("MLFLOW_TRACKING_URI"))
+
+
 def data_arrived(config_path: str, day: str) -> bool:
     """Whether the day's prediction file exists yet (the sensor's poke)."""
     from watchkeeper.loading import day_key

@@ -108,13 +108,17 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
     healthy = json.loads(storage.read_bytes(f"watchkeeper/credit_default/days/{HEALTHY}/result.json"))
     assert [a for a in healthy["actions"] if a["kind"] == "notify"] == []
 
-    # MLflow: one run per day (the re-run replaced, the failed day has none), metrics stamped with the day.
+    # MLflow: one run per day (the re-run replaced), metrics stamped with the day.
     from mlflow import MlflowClient
 
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
     exp = client.get_experiment_by_name("watchkeeper/credit_default")
     runs = {r.data.tags["watchkeeper.day"]: r for r in client.search_runs([exp.experiment_id])}
-    assert set(runs) >= {HEALTHY, DQ, DRIFT} and MISSING not in runs
+    assert set(runs) >= {HEALTHY, DQ, DRIFT, MISSING}
+    # The day whose data never came has a run that says so (a critical load check for the data owner).
+    assert runs[MISSING].data.tags["watchkeeper.stage.load"] == "alert"
+    missing = json.loads(storage.read_bytes(f"watchkeeper/credit_default/days/{MISSING}/result.json"))
+    assert [c["id"] for c in missing["checks"]] == ["load.not_arrived"] and missing["rows"] == 0
     assert len(client.search_runs([exp.experiment_id], f"tags.`watchkeeper.day` = '{DQ}'")) == 1
     drift_run = runs[DRIFT].data
     ks = next(c for c in drift["checks"] if c["id"] == "drift.ks" and c["subject"] == "credit_utilization")

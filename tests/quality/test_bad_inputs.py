@@ -250,10 +250,16 @@ def test_unreadable_days_fail_with_a_named_message_and_alert_the_data_owner(worl
     assert run.exit_code != 0 and run.stdout == ""
     assert f"{model} {DAYS[name]}: could not process the day: " in run.stderr and words in run.stderr
     assert "Traceback" not in run.output
+    # The day still has a stored result and an MLflow run saying why: a critical load check for the data owner.
     client, _ = mlflow_run(world, "healthy")
     exp = client.get_experiment_by_name(f"watchkeeper/{model}")
-    if exp is not None:  # nothing was logged for the day
-        assert not client.search_runs([exp.experiment_id], f"tags.`watchkeeper.day` = '{DAYS[name]}'")
+    [day_run] = client.search_runs([exp.experiment_id], f"tags.`watchkeeper.day` = '{DAYS[name]}'")
+    assert day_run.data.tags["watchkeeper.stage.load"] == "alert"
+    assert day_run.data.tags["watchkeeper.actions"] == "notify:data"
+    stored = json.loads(world.storage.read_bytes(f"watchkeeper/{model}/days/{DAYS[name]}/result.json"))
+    [load] = [c for c in stored["checks"] if c["stage"] == "load"]
+    assert load["severity"] == "critical" and load["owner"] == "data" and words in load["reason"]
+    assert [a["owner"] for a in stored["actions"] if a["kind"] == "notify"] == ["data"]
 
     # In the DAG, load_day raises the same error and the failure callback alerts the data owner.
     from watchkeeper.config import load_config
