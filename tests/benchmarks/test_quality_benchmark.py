@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("quality_benchmark", ROOT / "benchmarks" / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_table_and_agreement():
-    bench = load_benchmark()
+def test_benchmark_table_and_agreement(benchmark_script):
+    bench = benchmark_script("quality")
     results = bench.measure([3000], list(bench.METHODS), in_process=True)
     assert [r["method"] for r in results] == list(bench.METHODS)
     assert bench.agreement(results, 3000) == "identical"

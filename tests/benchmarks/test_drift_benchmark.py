@@ -3,22 +3,11 @@
 Peers run only when their virtualenvs exist (`benchmarks/setup_peers.sh`). Never asserts timings.
 """
 
-import importlib.util
 import json
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("drift_benchmark", ROOT / "benchmarks" / "drift.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_drift_benchmark_runs_and_watchkeeper_equals_the_floor(tmp_path):
-    bench = load_benchmark()
+def test_drift_benchmark_runs_and_watchkeeper_equals_the_floor(tmp_path, benchmark_script):
+    bench = benchmark_script("drift")
     tools = ["watchkeeper", "floor"] + [t for t, python in bench.PEER_VENVS.items() if python.exists()]
     work, out = str(tmp_path / "work"), str(tmp_path)
     argv = ["--rows", "1500", "--reference-rows", "3000", "--workdir", work, "--out", out]
