@@ -224,6 +224,25 @@ def _banded(check: Check, value: float, sigma: float | None) -> None:
         )
 
 
+def _estimated_check(name: str, bounds: dict, rows: int, segment: str | None = None) -> Check:
+    """An estimated metric's check before it is judged (of the whole day, or of one segment)."""
+    return Check(
+        id=f"performance.estimated_{name}",
+        stage="performance",
+        name=f"estimated_{name}",
+        subject=f"estimated_{name}",
+        segment=segment,
+        lower=bounds.get("lower"),
+        upper=bounds.get("upper"),
+        threshold_rule=bounds.get("rule", ""),
+        status=Status.SKIPPED,
+        # An estimate alerts the owner but does not by itself trigger a retrain: realized metrics confirm.
+        severity=Severity.WARNING,
+        owner="model",
+        details={"estimated": True, "rows": rows},
+    )
+
+
 def estimation_checks(
     cfg: ModelConfig, day_frame: pd.DataFrame, profile: dict, blocked: str | None = None, estimator=None
 ) -> tuple[list[Check], dict[str, float | None]]:
@@ -240,20 +259,7 @@ def estimation_checks(
         dle = estimator.estimate(day_frame) if estimator is not None and not blocked else {}
     checks, values = [], {}
     for name, bounds in est["metrics"].items():
-        check = Check(
-            id=f"performance.estimated_{name}",
-            stage="performance",
-            name=f"estimated_{name}",
-            subject=f"estimated_{name}",
-            lower=bounds.get("lower"),
-            upper=bounds.get("upper"),
-            threshold_rule=bounds.get("rule", ""),
-            status=Status.SKIPPED,
-            # An estimate alerts the owner but does not by itself trigger a retrain: realized metrics confirm.
-            severity=Severity.WARNING,
-            owner="model",
-            details={"estimated": True, "rows": len(day_frame)},
-        )
+        check = _estimated_check(name, bounds, len(day_frame))
         sigma = sampling_error(profile, name, len(day_frame))
         if blocked:
             check.reason = f"could not measure: {blocked}"
@@ -292,20 +298,7 @@ def segment_estimation_checks(
             rows = text == value
             values = estimated(rows) if rows.sum() >= cfg.segments.min_rows else {}
             for name, bounds in entry.get("estimated", {}).items():
-                check = Check(
-                    id=f"performance.estimated_{name}",
-                    stage="performance",
-                    name=f"estimated_{name}",
-                    subject=f"estimated_{name}",
-                    segment=f"{column}={value}",
-                    lower=bounds.get("lower"),
-                    upper=bounds.get("upper"),
-                    threshold_rule=bounds.get("rule", ""),
-                    status=Status.SKIPPED,
-                    severity=Severity.WARNING,
-                    owner="model",
-                    details={"estimated": True, "rows": int(rows.sum())},
-                )
+                check = _estimated_check(name, bounds, int(rows.sum()), f"{column}={value}")
                 v = values.get(name)
                 if rows.sum() < cfg.segments.min_rows:
                     check.reason = f"insufficient data: {int(rows.sum())} rows < segments.min_rows {cfg.segments.min_rows}"
