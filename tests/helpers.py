@@ -92,3 +92,13 @@ def tiny_config(tmp_path: Path, uri: str, **overrides) -> ModelConfig:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_config(path)
+
+
+def stored_frame(store: dict[str, bytes], key: str) -> pd.DataFrame:
+    """A Parquet object a demo world wrote into an in-memory store, as a DataFrame."""
+    return pd.read_parquet(io.BytesIO(store[key]))
+
+
+def incident(doc: dict, kind: str) -> dict:
+    """The first incident of a type in a world's manifest or a detection report."""
+    return next(i for i in doc["incidents"] if i["type"] == kind)

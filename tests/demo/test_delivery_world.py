@@ -1,11 +1,11 @@
 """The regressor demo world's ground truth holds: each scripted incident is really in its data, and nothing else is."""
 
-import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import incident, stored_frame
 from watchkeeper.demo import WORLDS, generate_delivery_world
 
 
@@ -16,21 +16,15 @@ def world():
     return store, manifest
 
 
-def frame(store, key):
-    return pd.read_parquet(io.BytesIO(store[key]))
-
-
-def incident(manifest, kind):
-    return next(i for i in manifest["incidents"] if i["type"] == kind)
-
-
 @pytest.fixture(scope="module")
 def joined(world):
     store, _ = world
     labels = pd.concat(
-        [frame(store, k).assign(arrived=k[7:17]) for k in sorted(store) if k.startswith("labels/")]
+        [stored_frame(store, k).assign(arrived=k[7:17]) for k in sorted(store) if k.startswith("labels/")]
     )
-    preds = pd.concat([frame(store, k).assign(day=k[12:22]) for k in store if k.startswith("predictions/")])
+    preds = pd.concat(
+        [stored_frame(store, k).assign(day=k[12:22]) for k in store if k.startswith("predictions/")]
+    )
     last = labels.drop_duplicates("order_id", keep="last")  # the resend's corrected values win
     out = preds.merge(last, on="order_id")
     out["error"] = out["predicted_minutes"] - out["delivery_minutes"]
@@ -47,7 +41,7 @@ def test_layout_determinism_and_registry(world):
     generate_delivery_world(again.__setitem__, rows_per_day=800)
     assert again["labels/2026-01-20.parquet"] == store["labels/2026-01-20.parquet"]
     assert json.loads(store["incidents.json"]) == manifest
-    ref = frame(store, "reference/reference.parquet")
+    ref = stored_frame(store, "reference/reference.parquet")
     assert ref["order_id"].is_unique and ref["delivery_minutes"].notna().all()
 
 
@@ -55,7 +49,7 @@ def test_data_quality_day_only(world):
     store, manifest = world
     day = incident(manifest, "data_quality")["start"]
     for key in (k for k in store if k.startswith("predictions/")):
-        share = frame(store, key)["prep_minutes"].isna().mean()
+        share = stored_frame(store, key)["prep_minutes"].isna().mean()
         assert share == pytest.approx(0.4, abs=0.06) if day in key else share == 0
 
 
@@ -98,10 +92,10 @@ def test_labels_arrive_one_to_three_days_late_and_some_never(world, joined):
 def test_the_resend_repeats_a_day_with_some_values_changed(world):
     store, manifest = world
     inc = incident(manifest, "label_conflicts")
-    resend = frame(store, f"labels/{inc['start']}.parquet")
+    resend = stored_frame(store, f"labels/{inc['start']}.parquet")
     repeated = resend[resend["order_id"].str.startswith(inc["prediction_day"])]
     firsts = pd.concat(
-        [frame(store, k) for k in sorted(store) if k.startswith("labels/") and k[7:17] < inc["start"]]
+        [stored_frame(store, k) for k in sorted(store) if k.startswith("labels/") and k[7:17] < inc["start"]]
     )
     before = repeated.merge(firsts, on="order_id", suffixes=("", "_before"))
     within = repeated.groupby("order_id")["delivery_minutes"].nunique()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import incident
 from scipy import stats
 from watchkeeper.config import parse_config
 from watchkeeper.demo import WORLDS
@@ -43,10 +44,6 @@ def run(request, tmp_path_factory):
         day = first + timedelta(days=i)
         results[day.isoformat()] = run_day(cfg, day, storage)
     return cfg, storage, manifest, results, score(results, manifest)
-
-
-def incident(report: dict, kind: str) -> dict:
-    return next(i for i in report["incidents"] if i["type"] == kind)
 
 
 def first_label_arrival(storage: Storage, manifest: dict, inc: dict) -> str:

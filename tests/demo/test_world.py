@@ -1,11 +1,11 @@
 """The demo world's ground truth holds: each scripted incident is really in the data, and nothing else is."""
 
-import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import incident, stored_frame
 from sklearn.metrics import roc_auc_score
 from watchkeeper.demo import generate_world
 from watchkeeper.demo.score import score
@@ -19,14 +19,6 @@ def world():
     return store, manifest
 
 
-def frame(store, key):
-    return pd.read_parquet(io.BytesIO(store[key]))
-
-
-def incident(manifest, kind):
-    return next(i for i in manifest["incidents"] if i["type"] == kind)
-
-
 def test_layout_determinism_and_unique_ids(world):
     store, manifest = world
     assert len([k for k in store if k.startswith("predictions/")]) == 60
@@ -35,7 +27,7 @@ def test_layout_determinism_and_unique_ids(world):
     again: dict[str, bytes] = {}
     generate_world(again.__setitem__, rows_per_day=1500)
     assert again["predictions/2026-01-20.parquet"] == store["predictions/2026-01-20.parquet"]
-    ids = pd.concat([frame(store, k)["prediction_id"] for k in store if k.startswith("predictions/")])
+    ids = pd.concat([stored_frame(store, k)["prediction_id"] for k in store if k.startswith("predictions/")])
     assert ids.is_unique
     assert json.loads(store["incidents.json"]) == manifest
 
@@ -44,24 +36,28 @@ def test_data_quality_day_only(world):
     store, manifest = world
     day = incident(manifest, "data_quality")["start"]
     for key in (k for k in store if k.startswith("predictions/")):
-        share = frame(store, key)["income"].isna().mean()
+        share = stored_frame(store, key)["income"].isna().mean()
         assert share == pytest.approx(0.4, abs=0.05) if day in key else share == 0
 
 
 def test_covariate_drift_moves_the_feature(world):
     store, manifest = world
     inc = incident(manifest, "covariate_drift")
-    ref = frame(store, "reference/reference.parquet")["credit_utilization"].mean()
-    assert frame(store, f"predictions/{inc['start']}.parquet")["credit_utilization"].mean() > ref + 0.15
-    assert frame(store, f"predictions/{manifest['healthy_days'][0]}.parquet")[
+    ref = stored_frame(store, "reference/reference.parquet")["credit_utilization"].mean()
+    assert (
+        stored_frame(store, f"predictions/{inc['start']}.parquet")["credit_utilization"].mean() > ref + 0.15
+    )
+    assert stored_frame(store, f"predictions/{manifest['healthy_days'][0]}.parquet")[
         "credit_utilization"
     ].mean() == pytest.approx(ref, abs=0.03)
 
 
 def test_labels_arrive_late_some_never_and_concept_drift_shows_only_in_labels(world):
     store, manifest = world
-    labels = pd.concat([frame(store, k) for k in store if k.startswith("labels/")])
-    preds = pd.concat([frame(store, k).assign(day=k[12:22]) for k in store if k.startswith("predictions/")])
+    labels = pd.concat([stored_frame(store, k) for k in store if k.startswith("labels/")])
+    preds = pd.concat(
+        [stored_frame(store, k).assign(day=k[12:22]) for k in store if k.startswith("predictions/")]
+    )
     joined = preds.merge(labels, on="prediction_id")
     late = incident(manifest, "late_labels")
     assert not joined["day"].between(late["start"], late["end"]).any()
@@ -70,7 +66,7 @@ def test_labels_arrive_late_some_never_and_concept_drift_shows_only_in_labels(wo
     assert set(labels["prediction_id"]) <= set(preds["prediction_id"])
     for key in (k for k in store if k.startswith("labels/")):  # a label arrives 1+ days after its prediction
         arrived = key[7:17]
-        assert (frame(store, key)["prediction_id"].str[:10] < arrived).all()
+        assert (stored_frame(store, key)["prediction_id"].str[:10] < arrived).all()
     concept = incident(manifest, "concept_drift")
     inside = joined[joined["day"].between(concept["start"], concept["end"])]
     healthy = joined[joined["day"].isin(manifest["healthy_days"])]
@@ -85,7 +81,7 @@ def test_labels_arrive_late_some_never_and_concept_drift_shows_only_in_labels(wo
 
 def test_first_label_arrival_is_after_the_prediction_day(world):
     store, _ = world
-    first_labels = frame(store, "labels/2026-01-01.parquet")
+    first_labels = stored_frame(store, "labels/2026-01-01.parquet")
     assert len(first_labels) == 0  # nothing arrives on the first day: labels come 1-5 days later
 
 
