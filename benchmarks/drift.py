@@ -81,11 +81,18 @@ def write_table(path: Path, rows: int, seed: int, drift: float, batch_rows: int 
     tmp.rename(path)
 
 
-def write_config(work: Path, multivariate: bool = True) -> Path:
+VARIANTS = {  # Watchkeeper runs: name -> drift settings over the defaults
+    "watchkeeper": {},
+    "watchkeeper_one_thread": {"threads": 1},
+    "watchkeeper_univariate": {"multivariate": False},
+}
+
+
+def write_config(work: Path, variant: str) -> Path:
     import yaml
 
     config = {
-        "name": "bench" if multivariate else "bench_univariate",
+        "name": variant.replace("watchkeeper", "bench"),
         "task": "binary_classification",
         "storage": {"uri": str(work / "data")},
         "paths": {"reference": "reference.parquet", "predictions": "days/{ds}.parquet"},
@@ -94,7 +101,7 @@ def write_config(work: Path, multivariate: bool = True) -> Path:
         "drift": {
             "numeric_methods": NUMERIC_METHODS,
             "categorical_methods": CATEGORICAL_METHODS,
-            "multivariate": multivariate,
+            **VARIANTS[variant],
         },
     }
     path = work / f"{config['name']}.yaml"
@@ -286,21 +293,25 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--max-rss-gb", type=float, default=16, help="peak memory per run before it is stopped"
     )
+    parser.add_argument("--note", default="", help="a sentence on the conditions of this run, for the report")
     args = parser.parse_args(argv)
 
     work = args.workdir.resolve()
     script = Path(__file__).resolve()
     peers = script.with_name("drift_peers.py")
     write_table(work / "data" / "reference.parquet", args.reference_rows, seed=1, drift=0.0)
-    config, univariate = write_config(work), write_config(work, multivariate=False)
+    configs = {variant: write_config(work, variant) for variant in VARIANTS}
+    config = configs["watchkeeper"]
     report = {
         "machine": machine(),
         "reference_rows": args.reference_rows,
         "columns": "20 numeric + 10 categorical",
     }
+    report["note"] = args.note
     report["profile"] = run_worker(sys.executable, script, "profile", {"config": str(config)}, 3600, 64)
     if "watchkeeper" in args.tools:
-        run_worker(sys.executable, script, "profile", {"config": str(univariate)}, 3600, 64)
+        for variant in list(VARIANTS)[1:]:
+            run_worker(sys.executable, script, "profile", {"config": str(configs[variant])}, 3600, 64)
     report["sizes"] = []
     for i, rows in enumerate(args.rows):
         day = FIRST_DAY + timedelta(days=i)
@@ -322,13 +333,12 @@ def main(argv: list[str] | None = None) -> dict:
                 size["runs"]["watchkeeper"] = run_worker(
                     sys.executable, script, "watchkeeper", spec, 3600, 64
                 )
-                uni = {**spec, "config": str(univariate)}
-                run_worker(
-                    sys.executable, script, "stage", uni, 3600, 64
-                )  # its own staged copy, not reported
-                run = run_worker(sys.executable, script, "watchkeeper", uni, 3600, 64)
-                run.pop("values")
-                size["runs"]["watchkeeper_univariate"] = run
+                for variant in list(VARIANTS)[1:]:
+                    other = {**spec, "config": str(configs[variant])}
+                    run_worker(sys.executable, script, "stage", other, 3600, 64)  # its own staged copy
+                    run = run_worker(sys.executable, script, "watchkeeper", other, 3600, 64)
+                    run.pop("values")
+                    size["runs"][variant] = run
             elif tool == "floor":
                 size["runs"]["floor"] = run_worker(sys.executable, script, "floor", spec, 3600, 64)
             elif not PEER_VENVS[tool].exists():
@@ -354,6 +364,10 @@ def main(argv: list[str] | None = None) -> dict:
 
 TIMED = {  # tool -> (label, which of its seconds count as the step)
     "watchkeeper": ("Watchkeeper `measure_drift` (cached profile)", ["measure_drift"]),
+    "watchkeeper_one_thread": (
+        "Watchkeeper `measure_drift` on one thread (`drift.threads: 1`)",
+        ["measure_drift"],
+    ),
     "watchkeeper_univariate": (
         "Watchkeeper `measure_drift` without the multivariate check",
         ["measure_drift"],
@@ -387,15 +401,27 @@ def table(report: dict) -> str:
             extra = ""
             if tool == "nannyml":
                 extra = f" (+ fit {run['seconds']['fit']:.2f} s, read {run['seconds']['read']:.2f} s)"
-            ratio = (
-                f"{s / wk:.1f}×"
-                if wk and tool not in ("watchkeeper", "load_day", "watchkeeper_univariate")
-                else ""
-            )
+            ratio = f"{s / wk:.1f}×" if wk and tool not in ("load_day", *VARIANTS) else ""
             lines.append(
                 f"| {size['rows']:,} | {label} | {s:.2f}{extra} | {run['process_seconds']:.1f} | "
                 f"{run['peak_rss_mb']:,.0f} | {size['rows'] / s:,.0f} | {ratio} |"
             )
+    return "\n".join(lines)
+
+
+def ratios(report: dict) -> str:
+    """Each peer's step time over Watchkeeper's, threaded and on one thread, per day size."""
+    lines = []
+    for size in report["sizes"]:
+        runs = size["runs"]
+        wk, one = (step_seconds(v, runs.get(v, {})) for v in ("watchkeeper", "watchkeeper_one_thread"))
+        parts = [
+            f"{TIMED[tool][0].split(' ')[0]} {s / wk:.1f}× (one thread: {s / one:.1f}×)"
+            for tool in ("floor", "nannyml", "evidently")
+            if wk and one and (s := step_seconds(tool, runs.get(tool, {})))
+        ]
+        if parts:
+            lines.append(f"- {size['rows']:,} rows: " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -419,9 +445,8 @@ def markdown(report: dict) -> str:
     return f"""# Drift benchmark
 
 Command: `uv run --frozen python benchmarks/drift.py --rows {" ".join(str(s["rows"]) for s in report["sizes"])}`
-(peers: `bash benchmarks/setup_peers.sh` first). Machine: {report["machine"]}; **shared with other work while this
-ran** (two other engineers' tests and benchmarks), so absolute times are noisy; every tool ran in the same run, one
-at a time, each in a fresh process.
+(peers: `bash benchmarks/setup_peers.sh` first). Machine: {report["machine"]}. {report.get("note") or ""}
+Every tool ran in the same run, one at a time, each in a fresh process.
 
 Data: reference {report["reference_rows"]:,} rows, days of {report["columns"]} columns (Parquet, categoricals
 dictionary-encoded, 1 % nulls in numeric columns, a few columns shifted). Watchkeeper computes KS, normalized
@@ -432,7 +457,11 @@ day as one chunk; Evidently its defaults (normed Wasserstein, Jensen–Shannon).
 
 Watchkeeper's reference profile (bounds from reference chunks and samples, fitted states) was built once before
 the days, as it is cached per reference version in production: {profile:.1f} s. The row without the multivariate
-check (`drift.multivariate: false`) computes exactly the floor's statistics.
+check (`drift.multivariate: false`) computes exactly the floor's statistics. Watchkeeper scores columns (and the
+multivariate pass) in threads, one per available CPU by default; the one-thread row shows the same step on a
+single core, as the floor and the peers run. Ratios:
+
+{ratios(report)}
 
 "step s" is the timed step inside the process (after imports); "process s" the whole process, imports included;
 peak RSS is the process's own maximum resident set (`getrusage`).

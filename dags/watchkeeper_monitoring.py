@@ -74,13 +74,20 @@ def monitoring_dag(cfg: ModelConfig, path: str):
             return run_stage(path, day, "check_quality")
 
         @task
-        def measure_drift(day: str, quality_key: str) -> str:
+        def prepare_profile(day: str) -> str:
+            """The reference profile, built once per reference version before drift and performance read it."""
+            from watchkeeper_airflow.context import run_stage
+
+            return run_stage(path, day, "prepare_profile")
+
+        @task
+        def measure_drift(day: str, quality_key: str, profile_key: str) -> str:
             from watchkeeper_airflow.context import run_stage
 
             return run_stage(path, day, "measure_drift")
 
         @task
-        def measure_performance(day: str, quality_key: str) -> str:
+        def measure_performance(day: str, quality_key: str, profile_key: str) -> str:
             from watchkeeper_airflow.context import run_stage
 
             return run_stage(path, day, "measure_performance")
@@ -123,7 +130,10 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         loaded = load_day(day)
         wait_for_data(day) >> loaded
         quality = check_quality(day, loaded)
-        summary = log_results(day, measure_drift(day, quality), measure_performance(day, quality))
+        profile = prepare_profile(day)
+        summary = log_results(
+            day, measure_drift(day, quality, profile), measure_performance(day, quality, profile)
+        )
         choose_actions(summary) >> [notify_data_owner(day), notify_model_owner(day), request_retraining(day), all_clear(summary)]  # fmt: skip
 
     return monitor()

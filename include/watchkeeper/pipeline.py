@@ -22,7 +22,7 @@ from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
-from watchkeeper.reference import drift_state, get_profile, load_reference
+from watchkeeper.reference import drift_state, get_profile, load_reference, profile_key
 from watchkeeper.result import Check, DayResult, Severity, Status
 from watchkeeper.storage import Storage
 
@@ -182,6 +182,15 @@ def staged_columns(d: Day) -> DayColumns:
     return DayColumns.open(d.results.path(d.staged_key), d.results.fs)
 
 
+def prepare_profile(d: Day) -> str:
+    """Build the reference profile if this reference version and config have none yet; its key.
+
+    A task of its own in the DAG, upstream of drift and performance, so the two never build it at once.
+    """
+    get_profile(d.cfg, d.storage, d.results)
+    return profile_key(d.cfg, d.storage)
+
+
 def measure_drift(d: Day) -> str:
     """Drift of the staged day against the cached reference profile, reading one column at a time."""
     profile = get_profile(d.cfg, d.storage, d.results)
@@ -297,6 +306,7 @@ def run_day(
         finish(d, tracking_uri)  # the day's result and MLflow run say why it could not be read
         raise
     check_quality(d)
+    prepare_profile(d)
     measure_drift(d)
     measure_performance(d)
     return finish(d, tracking_uri)

@@ -23,7 +23,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 8
+PROFILE_VERSION = 9
 
 
 @dataclass(frozen=True)
@@ -193,10 +193,12 @@ def _combined_bounds(
     direction: str,
     min_chunks: int,
     nonnegative: bool,
+    family: int = 1,
 ) -> dict:
-    """The wider of the day-to-day bound (chunks) and the sampling-noise bound (subsamples)."""
-    days = derive_bounds(spec, chunk_values, direction, min_chunks, nonnegative)
-    noise = derive_bounds(spec, boot_values, direction, min_chunks, nonnegative)
+    """The wider of the day-to-day bound (chunks) and the sampling-noise bound (subsamples); `family` as in
+    `derive_bounds`."""
+    days = derive_bounds(spec, chunk_values, direction, min_chunks, nonnegative, family)
+    noise = derive_bounds(spec, boot_values, direction, min_chunks, nonnegative, family)
     lows = [b for b in (days.lower, noise.lower) if b is not None]
     highs = [b for b in (days.upper, noise.upper) if b is not None]
     both = days.lower is not None or days.upper is not None
@@ -218,11 +220,12 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     parts = chunks(cfg, ref)
     chunk_masks, boot_masks = null_masks(cfg, ref, parts)
     monitored = monitored_columns(cfg, ref)
-    drift, drift_state = _drift_profile(cfg, ref, monitored, chunk_masks, boot_masks)
-    segments, segment_states = _segment_profile(cfg, ref, monitored)
+    family = drift_family(cfg, monitored, segment_values(cfg, ref))
+    drift, drift_state = _drift_profile(cfg, ref, monitored, chunk_masks, boot_masks, family)
+    segments, segment_states = _segment_profile(cfg, ref, monitored, family)
     drift_state.update(segment_states)
     labels = _label_profile(cfg, ref, chunk_masks, boot_masks, drift_state)
-    multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks)
+    multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks, family)
     importance, importance_source = _importance(cfg, ref, monitored)
     performance: dict[str, dict] = {}
     if cfg.columns.target in ref:
@@ -261,6 +264,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "sample_rows": int(boot_masks[0].sum()) if boot_masks else None,
         "reference_rows": len(ref),
         "drift": drift,
+        "drift_family": family,
         "segments": segments,
         "labels": labels,
         "_drift_state": drift_state,
@@ -273,8 +277,33 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     }
 
 
+def drift_family(cfg: ModelConfig, monitored: list, segments: dict[str, list[str]]) -> int:
+    """How many drift checks a day makes (whole day, each segment, multivariate): what a family-wise rule splits its
+    false-alarm rate over (`drift.family_wise`); 1 when each check keeps its own rate."""
+    if not cfg.drift.family_wise:
+        return 1
+    methods = {m.column: len(drift_methods(cfg, m)) for m in monitored}
+    whole = sum(methods.values())
+    inside = sum(len(values) * (whole - methods.get(column, 0)) for column, values in segments.items())
+    features = sum(m.role == "feature" for m in monitored)
+    return whole + inside + int(cfg.drift.multivariate and features >= 2)
+
+
+def label_family(cfg: ModelConfig) -> int:
+    """A day's label checks: each method on up to `label_window_days + 1` prediction days that got labels."""
+    if not cfg.drift.family_wise:
+        return 1
+    m = Monitored(cfg.columns.target, target_kind(cfg), "label")
+    return len(drift_methods(cfg, m)) * (cfg.performance.label_window_days + 1)
+
+
 def _drift_profile(
-    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list
+    cfg: ModelConfig,
+    ref: pd.DataFrame,
+    monitored: list,
+    chunk_masks: list,
+    boot_masks: list,
+    family: int = 1,
 ) -> tuple[dict[str, dict], dict[str, object]]:
     """Bounds of every (column, method) and each method's state fitted on the whole reference column.
 
@@ -296,7 +325,9 @@ def _drift_profile(
         for name, method in methods.items():
             spec = drift_threshold(cfg, m.column)
             chunk_values, boot_values = values[name]
-            entry = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True)
+            entry = _combined_bounds(
+                spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True, family
+            )
             bounds[state_key(m.column, name)] = {**entry, "reference_rows": int(sampler.ok.sum())}
             states[state_key(m.column, name)] = method.fit(full)
     return bounds, states
@@ -319,7 +350,7 @@ def state_key(column: str, method: str, segment: str | None = None) -> str:
     return f"{segment}#{column}|{method}" if segment else f"{column}|{method}"
 
 
-def _segment_profile(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[dict, dict]:
+def _segment_profile(cfg: ModelConfig, ref: pd.DataFrame, monitored: list, family: int) -> tuple[dict, dict]:
     """Drift bounds and states per segment, learned from that segment's reference rows chunked like the whole.
 
     The segment's column itself is not monitored inside it (it is constant there).
@@ -333,7 +364,7 @@ def _segment_profile(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tu
             parts = chunks(cfg, seg)
             chunk_masks, boot_masks = null_masks(cfg, seg, parts)
             inside = [m for m in monitored if m.column != column]
-            bounds, seg_states = _drift_profile(cfg, seg, inside, chunk_masks, boot_masks)
+            bounds, seg_states = _drift_profile(cfg, seg, inside, chunk_masks, boot_masks, family)
             name = f"{column}={value}"
             profiles[name] = {
                 "column": column,
@@ -359,7 +390,7 @@ def _label_profile(
     if target not in ref:
         return {}
     m = Monitored(target, target_kind(cfg), "label")
-    bounds, label_states = _drift_profile(cfg, ref, [m], chunk_masks, boot_masks)
+    bounds, label_states = _drift_profile(cfg, ref, [m], chunk_masks, boot_masks, label_family(cfg))
     states.update({f"label#{key}": state for key, state in label_states.items()})
     states["label#summary"] = _ColumnSampler(ref[target], m.kind).full()
     return {"column": target, "kind": m.kind, "drift": bounds}
@@ -391,7 +422,13 @@ def label_bounds(cfg: ModelConfig, name: str, entry: dict, summary: Summary, kin
             values.append(method.score(method.fit(rest), dict(zip(cats, drawn.tolist(), strict=True))))
     spec = drift_threshold(cfg, cfg.columns.target)
     bounds = _combined_bounds(
-        spec, entry.get("chunk_values", []), values, "upper", cfg.reference.min_chunks, True
+        spec,
+        entry.get("chunk_values", []),
+        values,
+        "upper",
+        cfg.reference.min_chunks,
+        True,
+        label_family(cfg),
     )
     bounds["rule"] = bounds["rule"].replace("random day-size samples", f"random samples of {rows} labels")
     return bounds
@@ -431,7 +468,7 @@ def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[d
 
 
 def _multivariate_profile(
-    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list
+    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list, family: int
 ) -> dict:
     """PCA fitted on the reference features, and bounds of the mean reconstruction error like any drift statistic."""
     from watchkeeper.drift import multivariate
@@ -447,7 +484,9 @@ def _multivariate_profile(
         [float(errors[m].mean()) for m in masks] for masks in (chunk_masks, boot_masks)
     )
     spec = cfg.drift.threshold
-    bounds = _combined_bounds(spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True)
+    bounds = _combined_bounds(
+        spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True, family
+    )
     return {"state": state, **bounds}
 
 

@@ -72,11 +72,14 @@ def derive_bounds(
     direction: Direction,
     min_chunks: int = 5,
     nonnegative: bool = False,
+    family: int = 1,
 ) -> Bounds:
     """Bounds for one statistic from its values on reference chunks, kept only on the bad side(s).
 
     With `std`, a non-negative statistic gets the quantiles of a gamma fitted by moments at the tail probability
-    of ±k standard deviations of a normal: mean + 3·std under-covers skewed distances several-fold.
+    of ±k standard deviations of a normal: mean + 3·std under-covers skewed distances several-fold. With a
+    `family` of n checks judged together, that tail probability is split evenly over them (Bonferroni), so it
+    bounds the chance that any of them breaches on a healthy day: for k=3 and 25 checks, 3.87σ each.
     """
     if isinstance(spec, ConstantThreshold):
         return Bounds(spec.lower, spec.upper, f"constant [{spec.lower}, {spec.upper}]")
@@ -86,16 +89,18 @@ def derive_bounds(
     if isinstance(spec, StdThreshold):
         mean, std = float(values.mean()), float(values.std(ddof=1))
         gamma = spec.distribution == "gamma" or (spec.distribution == "auto" and nonnegative)
+        tail = float(stats.norm.sf(spec.k)) / max(family, 1)
+        k = float(stats.norm.isf(tail))
+        split = f" split over {family} checks ({k:.2f}σ each)" if family > 1 else ""
         if gamma and mean > 0 and std > 0 and values.min() >= 0:
             shape, scale = (mean / std) ** 2, std**2 / mean
-            tail = float(stats.norm.sf(spec.k))
             lower = float(stats.gamma.ppf(tail, shape, scale=scale))
             upper = max(float(stats.gamma.isf(tail, shape, scale=scale)), mean + spec.min_margin)
-            rule = f"reference chunks gamma fit (mean {mean:.4g}, std {std:.4g}) at the {spec.k:g}σ tail (n={values.size})"
+            rule = f"reference chunks gamma fit (mean {mean:.4g}, std {std:.4g}) at the {spec.k:g}σ tail{split} (n={values.size})"
         else:
-            margin = max(spec.k * std, spec.min_margin)
+            margin = max(k * std, spec.min_margin)
             lower, upper = mean - margin, mean + margin
-            rule = f"reference chunks mean {mean:.4g} ± {spec.k:g}·std {std:.4g} (n={values.size})"
+            rule = f"reference chunks mean {mean:.4g} ± {k:.3g}·std {std:.4g}{split} (n={values.size})"
     else:
         lower, upper = float(np.quantile(values, spec.lower_q)), float(np.quantile(values, spec.upper_q))
         rule = f"reference chunks quantiles q{spec.lower_q:g}..q{spec.upper_q:g} (n={values.size})"

@@ -21,7 +21,8 @@ def day_for(config_path: str, day: str) -> Day:
 
 
 def run_stage(config_path: str, day: str, stage: str):
-    """Call one engine stage (`load_day`, `check_quality`, `measure_drift`, `measure_performance`) for the day."""
+    """Call one engine stage (`load_day`, `check_quality`, `prepare_profile`, `measure_drift`,
+    `measure_performance`) for the day."""
     from watchkeeper import pipeline
 
     return getattr(pipeline, stage)(day_for(config_path, day))

@@ -37,12 +37,21 @@ def test_monitoring_dag_shape_retries_and_callbacks(models_dir):
     dag = bag().dags["watchkeeper_good"]
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == {
-        "resolve_day", "wait_for_data", "load_day", "check_quality", "measure_drift", "measure_performance", "log_results",
+        "resolve_day", "wait_for_data", "load_day", "check_quality", "prepare_profile", "measure_drift", "measure_performance", "log_results",
         "choose_actions", "notify_data_owner", "notify_model_owner", "request_retraining", "all_clear",
     }  # fmt: skip
     assert dag.get_task("choose_actions").downstream_task_ids == {
         "notify_data_owner", "notify_model_owner", "request_retraining", "all_clear"}  # fmt: skip
-    assert dag.get_task("measure_drift").upstream_task_ids == {"check_quality", "resolve_day"}
+    assert dag.get_task("measure_drift").upstream_task_ids == {
+        "check_quality",
+        "prepare_profile",
+        "resolve_day",
+    }
+    assert dag.get_task("measure_performance").upstream_task_ids == {
+        "check_quality",
+        "prepare_profile",
+        "resolve_day",
+    }
     assert dag.get_task("load_day").upstream_task_ids == {"resolve_day", "wait_for_data"}
     sensor = dag.get_task("wait_for_data")
     assert sensor.mode == "reschedule" and sensor.timeout == 360 * 60

@@ -40,3 +40,33 @@ def test_segment_rows_follow_the_tracked_values():
 
     ids = ColumnData.read(day.column("r"), "categorical").segment_ids(["n", "s"])
     assert ids.tolist() == [0, 1, -1, -1, 0]
+
+
+def test_threads_score_a_parquet_day_exactly_as_one_thread_does(tmp_path):
+    from datetime import timedelta
+
+    from helpers import FIRST_DAY, rows, tiny_config
+    from watchkeeper.drift.stage import drift_checks
+    from watchkeeper.reference import build_profile
+
+    rng = np.random.default_rng(3)
+    ref = pd.concat(
+        [rows(rng, 400, FIRST_DAY - timedelta(days=20 - i)) for i in range(20)], ignore_index=True
+    )
+    day = rows(rng, 5000, FIRST_DAY)
+    day.loc[day["c"] == "b", "x1"] += 0.5
+    pq.write_table(
+        pa.Table.from_pandas(day, preserve_index=False), tmp_path / "d.parquet", row_group_size=700
+    )
+
+    def checks(threads):
+        cfg = tiny_config(tmp_path, str(tmp_path), drift={"threads": threads}, segments={"columns": ["c"]})
+        profile = build_profile(cfg, ref)
+        parquet = DayColumns.open(str(tmp_path / "d.parquet"), pa.fs.LocalFileSystem())
+        found = drift_checks(cfg, parquet, profile, profile["_drift_state"])
+        return [(c.id, c.subject, c.segment, c.value, c.status, c.upper) for c in found]
+
+    one, many = checks(1), checks(4)
+    assert one == many
+    assert any(subject == "multivariate" for _, subject, *_ in one)
+    assert ("x1", "c=b") in {(s, g) for _, s, g, _, status, _ in one if status == "alert"}

@@ -83,6 +83,26 @@ def test_ks_and_wasserstein_are_exact_with_ties_and_unequal_sizes():
     assert score("wasserstein", "numeric", ref, cur) == pytest.approx(expected, rel=1e-12)
 
 
+def _samples(case: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    n, m = gen.integers(1, 400, 2)
+    shapes = [
+        lambda k: gen.normal(0, 1, k),  # continuous, overlapping
+        lambda k: gen.integers(0, 6, k).astype(float),  # ties inside and across the samples
+        lambda k: np.round(gen.lognormal(0, 1, k), 1),  # skewed with some ties
+    ]
+    ref, cur = shapes[case % 3](n), shapes[case % 3](m)
+    cur = cur + [0.0, 0.7, -50.0, 50.0][case % 4]  # overlapping, shifted, wholly below, wholly above
+    return ref, cur
+
+
+@pytest.mark.parametrize("case", range(48))
+def test_ks_and_wasserstein_equal_scipys_on_random_samples(case):
+    ref, cur = _samples(case, np.random.default_rng(case))
+    assert score("ks", "numeric", ref, cur) == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=1e-12)
+    expected = stats.wasserstein_distance(ref, cur) / (np.std(ref) or 1.0)
+    assert score("wasserstein", "numeric", ref, cur) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
 def test_binned_methods_use_numpy_histogram_counts():
     cur = rng.normal(0.4, 1.3, 2500)
     edges = np.unique(np.quantile(NUM, np.linspace(0, 1, 11)))

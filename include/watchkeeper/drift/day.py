@@ -7,6 +7,7 @@ one column (or, for the multivariate check, one batch of rows) is in memory at a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -84,10 +85,15 @@ class ColumnData:
 
 
 class DayColumns:
-    """A day's table, read column by column (a staged Parquet file, or an in-memory Arrow table in tests)."""
+    """A day's table, read column by column (a staged Parquet file, or an in-memory Arrow table in tests).
+
+    Threads may read from one instance: each read of the Parquet file holds a lock (reading is a small share of the
+    work; the sorts and counts that follow run in parallel).
+    """
 
     def __init__(self, source: pq.ParquetFile | pa.Table):
         self.source = source
+        self._lock = threading.Lock()
         self.names = list(
             source.schema_arrow.names if isinstance(source, pq.ParquetFile) else source.column_names
         )
@@ -111,11 +117,18 @@ class DayColumns:
 
     def column(self, name: str) -> pa.ChunkedArray:
         if isinstance(self.source, pq.ParquetFile):
-            return self.source.read(columns=[name]).column(0)
+            with self._lock:
+                return self.source.read(columns=[name]).column(0)
         return self.source.column(name)
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         if isinstance(self.source, pq.ParquetFile):
-            yield from self.source.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+            reader = self.source.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+            while True:
+                with self._lock:
+                    batch = next(reader, None)
+                if batch is None:
+                    return
+                yield batch
         else:
             yield from self.source.select(columns).to_batches(max_chunksize=BATCH_ROWS)

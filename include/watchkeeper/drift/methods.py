@@ -10,6 +10,7 @@ always mean more drift. Missing and non-finite values are left out (missingness 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,48 +90,58 @@ def summarize(values: np.ndarray, kind: Kind) -> Summary:
 # --- shared fitted states -------------------------------------------------------------------------------------
 
 
-_LAST_MERGE: list = []
-"""The last (reference, current, merge): KS and Wasserstein of one column score the same pair, merged once."""
+_LAST = threading.local()
+"""Per thread, the last (reference, current, comparison): KS and Wasserstein of one column score the same pair."""
 
 
 def release() -> None:
-    """Drop the cached merge (call when a column is done, so its arrays do not outlive it)."""
-    _LAST_MERGE.clear()
+    """Drop this thread's cached comparison (call when a column is done, so its arrays do not outlive it)."""
+    _LAST.__dict__.clear()
 
 
-def _ecdf_gaps(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pooled sorted values, F_ref − F_cur on [pooled_k, pooled_k+1), whether pooled_k ends a run of ties).
+def _ecdf_compare(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """(sup |F_ref − F_cur|, ∫|F_ref − F_cur| dx) of two sorted finite samples: the KS statistic and the Wasserstein-1
+    distance, exact, with work and memory proportional to the reference's distinct values, not to the day's rows.
 
-    The two sorted inputs are merged in linear time (each current value goes after the reference values ≤ it, found
-    by a binary search of sorted needles), and both ECDFs are running counts along the merge: exact, with no
-    pooled sort. Inside a run of tied values the counts are partial, but those intervals have zero width, and
-    the ECDFs are read only where a run ends.
+    Between consecutive distinct reference values u_j ≤ x < u_j+1, F_ref is a constant a_j while F_cur climbs through
+    the day's values inside; two binary searches of the u_j in the sorted day give F_cur at both ends of each gap
+    (KS is the largest end gap), and the day's first value above a_j, `cur[⌊a_j·m⌋]`, splits each gap where F_cur
+    crosses a_j, so ∫|a_j − F_cur| is two integrals of a step function: widths times integer count differences,
+    plus `count·end − sum` of the values in each part (summed locally by `np.add.reduceat`, not by a global
+    cumulative sum whose rounding would grow with the day's size). Same results as scipy's `ks_2samp` and
+    `wasserstein_distance` (tests), which merge and re-sort both samples on every call.
     """
-    if _LAST_MERGE and _LAST_MERGE[0] is ref and _LAST_MERGE[1] is cur:  # identity: both stay referenced here
-        return _LAST_MERGE[2]
-    _LAST_MERGE.clear()  # release the previous column's arrays before making this one's
+    cached = getattr(_LAST, "pair", None)
+    if cached and cached[0] is ref and cached[1] is cur:  # identity: both stay referenced here
+        return cached[2]
     n, m = ref.size, cur.size
-    at = np.searchsorted(ref, cur, side="right")
-    at += np.arange(m)
-    from_cur = np.zeros(n + m, dtype=bool)
-    from_cur[at] = True
-    del at
-    pooled = np.empty(n + m)
-    pooled[from_cur] = cur
-    pooled[~from_cur] = ref
-    # In place, in floats (exact counts below 2**53): the day's arrays dominate memory at millions of rows.
-    cur_share = np.cumsum(from_cur, dtype=float)
-    gap = np.arange(1, n + m + 1, dtype=float)
-    gap -= cur_share
-    gap /= n
-    cur_share /= m
-    gap -= cur_share
-    del cur_share
-    run_end = np.empty(n + m, dtype=bool)
-    run_end[:-1] = pooled[1:] != pooled[:-1]
-    run_end[-1] = True
-    _LAST_MERGE[:] = [ref, cur, (pooled, gap, run_end)]
-    return pooled, gap, run_end
+    ends = np.flatnonzero(np.append(ref[1:] != ref[:-1], True))  # last index of each run of equal values
+    u, below = ref[ends], ends + 1  # distinct reference values and how many reference values are <= each
+    hi, lo = np.searchsorted(cur, u, "right"), np.searchsorted(cur, u, "left")
+    ks = max(
+        lo[0] / m,
+        float(np.max(np.abs(below / n - hi / m))),
+        float(np.max(np.abs(below[:-1] / n - lo[1:] / m))),
+    )
+    # Gaps [u_j, u_j+1): the day's values inside have indices hi_j .. lo_j+1 − 1; F_cur <= a_j below index t_j.
+    u0, u1, i0, i1, b = u[:-1], u[1:], hi[:-1], lo[1:], below[:-1]
+    t = b * m // n
+    split = np.clip(t, i0, i1)
+    x = np.where(t < i0, u0, np.where(t >= i1, u1, cur[np.minimum(t, m - 1)]))
+    bounds = np.empty(3 * u0.size + 4, dtype=np.int64)
+    bounds[:2] = 0, lo[0]
+    bounds[2:-2] = np.stack([i0, split, i1], axis=1).ravel()
+    bounds[-2:] = hi[-1], m
+    sums = np.add.reduceat(np.append(cur, 0.0), bounds)
+    sums[:-1][bounds[:-1] == bounds[1:]] = 0.0  # reduceat gives the element itself for an empty range
+    s_below, s_above = sums[2:-2:3], sums[3:-2:3]
+    area = (x - u0) * ((b * m - i0 * n) / (n * m)) - ((split - i0) * x - s_below) / m  # F_cur <= a_j part
+    area += (u1 - x) * ((split * n - b * m) / (n * m)) + ((i1 - split) * u1 - s_above) / m  # F_cur > a_j part
+    left = (lo[0] * u[0] - sums[0]) / m  # below the smallest reference value, F_ref = 0
+    right = (sums[-2] - (m - hi[-1]) * u[-1]) / m  # above the largest, F_ref = 1
+    result = (ks, float(left + np.sum(area) + right))
+    _LAST.pair = (ref, cur, result)
+    return result
 
 
 def _quantile_edges(ref_sorted: np.ndarray, bins: int = 10) -> np.ndarray:
@@ -178,8 +189,7 @@ class KS:
 
     @staticmethod
     def score(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
-        _, gap, run_end = _ecdf_gaps(ref_sorted, cur_sorted)
-        return float(np.max(np.abs(gap[run_end])))
+        return _ecdf_compare(ref_sorted, cur_sorted)[0]
 
 
 @register("wasserstein", "numeric", "Wasserstein-1 distance divided by the reference standard deviation")
@@ -191,9 +201,7 @@ class Wasserstein:
     @staticmethod
     def score(state: tuple[np.ndarray, float], cur_sorted: np.ndarray) -> float:
         ref_sorted, scale = state
-        # scipy.stats.wasserstein_distance's formula, ∫|F_ref − F_cur| dx, on inputs already sorted.
-        pooled, gap, _ = _ecdf_gaps(ref_sorted, cur_sorted)
-        return float(np.sum(np.abs(gap[:-1]) * np.diff(pooled)) / scale)
+        return _ecdf_compare(ref_sorted, cur_sorted)[1] / scale
 
 
 @register("psi", "numeric", "Population stability index over 10 reference-quantile bins")
