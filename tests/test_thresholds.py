@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 from watchkeeper.thresholds import ConstantThreshold, QuantileThreshold, StdThreshold, derive_bounds
 
 
@@ -33,3 +34,18 @@ def test_quantile_and_constant_rules():
 def test_too_few_chunks_gives_no_bound_and_says_so():
     b = derive_bounds(StdThreshold(), [0.1, 0.2], "upper", min_chunks=5)
     assert b.upper is None and "2 reference chunk(s) < 5" in b.rule
+
+
+def test_a_family_of_checks_splits_the_tail_probability_evenly():
+    values = [1.0, 2.0, 3.0, 4.0, 5.0]
+    std = float(np.std(values, ddof=1))
+    one = derive_bounds(StdThreshold(k=3), values, "upper", family=1)
+    many = derive_bounds(StdThreshold(k=3), values, "upper", family=25)
+    k = stats.norm.isf(stats.norm.sf(3) / 25)  # 3.87: the 0.135 % tail shared by 25 checks
+    assert one.upper == pytest.approx(3 + 3 * std) and many.upper == pytest.approx(3 + k * std)
+    assert "split over 25 checks (3.87σ each)" in many.rule and "split" not in one.rule
+    distances = np.random.default_rng(0).gamma(4.0, 0.01, 60)
+    g1, g25 = (derive_bounds(StdThreshold(), distances, "upper", nonnegative=True, family=f) for f in (1, 25))
+    mean, std = distances.mean(), distances.std(ddof=1)
+    expected = stats.gamma.isf(stats.norm.sf(3) / 25, (mean / std) ** 2, scale=std**2 / mean)
+    assert g25.upper == pytest.approx(expected) and g25.upper > g1.upper

@@ -8,7 +8,7 @@ one column (or, for the multivariate check, one batch of rows) is in memory at a
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,17 +23,24 @@ BATCH_ROWS = 65_536
 """Rows per batch of the multivariate pass (and per row group of the staged copy): bounds its memory."""
 
 
-def _numeric_values(column: pa.ChunkedArray) -> np.ndarray:
-    """Row-aligned floats, NaN where missing or unparseable."""
-    if not (
-        pa.types.is_floating(column.type)
-        or pa.types.is_integer(column.type)
-        or pa.types.is_boolean(column.type)
-    ):
-        return pd.to_numeric(column.to_pandas(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    column = pc.cast(column, pa.float64()) if not pa.types.is_float64(column.type) else column
-    chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
-    return np.concatenate(chunks) if chunks else np.empty(0)
+def _numeric_values(chunks: Iterable[pa.Array | pa.ChunkedArray], rows: int) -> np.ndarray:
+    """Row-aligned floats, NaN where missing or unparseable, filled chunk by chunk into one array (so only one
+    chunk of Arrow memory is alive besides it)."""
+    out = np.empty(rows)
+    at = 0
+    for chunk in chunks:
+        if (
+            pa.types.is_floating(chunk.type)
+            or pa.types.is_integer(chunk.type)
+            or pa.types.is_boolean(chunk.type)
+        ):
+            chunk = pc.cast(chunk, pa.float64()) if not pa.types.is_float64(chunk.type) else chunk
+            values = chunk.to_numpy(zero_copy_only=False)
+        else:
+            values = pd.to_numeric(chunk.to_pandas(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        out[at : at + len(values)] = values
+        at += len(values)
+    return out
 
 
 def _category_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
@@ -60,7 +67,7 @@ class ColumnData:
     @classmethod
     def read(cls, column: pa.ChunkedArray, kind: str) -> ColumnData:
         if kind == "numeric":
-            return cls(kind, _numeric_values(column))
+            return cls(kind, _numeric_values(column.chunks, len(column)))
         codes, labels = _category_codes(column)
         return cls(kind, codes, labels)
 
@@ -120,6 +127,16 @@ class DayColumns:
             with self._lock:
                 return self.source.read(columns=[name]).column(0)
         return self.source.column(name)
+
+    def read(self, name: str, kind: str) -> ColumnData:
+        """One column as `ColumnData`; a numeric one is read row group by row group into its float array."""
+        if kind != "numeric":
+            return ColumnData.read(self.column(name), kind)
+        if isinstance(self.source, pq.ParquetFile):
+            chunks = (batch.column(0) for batch in self.batches([name]))
+        else:
+            chunks = iter(self.source.column(name).chunks)
+        return ColumnData(kind, _numeric_values(chunks, self.num_rows))
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         if isinstance(self.source, pq.ParquetFile):

@@ -9,6 +9,7 @@ from that segment's reference rows; segment alerts are warnings that count in th
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,9 +33,11 @@ def drift_checks(
     """
     segments = {} if blocked else _segment_rows(day, profile.get("segments", {}))
 
-    def column(col: dict) -> list[Check]:
+    def read(col: dict) -> ColumnData | None:
+        return day.read(col["column"], col["kind"]) if col["column"] in day and not blocked else None
+
+    def score(col: dict, data: ColumnData | None) -> list[Check]:
         m = Monitored(col["column"], col["kind"], col["role"])
-        data = ColumnData.read(day.column(m.column), m.kind) if m.column in day and not blocked else None
         checks = _column_checks(cfg, m, data, None, profile["drift"], states, profile, blocked)
         for name, seg in profile.get("segments", {}).items():
             if m.column == seg["column"]:
@@ -45,10 +48,19 @@ def drift_checks(
         release()
         return checks
 
-    with ThreadPoolExecutor(max_workers=scoring_threads(cfg)) as pool:
+    threads = scoring_threads(cfg)
+    # Columns are read here, in one thread, and scored in the pool: Arrow's allocator keeps freed buffers for reuse
+    # per thread, so reading from every worker thread held several columns' worth of memory (measured at 5M rows).
+    in_flight = threading.BoundedSemaphore(threads)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         mv = profile.get("multivariate")
         multivariate = pool.submit(_multivariate_check, cfg, day, mv, blocked) if mv else None
-        checks = [c for column_checks in pool.map(column, profile["columns"]) for c in column_checks]
+        futures = []
+        for col in profile["columns"]:
+            in_flight.acquire()
+            futures.append(pool.submit(score, col, read(col)))
+            futures[-1].add_done_callback(lambda _: in_flight.release())
+        checks = [c for future in futures for c in future.result()]
         if multivariate:
             checks.append(multivariate.result())
     return checks
