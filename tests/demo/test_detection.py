@@ -98,9 +98,23 @@ def test_realized_metrics_fall_in_the_estimates_band_on_healthy_days(run):
     assert total - inside <= allowed, (inside, total)
 
 
+def test_concept_drift_does_not_show_as_input_drift(run):
+    *_, results, report = run
+    concept = incident(report, "concept_drift")
+    inputs = [
+        (day, c.subject, c.name)
+        for day, r in results.items()
+        if concept["start"] <= day <= concept["end"]
+        for c in r.checks
+        if c.stage == "drift" and c.status == "alert" and c.details.get("role") != "label"
+    ]
+    assert inputs == []  # only the labels (target drift) and realized metrics may see it
+
+
 def test_few_false_alerts_on_healthy_days(run):
     *_, manifest, _, report = run
     assert report["false_alert_days"]["quality"] == []
+    assert report["false_alert_days"]["drift"] == []  # one false-alarm rate per day (drift.family_wise)
     assert len(report["false_alert_days"]["performance"]) <= 2, report["false_alert_days"]
 
 

@@ -114,6 +114,14 @@ def _ecdf_compare(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     cached = getattr(_LAST, "pair", None)
     if cached and cached[0] is ref and cached[1] is cur:  # identity: both stay referenced here
         return cached[2]
+    result = _ecdf_distances(ref, cur) if ref.size <= cur.size else _ecdf_distances(cur, ref)
+    _LAST.pair = (ref, cur, result)
+    return result
+
+
+def _ecdf_distances(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """`_ecdf_compare`'s work, walking the distinct values of `ref`: both distances are symmetric, so the caller
+    passes the smaller sample first (the reference on a large day, the day in the profile's chunk comparisons)."""
     n, m = ref.size, cur.size
     ends = np.flatnonzero(np.append(ref[1:] != ref[:-1], True))  # last index of each run of equal values
     u, below = ref[ends], ends + 1  # distinct reference values and how many reference values are <= each
@@ -121,7 +129,7 @@ def _ecdf_compare(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     ks = max(
         lo[0] / m,
         float(np.max(np.abs(below / n - hi / m))),
-        float(np.max(np.abs(below[:-1] / n - lo[1:] / m))),
+        float(np.max(np.abs(below[:-1] / n - lo[1:] / m), initial=0.0)),
     )
     # Gaps [u_j, u_j+1): the day's values inside have indices hi_j .. lo_j+1 − 1; F_cur <= a_j below index t_j.
     u0, u1, i0, i1, b = u[:-1], u[1:], hi[:-1], lo[1:], below[:-1]
@@ -139,9 +147,7 @@ def _ecdf_compare(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     area += (u1 - x) * ((split * n - b * m) / (n * m)) + ((i1 - split) * u1 - s_above) / m  # F_cur > a_j part
     left = (lo[0] * u[0] - sums[0]) / m  # below the smallest reference value, F_ref = 0
     right = (sums[-2] - (m - hi[-1]) * u[-1]) / m  # above the largest, F_ref = 1
-    result = (ks, float(left + np.sum(area) + right))
-    _LAST.pair = (ref, cur, result)
-    return result
+    return ks, float(left + np.sum(area) + right)
 
 
 def _quantile_edges(ref_sorted: np.ndarray, bins: int = 10) -> np.ndarray:
