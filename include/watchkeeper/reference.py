@@ -220,9 +220,10 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     parts = chunks(cfg, ref)
     chunk_masks, boot_masks = null_masks(cfg, ref, parts)
     monitored = monitored_columns(cfg, ref)
-    family = drift_family(cfg, monitored, segment_values(cfg, ref))
+    tracked = segment_values(cfg, ref)
+    family = drift_family(cfg, monitored, tracked)
     drift, drift_state = _drift_profile(cfg, ref, monitored, chunk_masks, boot_masks, family)
-    segments, segment_states = _segment_profile(cfg, ref, monitored, family)
+    segments, segment_states = _segment_profile(cfg, ref, monitored, tracked, family)
     drift_state.update(segment_states)
     labels = _label_profile(cfg, ref, chunk_masks, boot_masks, drift_state)
     multivariate = _multivariate_profile(cfg, ref, monitored, chunk_masks, boot_masks, family)
@@ -350,14 +351,16 @@ def state_key(column: str, method: str, segment: str | None = None) -> str:
     return f"{segment}#{column}|{method}" if segment else f"{column}|{method}"
 
 
-def _segment_profile(cfg: ModelConfig, ref: pd.DataFrame, monitored: list, family: int) -> tuple[dict, dict]:
+def _segment_profile(
+    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, tracked: dict[str, list[str]], family: int
+) -> tuple[dict, dict]:
     """Drift bounds and states per segment, learned from that segment's reference rows chunked like the whole.
 
     The segment's column itself is not monitored inside it (it is constant there).
     """
     profiles: dict[str, dict] = {}
     states: dict[str, object] = {}
-    for column, values in segment_values(cfg, ref).items():
+    for column, values in tracked.items():
         labels, ok = _column_array(ref[column], "categorical")
         for value in values:
             seg = ref[ok & (labels == value)].reset_index(drop=True)

@@ -49,8 +49,8 @@ def drift_checks(
         return checks
 
     threads = scoring_threads(cfg)
-    # Columns are read here, in one thread, and scored in the pool: Arrow's allocator keeps freed buffers for reuse
-    # per thread, so reading from every worker thread held several columns' worth of memory (measured at 5M rows).
+    # Columns are read here, one at a time, and scored in the pool; at most `threads` read columns are held at once
+    # (each is a float array of the day's rows: 40 MB at 5M rows), so memory stays bounded however many columns.
     in_flight = threading.BoundedSemaphore(threads)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         mv = profile.get("multivariate")
@@ -80,7 +80,7 @@ def _segment_rows(day: DayColumns, segments: dict) -> dict[str, np.ndarray]:
     rows = {}
     for column, values in by_column.items():
         if column in day:
-            ids = ColumnData.read(day.column(column), "categorical").segment_ids(values)
+            ids = day.read(column, "categorical").segment_ids(values)
             rows.update({f"{column}={v}": ids == i for i, v in enumerate(values)})
     return rows
 
