@@ -130,13 +130,10 @@ class DayColumns:
 
     def read(self, name: str, kind: str) -> ColumnData:
         """One column as `ColumnData`; a numeric one is read row group by row group into its float array."""
-        if kind != "numeric":
-            return ColumnData.read(self.column(name), kind)
-        if isinstance(self.source, pq.ParquetFile):
+        if kind == "numeric" and isinstance(self.source, pq.ParquetFile):
             chunks = (batch.column(0) for batch in self.batches([name]))
-        else:
-            chunks = iter(self.source.column(name).chunks)
-        return ColumnData(kind, _numeric_values(chunks, self.num_rows))
+            return ColumnData(kind, _numeric_values(chunks, self.num_rows))
+        return ColumnData.read(self.column(name), kind)
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         if isinstance(self.source, pq.ParquetFile):
