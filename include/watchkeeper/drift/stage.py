@@ -49,9 +49,9 @@ def drift_checks(
         return checks
 
     threads = scoring_threads(cfg)
-    # Columns are read here, one at a time, and scored in the pool; at most `threads` read columns are held at once
-    # (each is a float array of the day's rows: 40 MB at 5M rows), so memory stays bounded however many columns.
-    in_flight = threading.BoundedSemaphore(threads)
+    # Columns are read here, one at a time (one ahead of the pool), and scored in the pool; at most `threads` + 1 read
+    # columns are held at once (each a float array of the day's rows: 40 MB at 5M rows), whatever the column count.
+    in_flight = threading.BoundedSemaphore(threads + 1)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         mv = profile.get("multivariate")
         multivariate = pool.submit(_multivariate_check, cfg, day, mv, blocked) if mv else None
