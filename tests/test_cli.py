@@ -29,7 +29,7 @@ def test_run_day_prints_one_json_document(tiny, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["model"] == "tiny" and doc["day"] == str(FIRST_DAY) and doc["schema_version"] == 1
+    assert doc["model"] == "tiny" and doc["day"] == str(FIRST_DAY) and doc["schema_version"] == 2
     check = doc["checks"][0]
     assert set(check) >= {
         "id",

@@ -7,9 +7,11 @@ notify the model owner; alerts of the stages in `policy.retrain_on` ask for a re
 from __future__ import annotations
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.result import Action, Check, Severity, StageSummary, Status
+from watchkeeper.result import Action, Check, NotMeasured, Severity, StageSummary, Status
 
 STAGES = ("load", "quality", "drift", "performance")
+# Not measured by design or not yet: no labels so far, or a check that does not apply. Not "could not measure".
+_EXPECTED_WAITS = (None, NotMeasured.NO_LABELS, NotMeasured.NOT_CONFIGURED)
 
 
 def _ref(c: Check) -> str:
@@ -36,9 +38,7 @@ def summarize(checks: list[Check]) -> list[StageSummary]:
             continue
         alerts = [c for c in mine if c.status == Status.ALERT and c.severity != Severity.WARNING]
         warnings = [c for c in mine if c.status == Status.ALERT and c.severity == Severity.WARNING]
-        blocked = [
-            c for c in mine if c.status == Status.SKIPPED and (c.reason or "").startswith("could not measure")
-        ]
+        blocked = [c for c in mine if c.status == Status.SKIPPED and c.not_measured not in _EXPECTED_WAITS]
         measured = [c for c in mine if c.status != Status.SKIPPED]
         if alerts or warnings:
             status = "alert"

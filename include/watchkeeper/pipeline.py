@@ -23,7 +23,7 @@ from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import drift_state, get_profile, load_reference, profile_key
-from watchkeeper.result import Check, DayResult, Severity, Status
+from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
 from watchkeeper.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -259,6 +259,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
     for stage in ("load", "quality", "drift", "performance"):
         checks += load_checks(d, stage)
     top = _doc(d, "stages/drift.json").get("top_drifted_features", [])
+    realized = _doc(d, "stages/performance.json").get("realized", {})
     stages = decisions.summarize(checks)
     rows = int(load_info.get("rows", 0))
     result = DayResult(
@@ -272,6 +273,9 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         actions=decisions.decide(d.cfg, checks, top),
         headline=decisions.headline(d.cfg.name, d.day.isoformat(), stages, top, rows),
         top_drifted_features=top,
+        estimates=estimates_of(checks),
+        realized=[Realized.model_validate(r) for _, r in sorted(realized.items())],
+        config_digest=d.cfg.digest(),
         artifacts={
             name: d.results.url(d.key(name))
             for name in ("result.json", "quality/gx_validation_result.json", "quality/report.html")
@@ -284,6 +288,24 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         log_day(result, tracking_uri, d)
     d.results.write_json(d.key("result.json"), result.model_dump(mode="json"))
     return result
+
+
+def estimates_of(checks: list[Check]) -> list[Estimate]:
+    """The day's estimated metrics (whole day and segments) with their bands, from the estimated checks."""
+    return [
+        Estimate(
+            metric=c.name.removeprefix("estimated_"),
+            value=c.value,
+            band_lower=c.details.get("band_lower"),
+            band_upper=c.details.get("band_upper"),
+            lower=c.lower,
+            upper=c.upper,
+            method=c.details.get("method", ""),
+            segment=c.segment,
+        )
+        for c in checks
+        if c.stage == "performance" and c.details.get("estimated")
+    ]
 
 
 def _doc(d: Day, name: str) -> dict:

@@ -11,9 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Stage = Literal["load", "quality", "drift", "performance"]
+Role = Literal["data", "model", "operator"]
+"""Who hears about something: the data owner, the model owner, or the operator who runs Watchkeeper."""
 
 
 class Status(StrEnum):
@@ -26,6 +28,49 @@ class Severity(StrEnum):
     CRITICAL = "critical"
     WARNING = "warning"
     INFO = "info"
+
+
+class NotMeasured(StrEnum):
+    """Why a check could not be measured (a skipped check's typed reason; `reason` says it in words)."""
+
+    UPSTREAM_QUALITY = "upstream_quality"
+    """A critical data-quality failure today makes the measurement untrustworthy."""
+    NO_DATA = "no_data"
+    """The day's data did not arrive or could not be read."""
+    TOO_FEW_ROWS = "too_few_rows"
+    """Fewer rows (or rows of a segment) than the configured minimum."""
+    TOO_FEW_LABELS = "too_few_labels"
+    """Fewer labelled rows than `performance.min_labels`, or label coverage below `min_coverage`."""
+    NO_LABELS = "no_labels"
+    """No labels arrived for the prediction day (yet)."""
+    MISSING_COLUMN = "missing_column"
+    """A configured column is absent from the day's data."""
+    NO_REFERENCE_BOUND = "no_reference_bound"
+    """The reference gave no bound for this check (too few chunks, constant column, ...)."""
+    UNDEFINED = "undefined"
+    """The metric is undefined on today's data (e.g. recall with no positive label: 0/0)."""
+    NOT_CONFIGURED = "not_configured"
+    """The check is switched off or does not apply to this model."""
+    ERROR = "error"
+    """The measurement raised an error; `reason` names it (never raw values)."""
+
+
+class Signal(StrEnum):
+    """What a policy rule listens to; each check of a day maps to at most one signal (`decisions.signal_of`)."""
+
+    DATA_MISSING = "data_missing"
+    LOAD_FAILED = "load_failed"
+    QUALITY_CRITICAL = "quality_critical"
+    QUALITY_WARNING = "quality_warning"
+    FEATURE_DRIFT = "feature_drift"
+    MULTIVARIATE_DRIFT = "multivariate_drift"
+    PREDICTION_DRIFT = "prediction_drift"
+    LABEL_DRIFT = "label_drift"
+    ESTIMATED_PERFORMANCE = "estimated_performance"
+    REALIZED_PERFORMANCE = "realized_performance"
+    LABEL_CONFLICTS = "label_conflicts"
+    PIPELINE_FAILURE = "pipeline_failure"
+    RUN_LATE = "run_late"
 
 
 def num(value: float | None) -> str:
@@ -58,6 +103,8 @@ class Check(BaseModel):
     """How the bounds were derived, in words."""
     status: Status
     """ok, alert, or skipped (with `reason`)."""
+    not_measured: NotMeasured | None = None
+    """Why a skipped check could not be measured (None when measured, or skipped by design)."""
     reason: str | None = None
     """Why the check was skipped or what the alert means, in one sentence."""
     severity: Severity = Severity.WARNING
@@ -80,14 +127,97 @@ class Check(BaseModel):
 
 
 class Action(BaseModel):
-    """Something the day's result asks for: notify an owner, retrain, or nothing."""
+    """Something the day's result asks for: notify an owner, retrain, or evaluate the challenger."""
 
-    kind: Literal["notify", "retrain"]
-    owner: Literal["data", "model"]
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    kind: Literal["notify", "retrain", "evaluate"]
+    owner: Role
     reason: str
     """One sentence a person can act on."""
     checks: list[str] = Field(default_factory=list)
     """`id:subject` of the checks behind the action."""
+    rule: str = ""
+    """Name of the policy rule that asked for it (see `decisions`)."""
+    severity: Severity = Severity.WARNING
+    """Severity of the rule that fired."""
+
+
+class Decision(BaseModel):
+    """One policy rule evaluated on the day: whether it fired, and why (stored even when it did not)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    rule: str
+    """Rule name from the model's `policy.rules` (or a default rule's name)."""
+    signal: Signal
+    subject: str = "*"
+    """Column, metric or `table` the signal was raised on (`*`: the signal as a whole)."""
+    fired: bool
+    """True when the rule's condition (persistence included) held and its actions were taken."""
+    why: str
+    """In words: what was seen, over how many days, and what the rule asks for (or why it held back)."""
+    actions: list[str] = Field(default_factory=list)
+    """`kind:owner` of each action taken (empty when not fired or suppressed)."""
+    checks: list[str] = Field(default_factory=list)
+    """`id:subject` of the checks that raised the signal today."""
+    suppressed: str | None = None
+    """Why a fired rule sent nothing new (cooldown, daily cap, incident already open, quality blocked retrain)."""
+
+
+class Estimate(BaseModel):
+    """An estimated metric of today's predictions (before labels), with its sampling-error band."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    metric: str
+    value: float | None
+    band_lower: float | None = None
+    band_upper: float | None = None
+    lower: float | None = None
+    """Alert bound below (None: none)."""
+    upper: float | None = None
+    """Alert bound above (None: none)."""
+    method: str = ""
+    """`cbpe` or `dle`."""
+    segment: str | None = None
+
+
+class Realized(BaseModel):
+    """Realized metrics of one earlier (or today's) prediction day, measured today from the labels known so far."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    prediction_day: date
+    as_of: date
+    """The day these labels were counted (today)."""
+    labelled: int
+    predictions: int
+    coverage: float
+    """Share of that day's predictions with a label."""
+    provisional: bool
+    """Coverage below `performance.min_coverage`: the values may still move."""
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    estimated: dict[str, float | None] = Field(default_factory=dict)
+    """What was estimated for that day before its labels arrived."""
+    estimated_band: dict[str, list[float]] = Field(default_factory=dict)
+    estimation_error: dict[str, float] = Field(default_factory=dict)
+    within_band: dict[str, bool] = Field(default_factory=dict)
+    segments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    confusion: dict[str, int] | None = None
+
+
+class IncidentRef(BaseModel):
+    """An incident this day opened, updated, reminded of or closed (the incident document lives in storage)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    id: str
+    signal: Signal
+    subject: str
+    owner: Role
+    transition: Literal["opened", "updated", "reminded", "recovered"]
+    opened: date
 
 
 class StageSummary(BaseModel):
@@ -103,6 +233,8 @@ class StageSummary(BaseModel):
 class DayResult(BaseModel):
     """Everything Watchkeeper concluded about one model on one day."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     schema_version: int = SCHEMA_VERSION
     model: str
     task: str
@@ -114,6 +246,14 @@ class DayResult(BaseModel):
     stages: list[StageSummary]
     checks: list[Check]
     actions: list[Action]
+    decisions: list[Decision] = Field(default_factory=list)
+    """Every policy rule evaluated today, fired or not, with its reason."""
+    estimates: list[Estimate] = Field(default_factory=list)
+    """Estimated performance of today's predictions (whole day and segments)."""
+    realized: list[Realized] = Field(default_factory=list)
+    """Realized performance of each prediction day whose labels arrived today."""
+    incidents: list[IncidentRef] = Field(default_factory=list)
+    """Incident transitions caused by this day."""
     headline: str
     """One sentence summary for people."""
     top_drifted_features: list[str] = Field(default_factory=list)
@@ -122,3 +262,18 @@ class DayResult(BaseModel):
     """Storage URLs of the stored results of the day."""
     mlflow_run_id: str | None = None
     mlflow_experiment_id: str | None = None
+    config_digest: str = ""
+    """Hash of the model configuration the day was judged with."""
+
+    @property
+    def alerts(self) -> list[Check]:
+        return [c for c in self.checks if c.status == Status.ALERT]
+
+    @property
+    def severity(self) -> Severity | None:
+        """The day's worst alert severity (None: no alert)."""
+        worst = {c.severity for c in self.alerts}
+        for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO):
+            if s in worst:
+                return s
+        return None

@@ -15,7 +15,7 @@ from watchkeeper.drift.methods import get_method, summarize
 from watchkeeper.loading import InputError, day_key, read_table
 from watchkeeper.performance.stage import known_labels
 from watchkeeper.reference import Monitored, drift_methods, label_bounds, state_key
-from watchkeeper.result import Check, Severity, Status, num
+from watchkeeper.result import Check, NotMeasured, Severity, Status, num
 from watchkeeper.storage import Storage
 
 
@@ -61,10 +61,12 @@ def label_checks(
             )
             if blocked:  # today's drift verdict is 'could not measure'; label drift waits for a clean day
                 check.reason = f"could not measure: {blocked}"
+                check.not_measured = NotMeasured.UPSTREAM_QUALITY
             elif rows < cfg.performance.min_labels:
                 check.reason = (
                     f"insufficient labels: {rows} < performance.min_labels {cfg.performance.min_labels}"
                 )
+                check.not_measured = NotMeasured.TOO_FEW_LABELS
             else:
                 bounds = label_bounds(cfg, name, stored, states["label#summary"], m.kind, rows)
                 check.lower, check.upper, check.threshold_rule = (

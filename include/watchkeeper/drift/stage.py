@@ -18,7 +18,7 @@ from watchkeeper.config import ModelConfig
 from watchkeeper.drift.day import ColumnData, DayColumns
 from watchkeeper.drift.methods import get_method, release
 from watchkeeper.reference import Monitored, drift_methods, state_key
-from watchkeeper.result import Check, Severity, Status, num
+from watchkeeper.result import Check, NotMeasured, Severity, Status, num
 
 
 def drift_checks(
@@ -120,13 +120,17 @@ def _column_checks(
         where = f" in segment {segment}" if segment else ""
         if blocked:
             check.reason = f"could not measure: {blocked}"
+            check.not_measured = NotMeasured.UPSTREAM_QUALITY
         elif cur is None:
             check.reason = f"could not measure: column {m.column!r} is missing from the day's data"
+            check.not_measured = NotMeasured.MISSING_COLUMN
         elif usable < min_rows:
             setting = "segments.min_rows" if segment else "drift.min_rows"
             check.reason = f"insufficient data: {usable} usable rows{where} < {setting} {min_rows}"
+            check.not_measured = NotMeasured.TOO_FEW_ROWS
         elif bounds.get("upper") is None and bounds.get("lower") is None and not bounds.get("rule"):
             check.reason = f"could not measure: no reference bounds for {m.column}{where}"
+            check.not_measured = NotMeasured.NO_REFERENCE_BOUND
         else:
             value = get_method(name, m.kind).score(states[state_key(m.column, name, segment)], cur)
             check.details["rows"] = usable
@@ -159,10 +163,13 @@ def _multivariate_check(cfg: ModelConfig, day: DayColumns, mv: dict, blocked: st
     missing = [c for c in columns if c not in day]
     if blocked:
         check.reason = f"could not measure: {blocked}"
+        check.not_measured = NotMeasured.UPSTREAM_QUALITY
     elif missing:
         check.reason = f"could not measure: columns {missing} are missing from the day's data"
+        check.not_measured = NotMeasured.MISSING_COLUMN
     elif day.num_rows < cfg.drift.min_rows:
         check.reason = f"insufficient data: {day.num_rows} rows < drift.min_rows {cfg.drift.min_rows}"
+        check.not_measured = NotMeasured.TOO_FEW_ROWS
     else:
         value, shares = multivariate.score(mv["state"], day.batches(columns))
         check.details["contributors"] = {k: round(v, 3) for k, v in list(shares.items())[:3]}

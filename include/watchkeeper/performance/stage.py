@@ -18,7 +18,7 @@ from watchkeeper.loading import InputError, day_key, read_table
 from watchkeeper.performance.labels import known_labels, label_record_checks
 from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import bounds_for_rows, labels_of, performance_metrics, predictions_of
-from watchkeeper.result import Check, Severity, Status, num
+from watchkeeper.result import Check, NotMeasured, Severity, Status, num
 from watchkeeper.storage import Storage
 
 
@@ -73,16 +73,20 @@ def _metric_checks(
         what = f"{name} of {details['prediction_day']} predictions" + (f" where {segment}" if segment else "")
         if blocked:
             check.reason = f"could not measure: {blocked}"
+            check.not_measured = NotMeasured.UPSTREAM_QUALITY
         elif len(joined) < scope.min_rows:
             setting = "segments.min_rows" if segment else "performance.min_labels"
             check.reason = f"insufficient labels: {len(joined)} < {setting} {scope.min_rows}"
+            check.not_measured = NotMeasured.TOO_FEW_LABELS
             if segment:
                 check.reason = "insufficient data: " + check.reason.removeprefix("insufficient labels: ")
+                check.not_measured = NotMeasured.TOO_FEW_ROWS
         else:
             pred, score = predictions_of(cfg, joined)
             value = compute(metric, labels_of(cfg, joined), pred, score)
             if value is None:
                 check.reason = "metric undefined on these labels (e.g. a single class)"
+                check.not_measured = NotMeasured.UNDEFINED
             else:
                 check.judge(value, f"{what} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]")
                 if provisional:  # too few labels yet to act on: shown, not a retrain trigger
@@ -192,6 +196,7 @@ def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
         name="labels",
         subject=subject,
         status=Status.SKIPPED,
+        not_measured=NotMeasured.NO_LABELS,
         reason=reason,
         severity=Severity.INFO,
         owner="model",
@@ -263,12 +268,15 @@ def estimation_checks(
         sigma = sampling_error(profile, name, len(day_frame))
         if blocked:
             check.reason = f"could not measure: {blocked}"
+            check.not_measured = NotMeasured.UPSTREAM_QUALITY
         elif score is None or len(day_frame) < cfg.performance.min_labels:
             check.reason = f"insufficient data: {len(day_frame)} rows < performance.min_labels {cfg.performance.min_labels}"
+            check.not_measured = NotMeasured.TOO_FEW_ROWS
         else:
             value = dle.get(name) if est["kind"] == "dle" else estimate(name, est["calibration"], pred, score)
             if value is None:
                 check.reason = "estimate undefined for this batch"
+                check.not_measured = NotMeasured.UNDEFINED
             else:
                 check.judge(
                     value,
@@ -302,8 +310,10 @@ def segment_estimation_checks(
                 v = values.get(name)
                 if rows.sum() < cfg.segments.min_rows:
                     check.reason = f"insufficient data: {int(rows.sum())} rows < segments.min_rows {cfg.segments.min_rows}"
+                    check.not_measured = NotMeasured.TOO_FEW_ROWS
                 elif v is None:
                     check.reason = "estimate undefined for this batch"
+                    check.not_measured = NotMeasured.UNDEFINED
                 else:
                     check.judge(
                         v,
