@@ -7,7 +7,6 @@ returning that key, so DAG tasks pass only keys; re-running a day replaces its s
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -22,7 +21,7 @@ from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
-from watchkeeper.reference import drift_state, get_profile, load_reference, profile_key
+from watchkeeper.reference import dle_estimator, drift_state, get_profile, load_reference, profile_key
 from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
 from watchkeeper.storage import Storage
 
@@ -215,8 +214,7 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     needed = [cols.id, cols.score, cols.prediction, *(f.name for f in cols.features), *d.cfg.segments.columns]
     frame = staged_frame(d, [c for c in dict.fromkeys(needed) if c]) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
-    artifact = (profile.get("estimation") or {}).get("artifact")
-    estimator = pickle.loads(d.results.read_bytes(artifact)) if artifact else None  # our own cached DLE model
+    estimator = dle_estimator(profile)
     estimated, estimates = estimation_checks(d.cfg, frame, profile, blocked, estimator)
     bands = {
         c.name.removeprefix("estimated_"): [c.details["band_lower"], c.details["band_upper"]]

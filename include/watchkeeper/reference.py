@@ -9,7 +9,6 @@ summarized from one sort of each column (`_ColumnSampler`), not re-sorted per sa
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +18,7 @@ from watchkeeper.config import ModelConfig
 from watchkeeper.drift.methods import Summary, category_labels, get_method
 from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
+from watchkeeper.safe_cache import read_profile, write_profile
 from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
@@ -438,10 +438,13 @@ def label_bounds(cfg: ModelConfig, name: str, entry: dict, summary: Summary, kin
 
 
 def drift_state(profile: dict, results: Storage) -> dict[str, object]:
-    """The drift methods' fitted reference states: in the profile when just built, else its cached artifact."""
-    if "_drift_state" in profile:
-        return profile["_drift_state"]
-    return pickle.loads(results.read_bytes(profile["drift_state"]["artifact"]))  # written by get_profile
+    """The drift methods' fitted reference states, loaded and verified with the profile by `get_profile`."""
+    return profile["_drift_state"]
+
+
+def dle_estimator(profile: dict):
+    """The fitted DLE loss models of a regressor's profile (loaded and verified by `get_profile`), else None."""
+    return (profile.get("estimation") or {}).get("_estimator")
 
 
 def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[dict[str, float], str]:
@@ -663,19 +666,15 @@ def profile_key(cfg: ModelConfig, storage: Storage) -> str:
 def get_profile(
     cfg: ModelConfig, storage: Storage, results: Storage, ref: pd.DataFrame | None = None
 ) -> dict:
-    """The cached profile for this reference version and config, built (and stored in `results`) when missing."""
+    """The cached profile for this reference version and config, built (and stored in `results`) when missing.
+
+    The cache holds no pickles; a cached profile or artifact that is damaged or fails its checksum is rebuilt
+    with a warning (`safe_cache`).
+    """
     key = profile_key(cfg, storage)
-    if results.exists(key):
-        return results.read_json(key)
+    cached = read_profile(results, key)
+    if cached is not None:
+        return cached
     log.info("building reference profile for %s (%s)", cfg.name, key)
     profile = build_profile(cfg, load_reference(cfg, storage) if ref is None else ref)
-    # Fitted drift states (sorted reference columns, bins, shares) are numpy arrays: one pickle beside the JSON,
-    # written before the JSON so a profile that exists always has its artifact.
-    profile["drift_state"] = {"artifact": key.removesuffix(".json") + "-drift.pkl"}
-    results.write_bytes(profile["drift_state"]["artifact"], pickle.dumps(profile.pop("_drift_state")))
-    estimator = profile.get("estimation", {}).pop("_estimator", None)
-    if estimator is not None:  # a fitted scikit-learn model: pickled beside the JSON profile
-        profile["estimation"]["artifact"] = key.removesuffix(".json") + "-dle.pkl"
-        results.write_bytes(profile["estimation"]["artifact"], pickle.dumps(estimator))
-    results.write_json(key, profile)
-    return profile
+    return write_profile(results, key, profile)
