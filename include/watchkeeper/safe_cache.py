@@ -225,3 +225,40 @@ def _artifact(results: Storage, entry: dict) -> bytes:
     if sha256(data) != recorded:
         raise CacheError(f"artifact {key} does not match its checksum")
     return data
+
+
+# --- models from the MLflow registry ------------------------------------------------------------------------------
+
+TRUSTED_MODEL_MODULES = ("sklearn.", "numpy.", "scipy.sparse.")
+"""Module prefixes of the types a registry model may contain; anything else (custom classes, functions outside
+scikit-learn) makes Watchkeeper refuse the model rather than load it."""
+
+
+def load_mlflow_sklearn(uri: str) -> Any:
+    """A scikit-learn model from MLflow (`models:/name@alias`, `runs:/...`), only when it was logged with skops.
+
+    MLflow's own loader trusts the types listed in the model's MLmodel file and unpickles other formats, so a model
+    written by someone else could run code; here the model's types are checked against `TRUSTED_MODEL_MODULES`
+    and a pickled (or non-scikit-learn) model is refused with a ValueError saying how to log it instead.
+    """
+    from pathlib import Path
+
+    import mlflow
+    import skops.io
+    import yaml
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    meta = yaml.safe_load((local / "MLmodel").read_text()) or {}
+    flavor = (meta.get("flavors") or {}).get("sklearn") or {}
+    if flavor.get("serialization_format") != "skops":
+        found = flavor.get("serialization_format") or "no scikit-learn flavour"
+        raise ValueError(
+            f"model {uri} is stored as {found}; Watchkeeper does not unpickle models. Log it with "
+            "mlflow.sklearn.log_model(..., serialization_format='skops')"
+        )
+    path = local / flavor.get("pickled_model", "model.skops")
+    types = skops.io.get_untrusted_types(file=path)
+    refused = [t for t in types if not t.startswith(TRUSTED_MODEL_MODULES)]
+    if refused:
+        raise ValueError(f"model {uri} holds types outside scikit-learn/numpy/scipy: {refused[:5]}")
+    return skops.io.load(path, trusted=types)

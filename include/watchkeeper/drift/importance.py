@@ -67,12 +67,9 @@ def model_importance(
     Permutation importance here is the mean absolute change of the model's output (probability of the positive
     class when the model has `predict_proba`) when one column is shuffled: no labels needed.
     """
-    import mlflow
+    from watchkeeper.safe_cache import load_mlflow_sklearn
 
-    try:
-        model = mlflow.sklearn.load_model(uri)
-    except Exception:  # not a scikit-learn flavour: any pyfunc model will do for permutation
-        model = mlflow.pyfunc.load_model(uri)
+    model = load_mlflow_sklearn(uri)  # skops only: a pickled model is refused, never loaded
     names = list(getattr(model, "feature_names_in_", []))
     native = getattr(model, "feature_importances_", None)
     if native is not None and set(names) == set(features):
