@@ -12,6 +12,7 @@ from pathlib import Path
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.result import Action, DayResult, Status, num
+from watchkeeper.text import escape_mrkdwn as esc
 
 _EMOJI = {"data": ":rotating_light:", "model": ":warning:"}
 
@@ -35,22 +36,23 @@ def build_message(
         fields.append(
             {
                 "type": "mrkdwn",
-                "text": f"*{c.name}* · `{c.subject}`\n{num(c.value)} vs {bound} ({c.severity})",
+                "text": f"*{esc(c.name)}* · `{esc(c.subject)}`\n{num(c.value)} vs {bound} ({c.severity})",
             }
         )
     mention = f"{owner.mention} " if owner.mention else ""
-    text = f"{mention}{_EMOJI[action.owner]} {result.headline}. {action.reason}"
+    # Everything but the configured mention is escaped: column names and values must not ping or plant links.
+    text = f"{mention}{_EMOJI[action.owner]} {esc(result.headline)}. {esc(action.reason)}"
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{mention}*{result.headline}*\n{action.reason}"},
+            "text": {"type": "mrkdwn", "text": f"{mention}*{esc(result.headline)}*\n{esc(action.reason)}"},
         },
     ]
     if fields:
         blocks.append({"type": "section", "fields": fields})
     more = len(checks) - len(fields)
-    context = f"owner: {owner.name} · {len(checks)} alerting check(s)" + (
+    context = f"owner: {esc(owner.name)} · {len(checks)} alerting check(s)" + (
         f" ({more} more in the result)" if more else ""
     )
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
@@ -96,14 +98,15 @@ def failure_message(
     owner = getattr(cfg.owners, owner_role)
     mention = f"{owner.mention} " if owner.mention else ""
     first_line = (error.strip().splitlines() or ["(no message)"])[0][:500]
-    text = f"{mention}:x: {cfg.name} {day}: task {task_id} failed: {first_line}"
+    first_line, task_id = esc(first_line), esc(task_id)
+    text = f"{mention}:x: {cfg.name} {esc(day)}: task {task_id} failed: {first_line}"
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{cfg.name} · {day} · run failed"[:150]}},
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": f"{mention}*{task_id}* failed\n```{first_line}```"},
         },
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"owner: {owner.name}"}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"owner: {esc(owner.name)}"}]},
     ]
     buttons = [
         {"type": "button", "text": {"type": "plain_text", "text": k}, "url": v} for k, v in links.items() if v
