@@ -14,11 +14,35 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from watchkeeper.redact import has_userinfo
 from watchkeeper.thresholds import StdThreshold, ThresholdSpec
 
 
 class ConfigError(Exception):
     """A model configuration is invalid; the message names the file and each bad field."""
+
+
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def relative_key(v: str, what: str = "a key relative to the storage location") -> str:
+    """`v` when it stays inside the storage root: no absolute path, `..` segment, URL scheme, `~`, backslash,
+    percent-encoding or control character; else a ValueError saying so (pydantic names the field)."""
+    text = v.strip()
+    parts = text.replace("\\", "/").split("/")
+    problems = [
+        (not text, "is empty"),
+        (text.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", text) is not None, "is an absolute path"),
+        (".." in parts, "contains a '..' segment"),
+        ("://" in text or re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", text) is not None, "is a URL"),
+        ("\\" in text, "contains a backslash"),
+        (_ENCODED.search(text) is not None, "contains percent-encoding"),
+        (any(ord(c) < 32 for c in text), "contains control characters"),
+    ]
+    bad = [why for failed, why in problems if failed]
+    if bad:
+        raise ValueError(f"must be {what}; it {' and '.join(bad)}")
+    return v
 
 
 class _Model(BaseModel):
@@ -35,10 +59,15 @@ class StorageConfig(_Model):
     results_prefix: str = "watchkeeper"
     """Prefix (relative to the results location) under which results are written, keyed by model and day."""
 
+    @field_validator("results_prefix")
+    @classmethod
+    def _inside_root(cls, v: str) -> str:
+        return relative_key(v, "a prefix relative to the results location")
+
     @field_validator("uri", "results_uri")
     @classmethod
     def _no_credentials(cls, v: str | None) -> str | None:
-        if v and re.match(r"^[a-z0-9]+://[^/]*@", v):
+        if v and has_userinfo(v):  # any scheme case: `S3://KEY:SECRET@...` too
             raise ValueError(
                 "credentials must not be embedded in the URI; use an Airflow connection or env vars"
             )
@@ -61,6 +90,11 @@ class PathsConfig(_Model):
     """Label records that arrive on a day (for predictions of that day or earlier), templated like `predictions`."""
     csv: CsvOptions = CsvOptions()
     """Options for `.csv` inputs (Parquet is detected by extension and needs none)."""
+
+    @field_validator("reference", "predictions", "labels")
+    @classmethod
+    def _inside_root(cls, v: str | None) -> str | None:
+        return v if v is None else relative_key(v, "a path relative to storage.uri")
 
     @field_validator("predictions", "labels")
     @classmethod
@@ -144,6 +178,21 @@ class QualityConfig(_Model):
     `duplicate_rows`), e.g. `expect_column_values_to_be_between: critical`."""
     timestamps_in_day_mostly: float = Field(0.99, ge=0, le=1)
     """Share of a day's event timestamps that must fall inside the monitored day (generated suites)."""
+
+    @field_validator("suite")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", v) or ".." in v:
+            raise ValueError("must be a plain file name (letters, digits, _ . -), not a path")
+        return v
+
+    @field_validator("expectations_dir")
+    @classmethod
+    def _no_escape(cls, v: str) -> str:
+        # A local directory of the deployment (absolute allowed), but never a URL or a way out through `..`.
+        if ".." in v.replace("\\", "/").split("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://", v):
+            raise ValueError("must be a directory path without '..' segments or a URL scheme")
+        return v
 
 
 class FeatureDrift(_Model):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+
+from watchkeeper.redact import has_userinfo, redact_uri
 
 
 class StorageError(Exception):
@@ -28,8 +30,8 @@ class S3Credentials:
     """Credentials and endpoint for an S3-compatible store; never stored in config files."""
 
     access_key: str | None = None
-    secret_key: str | None = None
-    session_token: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
     endpoint_url: str | None = None
     region: str = "us-east-1"
 
@@ -68,6 +70,10 @@ class Storage:
     @classmethod
     def from_uri(cls, uri: str, credentials: S3Credentials | None = None) -> Storage:
         """`s3://bucket/prefix` or a local directory path (created when missing)."""
+        if has_userinfo(uri):
+            raise StorageError(
+                f"credentials must not be embedded in the storage URI {redact_uri(uri)}: use env vars or a connection"
+            )
         parsed = urlparse(uri)
         if parsed.scheme == "s3":
             os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -83,7 +89,9 @@ class Storage:
         return cls(pafs.LocalFileSystem(), path, path)
 
     def path(self, key: str) -> str:
-        """Filesystem path of a key (for pyarrow readers)."""
+        """Filesystem path of a key (for pyarrow readers); a key cannot leave the root through `..`."""
+        if ".." in key.replace("\\", "/").split("/"):
+            raise StorageError(f"key {key!r} would leave the storage root")
         return f"{self.root}/{key.lstrip('/')}" if key else self.root
 
     def url(self, key: str) -> str:

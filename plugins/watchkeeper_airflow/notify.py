@@ -35,10 +35,13 @@ def deliver(owner: Owner, key: str, payload: dict) -> str:
     """Send one payload; return where it went."""
     if _slack_connection_exists(owner.slack_conn_id):
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+        from watchkeeper.redact import redacting_logger
 
-        SlackWebhookHook(slack_webhook_conn_id=owner.slack_conn_id).send(
-            text=payload["text"], blocks=payload["blocks"]
+        # The webhook URL is the secret: slack_sdk logs it on retries, so its logger keeps only scheme and host.
+        hook = SlackWebhookHook(
+            slack_webhook_conn_id=owner.slack_conn_id, logger=redacting_logger("watchkeeper.slack")
         )
+        hook.send(text=payload["text"], blocks=payload["blocks"])
         return f"slack:{owner.slack_conn_id}"
     path = write_outbox(key, owner.name, payload)
     return f"outbox:{path}"
