@@ -67,6 +67,8 @@ def test_nulls_beyond_reference_tolerance_alert_the_data_owner(tiny):
 
 def test_duplicate_ids_and_unseen_category_are_named(tiny):
     cfg, storage, frames = tiny
+    # `c` is marked safe to show, so its unseen values are named (tests/security: not shown otherwise).
+    cfg = cfg.model_copy(update={"columns": cfg.columns.model_copy(update={"show_values": ["c"]})})
     day = FIRST_DAY + timedelta(days=2)
     df = frames[day.isoformat()].drop(columns=["label"]).copy()
     df.loc[:9, "pid"] = df.loc[0, "pid"]

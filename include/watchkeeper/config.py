@@ -129,6 +129,13 @@ class ColumnsConfig(_Model):
     """Ground-truth column, in the reference and in label records."""
     positive_label: int | str = 1
     """Value of `target`/`prediction` that is the positive class (binary classification)."""
+    show_values: list[str] = []
+    """Columns whose raw values may appear in reasons, results, stored GX results, reports and Slack (e.g. a
+    low-cardinality `region`); every other column is described by counts and shares only. Segment columns are shown
+    too (their values name the segments)."""
+    pii: list[str] = []
+    """Columns holding personal data: dropped when the day, the reference and label files are read, so they are
+    never validated, profiled, stored, logged or named anywhere. Cannot be a feature, role or segment column."""
 
     @field_validator("features", mode="before")
     @classmethod
@@ -148,6 +155,11 @@ class ColumnsConfig(_Model):
         if clash:
             raise ValueError(
                 f"columns {clash} are both a feature and a role (id/score/prediction/target/timestamp)"
+            )
+        personal = set(self.pii) & (roles | set(names) | set(self.show_values))
+        if personal:
+            raise ValueError(
+                f"pii columns {sorted(personal)} are also a feature, a role or in show_values: pii columns are dropped"
             )
         return self
 
@@ -327,6 +339,12 @@ class ModelConfig(_Model):
     airflow: AirflowConfig = AirflowConfig()
     source: Annotated[str, Field(exclude=True)] = ""
     """Path of the YAML file this came from (set by `load_config`)."""
+
+    @model_validator(mode="after")
+    def _pii_not_segmented(self) -> ModelConfig:
+        if set(self.columns.pii) & set(self.segments.columns):
+            raise ValueError("a pii column cannot be a segment column (segments name their values)")
+        return self
 
     @model_validator(mode="after")
     def _task_columns(self) -> ModelConfig:

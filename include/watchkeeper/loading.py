@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from watchkeeper.config import CsvOptions, ModelConfig
+from watchkeeper.disclosure import read_error
 from watchkeeper.storage import ObjectNotFound, Storage
 
 
@@ -51,7 +52,9 @@ def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] |
                 columns = [c for c in columns if c in present]
             table = pq.read_table(storage.path(key), filesystem=storage.fs, columns=columns)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
-        raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+        raise InputError(
+            "corrupt", url, f"file could not be read as {_fmt(key)} ({read_error(exc)})"
+        ) from None
     if table.num_rows == 0:
         raise InputError("empty", url, "file has no rows")
     return table
@@ -109,7 +112,9 @@ def stream_table(
             parquet = pq.ParquetFile(source, pre_buffer=False, buffer_size=8 << 20)
             schema, batches = parquet.schema_arrow, parquet.iter_batches(batch_size=batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
-        raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+        raise InputError(
+            "corrupt", url, f"file could not be read as {_fmt(key)} ({read_error(exc)})"
+        ) from None
 
     def checked() -> Iterator[pa.RecordBatch]:
         rows = 0
@@ -118,7 +123,9 @@ def stream_table(
                 rows += batch.num_rows
                 yield batch
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
-            raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+            raise InputError(
+                "corrupt", url, f"file could not be read as {_fmt(key)} ({read_error(exc)})"
+            ) from None
         if rows == 0:
             raise InputError("empty", url, "file has no rows")
 

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from watchkeeper import decisions
 from watchkeeper.config import ModelConfig
+from watchkeeper.disclosure import drop_pii_batches, shown, stored_result, suite_without_pii
 from watchkeeper.drift.day import BATCH_ROWS, DayColumns
 from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
@@ -69,7 +70,7 @@ def load_day(d: Day) -> dict:
     source = day_key(d.cfg, d.day)
     rows = 0
     try:
-        schema, batches = stream_table(d.storage, source, d.cfg.paths.csv)
+        schema, batches = drop_pii_batches(d.cfg, *stream_table(d.storage, source, d.cfg.paths.csv))
         with d.results.open_output(d.staged_key) as sink, pq.ParquetWriter(sink, schema) as writer:
             for batch in batches:
                 writer.write_batch(batch, row_group_size=BATCH_ROWS)  # small row groups: bounded reads later
@@ -134,6 +135,7 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     suite, suite_source = load_suite_dict(
         d.cfg, lambda: ref if ref is not None else load_reference(d.cfg, d.storage)
     )
+    suite = suite_without_pii(d.cfg, suite)
     name = f"{d.cfg.name}-{d.day.isoformat()}"
     target = d.cfg.columns.target
     batch = read_batch(d.results.path(d.staged_key), suite, filesystem=d.results.fs, ignore=(target,))
@@ -144,8 +146,10 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
         return run_suite(sub, day.drop(columns=[target], errors="ignore"), name, parameters)
 
     result = validate_arrow(suite, batch, params, fallback=on_pandas)
-    d.results.write_json(d.key("quality/gx_validation_result.json"), stored(result))
-    checks = to_checks(result)
+    d.results.write_json(
+        d.key("quality/gx_validation_result.json"), stored_result(stored(result), shown(d.cfg))
+    )
+    checks = to_checks(result, shown(d.cfg))
     engine = result.meta["validation_engine"] + f", {result.meta['gx_pandas_fallback']} via GX on pandas"
     html = render_html(d.cfg.name, d.day.isoformat(), checks, suite["name"], engine)
     d.results.write_bytes(d.key("quality/report.html"), html.encode())

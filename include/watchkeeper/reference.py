@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from watchkeeper.config import ModelConfig
+from watchkeeper.disclosure import drop_pii_table
 from watchkeeper.drift.methods import Summary, category_labels, get_method
 from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
@@ -36,7 +37,7 @@ class Monitored:
 
 
 def load_reference(cfg: ModelConfig, storage: Storage) -> pd.DataFrame:
-    return read_table(storage, cfg.paths.reference, cfg.paths.csv).to_pandas()
+    return drop_pii_table(cfg, read_table(storage, cfg.paths.reference, cfg.paths.csv)).to_pandas()
 
 
 def infer_kind(series: pd.Series) -> str:

@@ -6,11 +6,13 @@ value and unexpected percent, and for categorical sets the unexpected values (ne
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
 
+from watchkeeper.disclosure import may_show, scrub_error
+from watchkeeper.disclosure import observed as observed_value
 from watchkeeper.quality.gxload import gx
 from watchkeeper.result import Check, Severity, Status
 
@@ -51,15 +53,18 @@ def _num(v: object) -> float | None:
     return f
 
 
-def to_checks(result: Any) -> list[Check]:
+def to_checks(result: Any, visible: Iterable[str] = ()) -> list[Check]:
+    """One check per expectation result; raw values only of `visible` columns (`disclosure`)."""
     checks = []
+    visible = set(visible)
     for r in result.results:
         cfg = r.expectation_config
         kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
         res = r.result or {}
         details: dict[str, Any] = {}
-        observed = res.get("observed_value")
-        observed = observed.item() if hasattr(observed, "item") else observed  # numpy scalars as Python
+        seen = res.get("observed_value")
+        seen = seen.item() if hasattr(seen, "item") else seen  # numpy scalars as Python
+        observed = observed_value(cfg.type, kwargs, seen, visible)
         if observed is not None:
             details["observed_value"] = (
                 observed if isinstance(observed, int | float | str) else str(observed)[:200]
@@ -73,12 +78,14 @@ def to_checks(result: Any) -> list[Check]:
                 (r.meta or {}).get("unexpected_value_counts") or res.get("partial_unexpected_counts") or []
             )
             rows = res.get("element_count") or 0
-            if counts:
+            if counts and may_show(kwargs, visible):
                 details["unexpected_values"] = [
                     {"value": str(c["value"])[:60], "count": c["count"], "share": round(c["count"] / rows, 4)}
                     for c in counts[:10]
                     if rows
                 ]
+            elif counts:  # how many, not which: the column's values are not marked safe to show
+                details["unexpected_distinct"] = len(counts)
         if "mostly" in kwargs:
             details["mostly"] = kwargs["mostly"]
         mismatched = (res.get("details") or {}).get("mismatched")
@@ -97,7 +104,7 @@ def to_checks(result: Any) -> list[Check]:
         error = _exception(r.exception_info)
         reason = None
         if error:
-            reason = f"could not evaluate: {error[:200]}"
+            reason = f"could not evaluate: {scrub_error(error)[:200]}"
         elif not r.success:
             reason = _explain(name, kwargs, details)
         checks.append(
@@ -158,8 +165,12 @@ def _nulls(col: str, kw: dict, d: dict) -> str:
 
 
 def _unseen(col: str, kw: dict, d: dict) -> str:
+    share = f"{_pct(d.get('unexpected_percent'))} of non-missing rows"
+    if "unexpected_values" not in d:
+        distinct = f"{d['unexpected_distinct']} distinct, " if "unexpected_distinct" in d else ""
+        return f"{col!r} has values unseen in the reference ({distinct}{share}; values not shown)"
     vals = ", ".join(f"{v['value']!r} ({100 * v['share']:.1f}%)" for v in d.get("unexpected_values", [])[:5])
-    return f"{col!r} has values unseen in the reference ({_pct(d.get('unexpected_percent'))} of non-missing rows: {vals})"
+    return f"{col!r} has values unseen in the reference ({share}: {vals})"
 
 
 def _columns(col: str, kw: dict, d: dict) -> str:
