@@ -33,7 +33,7 @@ def test_a_broken_csv_row_is_described_not_quoted(tmp_path):
     write_tiny_world(storage, days=0, n=60)
     paths = {**TINY_CONFIG["paths"], "predictions": "days/{ds}.csv"}
     cfg = tiny_config(tmp_path, str(tmp_path / "data"), paths=paths)
-    body = "pid,ts,x1,x2,c,score,pred\n1,2025-03-02T00:00:00Z,0.1,0.2,a,0.5,1\n2,{},0.3\n".format(SECRET)
+    body = f"pid,ts,x1,x2,c,score,pred\n1,2025-03-02T00:00:00Z,0.1,0.2,a,0.5,1\n2,{SECRET},0.3\n"
     storage.write_bytes(f"days/{DAY}.csv", body.encode())
     d = Day(cfg, DAY, storage, storage)
     with pytest.raises(InputError) as err:
