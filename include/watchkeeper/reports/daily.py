@@ -200,9 +200,9 @@ def _drift(result: DayResult) -> str:
         return ""
     worst = {}
     for c in result.checks:
-        if c.stage == "drift" and c.status == Status.ALERT and c.segment is None:
-            if c.subject not in worst or excess(c) > excess(worst[c.subject]):
-                worst[c.subject] = c
+        alerting = c.stage == "drift" and c.status == Status.ALERT and c.segment is None
+        if alerting and (c.subject not in worst or excess(c) > excess(worst[c.subject])):
+            worst[c.subject] = c
     cells = []
     for dist in result.distributions:
         c = worst.get(dist.column)
