@@ -208,7 +208,10 @@ def measure_drift(d: Day) -> str:
     top = top_drifted(checks, d.cfg.drift.top_features, profile.get("importance"))
     from watchkeeper.reports.distributions import distributions
 
-    shown = [x.model_dump(mode="json") for x in distributions(d.cfg, staged_columns(d), profile, states, top, checks)]
+    shown = [
+        x.model_dump(mode="json")
+        for x in distributions(d.cfg, staged_columns(d), profile, states, top, checks)
+    ]
     return save_checks(d, "drift", checks, {"top_drifted_features": top, "distributions": shown})
 
 
@@ -282,7 +285,12 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         config_digest=d.cfg.digest(),
         artifacts={
             name: d.results.url(d.key(name))
-            for name in ("result.json", "report.html", "quality/gx_validation_result.json", "quality/report.html")
+            for name in (
+                "result.json",
+                "report.html",
+                "quality/gx_validation_result.json",
+                "quality/report.html",
+            )
             if name in ("result.json", "report.html") or d.results.exists(d.key(name))
         },
     )

@@ -7,6 +7,7 @@ salted by a constant, so the same result gives the same bytes and the page stays
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -38,13 +39,16 @@ STYLE = {
 }
 
 
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
+
+
 def svg(fig: Figure) -> str:
     """The figure as an inline `<svg>` element (no XML prolog, no creation date)."""
     buf = io.StringIO()
     with matplotlib.rc_context(STYLE):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return _METADATA.sub("", text[text.index("<svg") :])
 
 
 def png(fig: Figure, dpi: int = 90) -> bytes:
@@ -164,7 +168,13 @@ def metric_over_days(s: MetricSeries, today: date) -> Figure:
 
 def timeline(days: list[date], rows: list[str], cells: dict[tuple[str, date], str]) -> Figure:
     """A grid of signals (rows) by days (columns): alert red, could not measure grey, ok pale green."""
-    colors = {"alert": ALERT, "could_not_measure": "#9aa0a6", "ok": "#ceead6", "warning": "#f9ab00"}
+    colors = {
+        "alert": ALERT,
+        "could_not_measure": "#9aa0a6",
+        "ok": "#ceead6",
+        "warning": "#f9ab00",
+        "action": "#8ab4f8",
+    }
     with matplotlib.rc_context(STYLE):
         width = max(5.0, 2.2 + 0.16 * len(days))
         fig = _figure(
