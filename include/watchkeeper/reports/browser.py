@@ -62,7 +62,9 @@ def open_page(page: Path, timeout: float = 180) -> Rendered:
 def screenshot(page: Path, out: Path, width: int = 1200, height: int = 2000, timeout: float = 180) -> Path:
     """A PNG of the page's first `height` pixels at `width` pixels wide."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    _run([f"--window-size={width},{height}", f"--screenshot={out.resolve()}", page.resolve().as_uri()], timeout)
+    _run(
+        [f"--window-size={width},{height}", f"--screenshot={out.resolve()}", page.resolve().as_uri()], timeout
+    )
     if not out.exists():
         raise RuntimeError(f"chromium wrote no screenshot of {page}")
     return out
