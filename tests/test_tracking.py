@@ -81,6 +81,7 @@ def test_unicode_and_unsafe_column_names_stay_distinct_keys():
         metric_key("drift", "ks", "é") == "drift.ks.é"
     )  # MLflow accepts Unicode word characters as they are
     assert metric_key("drift", "ks", "a_b") == "drift.ks.a_b"
+    assert metric_key("drift", "ks", "x1", "region=north") == "drift.ks.x1.region_north"
 
 
 def _result(day: date, subjects: list[str]) -> DayResult:

@@ -116,10 +116,11 @@ def metric_key(stage: str, name: str, subject: str, segment: str | None = None) 
     """`<stage>.<name>[.<subject>][.<segment>]`, safe for MLflow and distinct for distinct inputs.
 
     Characters MLflow refuses become `_`; when any had to be replaced (or the key would read as a path), a short hash
-    of the original is appended, so `a+b` and `a-b`, or two names differing in such characters, never share a key.
+    of the original is appended, so `a+b` and `a%b`, or two names differing in such characters, never share a key.
+    A segment `column=value` reads `column_value`.
     """
     raw = f"{stage}.{name}" if subject in (name, "table") else f"{stage}.{name}.{subject}"
-    raw = f"{raw}.{segment}" if segment else raw
+    raw = f"{raw}.{segment.replace('=', '_', 1)}" if segment else raw  # `region=north` reads `region_north`
     key = _BAD.sub("_", raw)
     if key != raw or posixpath.normpath(key) != key:
         key = f"{key}-{hashlib.sha1(raw.encode()).hexdigest()[:6]}"

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 from watchkeeper.reports.daily import coverage, metric_series, render
-from watchkeeper.reports.distributions import categorical, numeric
+from watchkeeper.reports.distributions import anonymized, categorical, numeric
 from watchkeeper.result import (
     Action,
     Check,
@@ -178,3 +178,15 @@ def test_categorical_distribution_pools_rare_categories_as_other():
     d = categorical("c", ref, {"c0": 50, "new": 50}, 1000)
     assert d.labels[-1] == "(other)" and len(d.labels) == 13
     assert d.labels[0] in ("c0", "new") and abs(sum(d.today) - 1) < 1e-6
+
+
+def test_the_same_result_gives_the_same_page():
+    """Re-running a day replaces its report with identical bytes (no clock, fixed SVG ids)."""
+    assert render(_today(), _history(), "d") == render(_today(), _history(), "d")
+
+
+def test_anonymized_categories_keep_the_bars_but_not_the_names():
+    ref = {"alice": 0.6, "bob": 0.4}
+    d = anonymized(categorical("name", ref, {"alice": 10, "carol": 10}, 100), ref)
+    assert set(d.labels) == {"category 1", "category 2", "new category 3"}
+    assert sorted(d.today) == [0.0, 0.5, 0.5]

@@ -2,7 +2,9 @@
 
 Computed in the drift stage from the fitted reference states (sorted values or category shares) and the day's
 column, then stored in the `DayResult` as shares per bin: a few hundred numbers, never raw rows. Columns marked
-`pii` in the config are left out (their category labels would be raw values).
+`pii` in the config are left out; a categorical column's category names are raw values, so they are shown only for
+columns in `columns.show_values`, segment columns and the model's own classes (prediction, target), and replaced
+by `category 1..n` (ranked by reference share) for every other column.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def distributions(
 ) -> list[Distribution]:
     """One `Distribution` per drifted column of `drifted_columns` the reference state can describe."""
     kinds = {c["column"]: c["kind"] for c in profile["columns"]}
-    private = {f.name for f in cfg.columns.features if getattr(f, "pii", False)}
+    private = set(getattr(cfg.columns, "pii", []))
     out = []
     for column in drifted_columns(checks, top):
         if column not in day or column not in kinds or column in private:
@@ -47,8 +49,32 @@ def distributions(
         if kinds[column] == "numeric" and isinstance(ref, np.ndarray) and ref.size:
             out.append(numeric(column, ref, today))
         elif kinds[column] != "numeric" and isinstance(ref, dict):
-            out.append(categorical(column, ref, today, int(profile.get("reference_rows", 0))))
+            shown = categorical(column, ref, today, int(profile.get("reference_rows", 0)))
+            out.append(shown if _may_show_values(cfg, column) else anonymized(shown, ref))
     return out
+
+
+def _may_show_values(cfg: ModelConfig, column: str) -> bool:
+    listed = getattr(cfg.columns, "show_values", None)
+    if listed is None:  # a config without the show-values setting names categories as before
+        return True
+    own = {cfg.columns.prediction, cfg.columns.target, *cfg.segments.columns}
+    return column in set(listed) | own
+
+
+def anonymized(dist: Distribution, ref_shares: dict[str, float]) -> Distribution:
+    """The same bars with each category named by its rank in the reference (`category 1` most frequent)."""
+    rank = {k: i + 1 for i, k in enumerate(sorted(ref_shares, key=lambda k: (-ref_shares[k], k)))}
+    unseen = iter(range(len(rank) + 1, len(rank) + 1 + len(dist.labels)))
+    labels = [
+        label
+        if label == OTHER
+        else f"category {rank[label]}"
+        if label in rank
+        else f"new category {next(unseen)}"
+        for label in dist.labels
+    ]
+    return dist.model_copy(update={"labels": labels})
 
 
 def _reference(column: str, states: dict) -> np.ndarray | dict | None:
