@@ -102,25 +102,34 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         def choose_actions(summary: dict) -> list[str]:
             targets = {"notify:data": "notify_data_owner", "notify:model": "notify_model_owner",
                        "retrain:model": "request_retraining"}  # fmt: skip
+            log.info(
+                "%s: %s; actions: %s", summary["status"], summary["headline"], summary["actions"] or "none"
+            )
             return [targets[a] for a in summary["actions"] if a in targets] or ["all_clear"]
 
         @task
         def notify_data_owner(day: str) -> str:
             from watchkeeper_airflow.actions import notify_owner
 
-            return notify_owner(path, day, "data")
+            sent = notify_owner(path, day, "data")
+            log.info("data owner of %s %s: %s", cfg.name, day, sent)
+            return sent
 
         @task
         def notify_model_owner(day: str) -> str:
             from watchkeeper_airflow.actions import notify_owner
 
-            return notify_owner(path, day, "model")
+            sent = notify_owner(path, day, "model")
+            log.info("model owner of %s %s: %s", cfg.name, day, sent)
+            return sent
 
         @task
         def request_retraining(day: str) -> str:
             from watchkeeper_airflow.actions import request_retraining
 
-            return request_retraining(path, day)
+            request = request_retraining(path, day)
+            log.info("retraining of %s requested for %s: %s", cfg.name, day, request)
+            return request
 
         @task
         def all_clear(summary: dict) -> str:

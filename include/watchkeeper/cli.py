@@ -78,6 +78,30 @@ def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: s
     click.echo(result.model_dump_json(indent=2))
 
 
+@main.command("report")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
+@click.option("--start", required=True, callback=_day, help="First day, YYYY-MM-DD.")
+@click.option("--end", required=True, callback=_day, help="Last day (included), YYYY-MM-DD.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False), default=None, help="Also write the page to this file."
+)
+def report_cmd(config_path: str, start: date, end: date, output: str | None) -> None:
+    """Write the period report of a model: every signal day by day, incidents and alerts sent, from stored results."""
+    from watchkeeper.reports.period import store_period
+
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}")
+    cfg = _config(config_path)
+    try:
+        _, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+        key, html = store_period(cfg, results, start, end)
+    except (StorageError, OSError) as exc:
+        raise click.ClickException(f"{cfg.name}: could not read stored results: {exc}") from None
+    if output:
+        Path(output).write_text(html)
+    click.echo(results.url(key))
+
+
 @main.command("validate-config")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate_config_cmd(configs: tuple[str, ...]) -> None:

@@ -209,7 +209,13 @@ def measure_drift(d: Day) -> str:
         ]
         apply_persistence(checks, rule.breaches, history)
     top = top_drifted(checks, d.cfg.drift.top_features, profile.get("importance"))
-    return save_checks(d, "drift", checks, {"top_drifted_features": top})
+    from watchkeeper.reports.distributions import distributions
+
+    shown = [
+        x.model_dump(mode="json")
+        for x in distributions(d.cfg, staged_columns(d), profile, states, top, checks)
+    ]
+    return save_checks(d, "drift", checks, {"top_drifted_features": top, "distributions": shown})
 
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
@@ -275,15 +281,24 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         actions=decisions.decide(d.cfg, checks, top),
         headline=decisions.headline(d.cfg.name, d.day.isoformat(), stages, top, rows),
         top_drifted_features=top,
+        distributions=_doc(d, "stages/drift.json").get("distributions", []),
         estimates=estimates_of(checks),
         realized=[Realized.model_validate(r) for _, r in sorted(realized.items())],
         config_digest=d.cfg.digest(),
         artifacts={
             name: d.results.url(d.key(name))
-            for name in ("result.json", "quality/gx_validation_result.json", "quality/report.html")
-            if name == "result.json" or d.results.exists(d.key(name))
+            for name in (
+                "result.json",
+                "report.html",
+                "quality/gx_validation_result.json",
+                "quality/report.html",
+            )
+            if name in ("result.json", "report.html") or d.results.exists(d.key(name))
         },
     )
+    from watchkeeper.reports.daily import store_report
+
+    store_report(d, result)  # report.html beside result.json, from today's and earlier days' results
     if tracking_uri:
         from watchkeeper.tracking import log_day
 

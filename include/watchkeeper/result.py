@@ -220,6 +220,25 @@ class IncidentRef(BaseModel):
     opened: date
 
 
+class Distribution(BaseModel):
+    """A drifted column's distribution today beside the reference's, binned: what the report draws (never raw rows)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    column: str
+    kind: Literal["numeric", "categorical"]
+    edges: list[float] = Field(default_factory=list)
+    """Numeric: bin edges (one more than the shares); the outer bins also hold the tails."""
+    labels: list[str] = Field(default_factory=list)
+    """Categorical: the categories shown, most frequent first; `(other)` pools the rest."""
+    reference: list[float]
+    """Share of the reference rows in each bin or category."""
+    today: list[float]
+    """Share of the day's rows in each bin or category."""
+    reference_rows: int
+    today_rows: int
+
+
 class StageSummary(BaseModel):
     """A stage's outcome at a glance."""
 
@@ -258,6 +277,8 @@ class DayResult(BaseModel):
     """One sentence summary for people."""
     top_drifted_features: list[str] = Field(default_factory=list)
     """Drifted features, most important first."""
+    distributions: list[Distribution] = Field(default_factory=list)
+    """Binned distributions of the top drifted features, today and in the reference (for the report's plots)."""
     artifacts: dict[str, str] = Field(default_factory=dict)
     """Storage URLs of the stored results of the day."""
     mlflow_run_id: str | None = None

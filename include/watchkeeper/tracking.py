@@ -1,24 +1,39 @@
-"""MLflow logging of a day's result: one experiment per model, one run per (model, day), replaced on re-runs.
+"""MLflow as the model's monitoring history, rendered from the day's `DayResult` alone (see docs/mlflow.md).
 
-Metrics carry `step` = the day's ordinal and `timestamp` = the day (not the wall clock), so backfilled days land
-on their own date; realized metrics of past days are logged into those days' runs as their labels arrive.
+One experiment per model (its description in the experiment note); one run per monitored day, named `<model> <day>`,
+whose tags and note carry the verdict; one `<model> timeline` run holding every day's day-level metrics at that day's
+step, so the UI charts them across days. Metrics carry `step` = days since the model's `start_date` and `timestamp`
+= the monitored day (not the wall clock); bounds sit beside values as `<key>.lower` / `<key>.upper`. Realized metrics
+of a prediction day go into that day's run (and the timeline at its step), stamped with the day the labels counted.
+Everything is sent in batches and the day's files in one artifact upload; a run is never left RUNNING.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
 import re
+import tempfile
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from watchkeeper.result import DayResult, Status
+from watchkeeper.reports.ranking import breached, excess
+from watchkeeper.result import Check, DayResult, Status, num
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Metric
 
     from watchkeeper.pipeline import Day
 
-_BAD = re.compile(r"[^A-Za-z0-9_\-. /]")
+_BAD = re.compile(r"[^\w.\- ]")
+"""What MLflow accepts in a key (\\w is Unicode: `é` stays `é`), less `/` and `:` which we keep for grouping/Windows."""
+EPOCH = date(1970, 1, 1)
+BATCH = 1000
+"""MLflow's limit of metrics per `log_batch` request."""
 
 
 def experiment_name(model: str) -> str:
@@ -45,156 +60,261 @@ def _artifact_root(tracking_uri: str, model: str) -> str | None:
     return None
 
 
-def experiment_id(client: MlflowClient, model: str, tracking_uri: str) -> str:
+def experiment_id(client: MlflowClient, model: str, tracking_uri: str, description: str = "") -> str:
+    """The model's experiment, created once; its note (shown atop the experiment page) is the model's description."""
     name = experiment_name(model)
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(
-        name, artifact_location=_artifact_root(tracking_uri, model), tags={"watchkeeper.model": model}
-    )
+    if exp is None:
+        return client.create_experiment(
+            name,
+            artifact_location=_artifact_root(tracking_uri, model),
+            tags={"watchkeeper.model": model, "mlflow.note.content": description},
+        )
+    if description and exp.tags.get("mlflow.note.content") != description:
+        client.set_experiment_tag(exp.experiment_id, "mlflow.note.content", description)
+    return exp.experiment_id
+
+
+def _find_run(client: MlflowClient, exp_id: str, tag: str, value: str) -> str | None:
+    found = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{value}'", max_results=1)
+    return found[0].info.run_id if found else None
 
 
 def day_run(client: MlflowClient, exp_id: str, model: str, day: date) -> str:
     """The run of (model, day), created once; later calls return the same run."""
-    found = client.search_runs(
-        [exp_id], filter_string=f"tags.`watchkeeper.day` = '{day.isoformat()}'", max_results=1
-    )
+    found = _find_run(client, exp_id, "watchkeeper.day", day.isoformat())
     if found:
-        return found[0].info.run_id
+        return found
     run = client.create_run(
         exp_id,
         run_name=f"{model} {day.isoformat()}",
         start_time=_ms(day),
-        tags={"watchkeeper.model": model, "watchkeeper.day": day.isoformat()},
+        tags={"watchkeeper.model": model, "watchkeeper.day": day.isoformat(), "watchkeeper.kind": "day"},
+    )
+    return run.info.run_id
+
+
+def timeline_run(client: MlflowClient, exp_id: str, model: str, start: date) -> str:
+    """The model's timeline run: one point per monitored day for every day-level metric."""
+    found = _find_run(client, exp_id, "watchkeeper.kind", "timeline")
+    if found:
+        return found
+    run = client.create_run(
+        exp_id,
+        run_name=f"{model} timeline",
+        start_time=_ms(start),
+        tags={
+            "watchkeeper.model": model,
+            "watchkeeper.kind": "timeline",
+            "mlflow.note.content": f"Every monitored day of {model} at step = days since {start.isoformat()}.",
+        },
     )
     return run.info.run_id
 
 
 def metric_key(stage: str, name: str, subject: str, segment: str | None = None) -> str:
-    key = f"{stage}.{name}" if subject in (name, "table") else f"{stage}.{name}.{subject}"
-    return _BAD.sub("_", f"{key}.{segment}" if segment else key)
+    """`<stage>.<name>[.<subject>][.<segment>]`, safe for MLflow and distinct for distinct inputs.
+
+    Characters MLflow refuses become `_`; when any had to be replaced (or the key would read as a path), a short hash
+    of the original is appended, so `a+b` and `a%b`, or two names differing in such characters, never share a key.
+    A segment `column=value` reads `column_value`.
+    """
+    raw = f"{stage}.{name}" if subject in (name, "table") else f"{stage}.{name}.{subject}"
+    raw = f"{raw}.{segment.replace('=', '_', 1)}" if segment else raw  # `region=north` reads `region_north`
+    key = _BAD.sub("_", raw)
+    if key != raw or posixpath.normpath(key) != key:
+        key = f"{key}-{hashlib.sha1(raw.encode()).hexdigest()[:6]}"
+    return key
 
 
-def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple[str, str]:
-    """Log (or re-log) the day's metrics, verdicts and result document; return (experiment id, run id)."""
-    from mlflow.entities import Metric, RunTag
+def day_index(day: date, start: date) -> int:
+    """The readable step of a day: days since the model's start date (0 on the start date)."""
+    return (day - start).days
 
-    client = _client(tracking_uri)
-    exp_id = experiment_id(client, result.model, tracking_uri)
-    run_id = day_run(client, exp_id, result.model, result.day)
-    result.mlflow_experiment_id, result.mlflow_run_id = exp_id, run_id
-    ts, step = _ms(result.day), result.day.toordinal()
-    metrics: dict[str, float] = {"rows": float(result.rows)}
+
+def day_metrics(result: DayResult) -> dict[str, float]:
+    """The day's metrics, keys sorted: values and their bounds, stage alert counts, estimate bands."""
+    out: dict[str, float] = {"rows": float(result.rows)}
     for c in result.checks:
-        if c.value is None or c.subject.count("@"):
-            continue  # past prediction days go to their own runs below
-        metrics[metric_key(c.stage, c.name, c.subject, c.segment)] = float(c.value)
+        if c.value is None or "@" in c.subject:
+            continue  # a past prediction day's realized metrics go to that day's run
+        key = metric_key(c.stage, c.name, c.subject, c.segment)
+        out[key] = float(c.value)
+        for side in ("lower", "upper"):
+            if (bound := getattr(c, side)) is not None:
+                out[f"{key}.{side}"] = float(bound)
     for s in result.stages:
-        metrics[f"alerts.{s.stage}"] = float(s.alerts + s.warnings)
-    metrics["alerts.total"] = float(sum(c.status == Status.ALERT for c in result.checks))
-    metrics.update(estimate_bands(result))
-    tags = {
-        "watchkeeper.status": result.status,
-        "watchkeeper.headline": result.headline[:500],
-        "watchkeeper.actions": ",".join(f"{a.kind}:{a.owner}" for a in result.actions) or "none",
-        "watchkeeper.top_drifted_features": ",".join(result.top_drifted_features),
-        **{f"watchkeeper.stage.{s.stage}": s.status for s in result.stages},
-    }
-    client.log_batch(
-        run_id,
-        metrics=[Metric(k, v, ts, step) for k, v in metrics.items()],
-        tags=[RunTag(k, v) for k, v in tags.items()],
-    )
-    client.log_dict(run_id, result.model_dump(mode="json"), "result.json")  # ids included, as stored
-    client.log_text(run_id, render_summary(result), "summary.md")
-    if d is not None:
-        _log_realized(client, exp_id, result, d)
-        log_quality(client, run_id, result, d)
-    client.set_terminated(run_id, "FINISHED", end_time=ts + 86_399_000)
-    return exp_id, run_id
+        out[f"alerts.{s.stage}"] = float(s.alerts + s.warnings)
+    out["alerts.total"] = float(len(result.alerts))
+    out["status.alert"] = float(result.status == "alert")
+    quality = [c for c in result.checks if c.stage == "quality"]
+    if quality:
+        out["quality.expectations"] = float(len(quality))
+        for sev in ("critical", "warning"):
+            out[f"quality.failed_{sev}"] = float(
+                sum(c.status == Status.ALERT and c.severity == sev for c in quality)
+            )
+    out.update(estimate_bands(result))
+    return dict(sorted(out.items()))
 
 
 def estimate_bands(result: DayResult) -> dict[str, float]:
-    """The ±3σ sampling-error band beside each estimated metric, as `performance.estimated_<m>.band_lower/upper`."""
+    """The sampling-error band beside each estimated metric, as `performance.estimated_<m>.band_lower/upper`."""
     out = {}
-    for c in result.checks:
-        if c.details.get("estimated") and "band_lower" in c.details and c.segment is None:
-            for side in ("band_lower", "band_upper"):
-                out[metric_key(c.stage, c.name, c.subject) + f".{side}"] = float(c.details[side])
+    for e in result.estimates:
+        if e.segment is None and e.band_lower is not None and e.band_upper is not None:
+            key = metric_key("performance", f"estimated_{e.metric}", f"estimated_{e.metric}")
+            out[f"{key}.band_lower"], out[f"{key}.band_upper"] = float(e.band_lower), float(e.band_upper)
     return out
 
 
-def _log_realized(client: MlflowClient, exp_id: str, result: DayResult, d: Day) -> None:
-    """Realized metrics of each prediction day that got labels today, into that day's run, as of today."""
-    from mlflow.entities import Metric
-
-    key = d.key("stages/performance.json")
-    if not d.results.exists(key):
-        return
-    as_of = _ms(result.day)
-    for pday_s, record in d.results.read_json(key).get("realized", {}).items():
-        pday = date.fromisoformat(pday_s)
-        run_id = day_run(client, exp_id, result.model, pday)
-        step = pday.toordinal()
-        values = {f"realized.{k}": v for k, v in record["metrics"].items() if v is not None}
-        values["realized.label_coverage"] = record["coverage"]
-        values.update({f"estimation_error.{k}": v for k, v in record.get("estimation_error", {}).items()})
-        for segment, seg in record.get("segments", {}).items():
+def realized_metrics(result: DayResult) -> dict[date, dict[str, float]]:
+    """Per prediction day whose labels were counted today: realized metrics, coverage, estimation error, segments."""
+    out = {}
+    for rec in result.realized:
+        values = {f"realized.{k}": v for k, v in rec.metrics.items() if v is not None}
+        values["realized.label_coverage"] = rec.coverage
+        values.update({f"estimation_error.{k}": v for k, v in rec.estimation_error.items()})
+        for segment, seg in rec.segments.items():
             values.update(
                 {
-                    _BAD.sub("_", f"realized.{k}.{segment}"): v
-                    for k, v in seg["metrics"].items()
+                    metric_key("realized", k, k, segment): v
+                    for k, v in seg.get("metrics", {}).items()
                     if v is not None
                 }
             )
-        client.log_batch(run_id, metrics=[Metric(k, float(v), as_of, step) for k, v in values.items()])
+        out[rec.prediction_day] = {k: float(v) for k, v in sorted(values.items())}
+    return out
 
 
-def log_quality(client: MlflowClient, run_id: str, result: DayResult, d: Day) -> None:
-    """The day's data-quality view: GX's result JSON, the HTML page, a table per expectation and summary metrics.
+def _send(
+    client: MlflowClient, run_id: str, metrics: list[Metric], tags: dict[str, str] | None = None
+) -> None:
+    from mlflow.entities import RunTag
 
-    The table is written with `log_table` once, then replaced in the same format on re-runs (it would append).
-    """
+    tag_list = [RunTag(k, v) for k, v in (tags or {}).items()]
+    for i in range(0, max(len(metrics), 1), BATCH):
+        client.log_batch(run_id, metrics=metrics[i : i + BATCH], tags=tag_list if i == 0 else [])
+
+
+def _points(values: dict[str, float], ts: int, step: int) -> list[Metric]:
     from mlflow.entities import Metric
 
-    from watchkeeper.pipeline import load_checks
+    return [Metric(k, v, ts, step) for k, v in values.items()]
+
+
+def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple[str, str]:
+    """Log (or re-log) the day: its run, the timeline, realized metrics of past prediction days; (experiment, run).
+
+    `d` gives the model's start date and description (config) and the stored files of the day to upload.
+    """
+    client = _client(tracking_uri)
+    start = d.cfg.start_date if d is not None else EPOCH
+    exp_id = experiment_id(client, result.model, tracking_uri, d.cfg.description if d is not None else "")
+    run_id = day_run(client, exp_id, result.model, result.day)
+    result.mlflow_experiment_id, result.mlflow_run_id = exp_id, run_id
+    ts, step = _ms(result.day), day_index(result.day, start)
+    status = "FAILED"
+    try:
+        metrics = day_metrics(result)
+        _send(client, run_id, _points(metrics, ts, step), run_tags(result))
+        with tempfile.TemporaryDirectory(prefix="watchkeeper-mlflow-") as tmp:
+            write_artifacts(result, Path(tmp), d)
+            client.log_artifacts(run_id, tmp)
+        timeline = timeline_run(client, exp_id, result.model, start)
+        points = _points(metrics, ts, step)
+        for pday, values in realized_metrics(result).items():
+            pstep = day_index(pday, start)
+            points += _points(values, ts, pstep)
+            _log_past_day(client, exp_id, result.model, pday, _points(values, ts, pstep))
+        _send(client, timeline, points)
+        client.set_terminated(timeline, "FINISHED")
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run_id, status, end_time=ts + 86_399_000)
+    return exp_id, run_id
+
+
+def _log_past_day(client: MlflowClient, exp_id: str, model: str, pday: date, points: list[Metric]) -> None:
+    """Realized metrics into the prediction day's run (created if that day was never run), left FINISHED."""
+    run_id = day_run(client, exp_id, model, pday)
+    try:
+        _send(client, run_id, points)
+    finally:
+        client.set_terminated(run_id, "FINISHED", end_time=_ms(pday) + 86_399_000)
+
+
+def run_tags(result: DayResult) -> dict[str, str]:
+    """The verdict as the runs list shows it: status and severity columns, and the run's note (description)."""
+    return {
+        "watchkeeper.status": result.status,
+        "watchkeeper.severity": str(result.severity or "none"),
+        "watchkeeper.alerts": str(len(result.alerts)),
+        "watchkeeper.headline": result.headline[:500],
+        "watchkeeper.actions": ",".join(f"{a.kind}:{a.owner}" for a in result.actions) or "none",
+        "watchkeeper.top_drifted_features": ",".join(result.top_drifted_features)[:500],
+        **{f"watchkeeper.stage.{s.stage}": s.status for s in result.stages},
+        "mlflow.note.content": render_summary(result),
+    }
+
+
+def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> None:
+    """The day's folder as MLflow shows it: the result, its summary, the quality table, figures as PNG, and the
+    stored files the result lists (report, GX validation result) copied as they are."""
+    import json
+
     from watchkeeper.quality.report import table
 
-    checks = load_checks(d, "quality")
-    if not checks:
-        return
-    for name in ("quality/gx_validation_result.json", "quality/report.html"):
-        if d.results.exists(d.key(name)):
-            client.log_text(run_id, d.results.read_bytes(d.key(name)).decode(), name)
-    data, path = table(checks), "quality/expectations.json"
-    if any(f.path == path for f in client.list_artifacts(run_id, "quality")):
-        client.log_dict(
-            run_id, {"columns": list(data), "data": [list(r) for r in zip(*data.values(), strict=True)]}, path
+    (folder / "result.json").write_text(json.dumps(result.model_dump(mode="json"), indent=1))
+    (folder / "summary.md").write_text(render_summary(result))
+    quality = [c for c in result.checks if c.stage == "quality"]
+    if quality:
+        data = table(quality)
+        (folder / "quality").mkdir()
+        (folder / "quality" / "expectations.json").write_text(
+            json.dumps({"columns": list(data), "data": [list(r) for r in zip(*data.values(), strict=True)]})
         )
-    else:
-        client.log_table(run_id, data=data, artifact_file=path)
-    failed = [c for c in checks if c.status == Status.ALERT]
-    summary = {
-        "quality.expectations": len(checks),
-        "quality.failed_critical": sum(c.severity == "critical" for c in failed),
-        "quality.failed_warning": sum(c.severity == "warning" for c in failed),
-    }
-    ts, step = _ms(result.day), result.day.toordinal()
-    client.log_batch(run_id, metrics=[Metric(k, float(v), ts, step) for k, v in summary.items()])
+    if result.distributions:
+        from watchkeeper.reports import figures
+
+        (folder / "figures").mkdir()
+        for i, dist in enumerate(result.distributions):
+            name = f"{i + 1:02d}_drift_{re.sub(r'[^A-Za-z0-9_.-]', '_', dist.column)}.png"
+            (folder / "figures" / name).write_bytes(figures.png(figures.distribution(dist)))
+    if d is not None:
+        for name in _stored_files(result):
+            key = d.key(name)
+            if d.results.exists(key):
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(d.results.read_bytes(key))
 
 
-def render_summary(result: DayResult) -> str:
+def _stored_files(result: DayResult) -> Iterable[str]:
+    """The day's stored files named in `result.artifacts` besides the result itself, as paths in the day folder."""
+    return (name for name in result.artifacts if name != "result.json" and not name.startswith(("/", "..")))
+
+
+def _line(c: Check) -> str:
+    where = f"`{c.subject}`" + (f" [{c.segment}]" if c.segment else "")
+    past = excess(c)
+    how = "" if past == float("inf") else f", {100 * past:.0f} % past its bound"
+    return f"- **{c.severity}** {c.id} {where}: {c.reason or num(c.value)}{how}"
+
+
+def render_summary(result: DayResult, limit: int = 12) -> str:
+    """The day in Markdown (the run's description): verdict, stages, worst breaches first, actions."""
     lines = [
-        f"# {result.headline}",
+        f"**{result.status.upper()}** · {result.headline}",
         "",
         "| stage | status | alerts | warnings | note |",
         "|---|---|---|---|---|",
     ]
     lines += [f"| {s.stage} | {s.status} | {s.alerts} | {s.warnings} | {s.note} |" for s in result.stages]
-    lines += ["", "## Alerts", ""]
-    alerts = [c for c in result.checks if c.status == Status.ALERT]
-    lines += [f"- **{c.id}** `{c.subject}` ({c.severity}): {c.reason}" for c in alerts] or ["none"]
+    ranked = breached(result)
+    lines += ["", f"## Alerts ({len(ranked)})", ""]
+    lines += [_line(c) for c in ranked[:limit]] or ["none"]
+    if len(ranked) > limit:
+        lines.append(f"- … and {len(ranked) - limit} more (see result.json)")
     lines += ["", "## Actions", ""]
     lines += [f"- {a.kind} → {a.owner}: {a.reason}" for a in result.actions] or ["none"]
     return "\n".join(lines) + "\n"

@@ -113,7 +113,10 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
 
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
     exp = client.get_experiment_by_name("watchkeeper/credit_default")
-    runs = {r.data.tags["watchkeeper.day"]: r for r in client.search_runs([exp.experiment_id])}
+    day_runs = client.search_runs(
+        [exp.experiment_id], "tags.`watchkeeper.kind` = 'day'"
+    )  # not the timeline run
+    runs = {r.data.tags["watchkeeper.day"]: r for r in day_runs}
     assert set(runs) >= {HEALTHY, DQ, DRIFT, MISSING}
     # The day whose data never came has a run that says so (a critical load check for the data owner).
     assert runs[MISSING].data.tags["watchkeeper.stage.load"] == "alert"
