@@ -96,7 +96,7 @@ class ProdStack:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url('airflow')}/execution/",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url("airflow"),
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
-            "AIRFLOW__CELERY__RESULT_BACKEND": self.db_url("airflow", "db+postgresql"),
+            "AIRFLOW__CELERY__RESULT_BACKEND": self.db_url("airflow", "db+postgresql+psycopg2"),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
             "AIRFLOW__API__BASE_URL": self.url("airflow"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
@@ -138,7 +138,7 @@ class ProdStack:
     def up(self, say: Callable[[str], None] = print, timeout: float = 180.0) -> dict[str, float]:
         """Start every service in order, each waited for; return seconds each took. Stops what it started on error."""
         self.db_password = self.db_password or secrets.token_hex(16)
-        self.jwt_secret = self.jwt_secret or secrets.token_urlsafe(32)
+        self.jwt_secret = self.jwt_secret or secrets.token_urlsafe(64)
         binaries = check_packages()
         running = {n for n, pid in self.pids().items() if _alive(pid)}
         if running:
@@ -173,7 +173,7 @@ class ProdStack:
     def _spawn(
         self, name: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
     ) -> int:
-        with open(self.log(name), "ab") as out:
+        with open(self.log(name), "wb") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.root, user=user,
                                     env={**os.environ, **(env or {})}, start_new_session=True)  # fmt: skip
         self._pidfile(name).write_text(str(proc.pid))
@@ -208,7 +208,7 @@ class ProdStack:
             if user:
                 _chown_tree(data, user)
                 _chown_tree(pwfile, user)
-                _grant_traverse(data)
+                _grant_traverse(data, self.root)
             argv = [f"{bindir}/initdb", "-D", str(data), "-U", stackspec.POSTGRES_USER, "-E", "UTF8",
                     "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync"]  # fmt: skip
             done = subprocess.run(argv, user=user, capture_output=True, text=True, cwd=self.root)
@@ -326,6 +326,16 @@ class ProdStack:
         return stopped
 
 
+def backfill_command(cfg, first: str, last: str, reprocess: str = "none") -> list[str]:
+    """`airflow backfill create` for a model's DAG, its concurrency from the YAML (`airflow.max_active_runs`).
+
+    Airflow takes a backfill's concurrency from the backfill itself, not from the DAG's `max_active_runs`.
+    """
+    return [str(Path(sys.executable).parent / "airflow"), "backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}",
+            "--from-date", first, "--to-date", last, "--max-active-runs", str(cfg.airflow.max_active_runs),
+            "--reprocess-behavior", reprocess]  # fmt: skip
+
+
 # --- checks ------------------------------------------------------------------------------------------------------
 
 
@@ -393,12 +403,16 @@ def _chown_tree(path: Path, user: str) -> None:
         os.chown(p, pw.pw_uid, pw.pw_gid)
 
 
-def _grant_traverse(path: Path) -> None:
-    """Let the `postgres` user reach its data directory through root-owned parents (only the project's own)."""
+def _grant_traverse(path: Path, stack_root: Path) -> None:
+    """Let the `postgres` user reach its data directory through root-owned parents (the stack's or project's)."""
     for parent in path.parents:
         if parent.stat().st_mode & 0o001:
             continue
-        if parent != ROOT and ROOT not in parent.parents:
+        if (
+            parent not in (ROOT, stack_root)
+            and ROOT not in parent.parents
+            and stack_root not in parent.parents
+        ):
             raise StackError(
                 f"the postgres user cannot enter {parent}; choose a --data-dir under {ROOT} or /var/tmp"
             )
