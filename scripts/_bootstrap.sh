@@ -8,6 +8,9 @@ if [ -n "${VIRTUAL_ENV:-}" ]; then  # use the machine's Python, not an activated
   unset VIRTUAL_ENV
 fi
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+# The real interpreter, not a shim (pyenv): uv recreates .venv whenever the path it is given differs, which would
+# pull packages from under running processes (e.g. the native stack's workers).
+PYTHON="$("$PYTHON" -c 'import sys; print(sys.executable)')"
 if ! command -v uv >/dev/null 2>&1; then
   UV_VENV=.tools/uv-venv
   if [ ! -x "$UV_VENV/bin/uv" ]; then
