@@ -174,7 +174,7 @@ class ProdStack:
         self, name: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
     ) -> int:
         with open(self.log(name), "wb") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.root, user=user,
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.root, **_as_user(user),
                                     env={**os.environ, **(env or {})}, start_new_session=True)  # fmt: skip
         self._pidfile(name).write_text(str(proc.pid))
         return proc.pid
@@ -211,7 +211,7 @@ class ProdStack:
                 _grant_traverse(data, self.root)
             argv = [f"{bindir}/initdb", "-D", str(data), "-U", stackspec.POSTGRES_USER, "-E", "UTF8",
                     "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync"]  # fmt: skip
-            done = subprocess.run(argv, user=user, capture_output=True, text=True, cwd=self.root)
+            done = subprocess.run(argv, capture_output=True, text=True, cwd=self.root, **_as_user(user))
             pwfile.unlink()
             if done.returncode:
                 raise StackError(f"initdb failed:\n{done.stdout}{done.stderr}")
@@ -395,6 +395,13 @@ def _alive(pid: int) -> bool:
 
 def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def _as_user(user: str | None) -> dict:
+    """Popen arguments running a child as `user` with its own group only (not root's group, which keeps access)."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def _chown_tree(path: Path, user: str) -> None:
