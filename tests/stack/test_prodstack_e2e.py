@@ -143,7 +143,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         print(f"\nstack up in {up:.0f} s: {timings}")
         creds = S3Credentials("watchkeeper", "watchkeeper-local-only", endpoint_url=stack.url("s3"))
         storage = Storage.from_uri(model.storage.uri, creds)
-        generate_world(storage.write_bytes, start=first, days=BACKFILL_DAYS + 2, rows_per_day=300)
+        manifest = generate_world(storage.write_bytes, start=first, days=BACKFILL_DAYS + 2, rows_per_day=300)
         af = Airflow(stack)
 
         # The DAG is created paused; unpausing lets the scheduler run the latest complete day: yesterday.
@@ -187,6 +187,10 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         # The world's incidents reached the owners' webhooks, each alert once.
         posts = list(Receiver.posts)
         assert posts and all(p["path"] in ("/hook/data", "/hook/model") for p in posts)
+        (dq_day,) = [i["start"] for i in manifest["incidents"] if i["type"] == "data_quality"]
+        assert dq_day in days and [
+            p for p in posts if p["path"] == "/hook/data" and dq_day in p["json"]["text"]
+        ]
         texts = [p["json"]["text"] for p in posts]
         assert len(texts) == len(set(texts)), texts
 
