@@ -188,10 +188,15 @@ def staged_columns(d: Day) -> DayColumns:
 def prepare_profile(d: Day) -> str:
     """Build the reference profile if this reference version and config have none yet; its key.
 
-    A task of its own in the DAG, upstream of drift and performance, so the two never build it at once.
+    A task of its own in the DAG, upstream of drift and performance, so the two never build it at once; a lease
+    beside the profile makes days running at once (a backfill) wait for one build instead of each building it.
     """
-    get_profile(d.cfg, d.storage, d.results)
-    return profile_key(d.cfg, d.storage)
+    from watchkeeper.lease import build_lease
+
+    key = profile_key(d.cfg, d.storage)
+    with build_lease(d.results, key.removesuffix(".json") + ".lease", lambda: d.results.exists(key)):
+        get_profile(d.cfg, d.storage, d.results)
+    return key
 
 
 def measure_drift(d: Day) -> str:
