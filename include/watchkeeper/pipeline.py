@@ -67,6 +67,9 @@ def load_day(d: Day) -> dict:
     Raises InputError when the file is missing, empty or corrupt; a partly written staged copy is then removed.
     """
     d.results.delete_prefix(d.key("stages"))
+    d.results.delete(
+        d.key("result.json")
+    )  # being recomputed: no earlier result stays visible beside new stages
     source = day_key(d.cfg, d.day)
     rows = 0
     try:
@@ -253,7 +256,8 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
 
 
 def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
-    """Combine the stages' checks, decide actions, store `result.json`, and log to MLflow when configured."""
+    """Combine the stages' checks, decide actions, store `result.json` atomically, then log to MLflow when
+    configured (an MLflow failure leaves the projection pending, see `projections`)."""
     load_info = _doc(d, "stages/load.json")
     checks = []
     for stage in ("load", "quality", "drift", "performance"):
@@ -282,11 +286,12 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
             if name == "result.json" or d.results.exists(d.key(name))
         },
     )
-    if tracking_uri:
-        from watchkeeper.tracking import log_day
+    # The stored result comes first; MLflow is a projection of it that `watchkeeper replay` can complete.
+    from watchkeeper.projections import project_mlflow, store_result
 
-        log_day(result, tracking_uri, d)
-    d.results.write_json(d.key("result.json"), result.model_dump(mode="json"))
+    store_result(d, result)
+    if tracking_uri:
+        project_mlflow(d, result, tracking_uri)
     return result
 
 
@@ -320,15 +325,21 @@ def run_day(
     results: Storage | None = None,
     tracking_uri: str | None = None,
 ) -> DayResult:
-    """All stages in one process, on the same functions the DAG's tasks call; each reads what it needs."""
+    """All stages in one process, on the same functions the DAG's tasks call; each reads what it needs.
+
+    Holds the model-day's lease throughout (`lease.AlreadyRunning` when another run has it).
+    """
+    from watchkeeper.lease import held
+
     d = Day(cfg, day, storage, results or storage)
-    try:
-        load_day(d)
-    except InputError:
-        finish(d, tracking_uri)  # the day's result and MLflow run say why it could not be read
-        raise
-    check_quality(d)
-    prepare_profile(d)
-    measure_drift(d)
-    measure_performance(d)
-    return finish(d, tracking_uri)
+    with held(d):
+        try:
+            load_day(d)
+        except InputError:
+            finish(d, tracking_uri)  # the day's result and MLflow run say why it could not be read
+            raise
+        check_quality(d)
+        prepare_profile(d)
+        measure_drift(d)
+        measure_performance(d)
+        return finish(d, tracking_uri)
