@@ -1,6 +1,6 @@
 """Reading a day's or the reference's records (Parquet or CSV) from storage, with every bad input named.
 
-Errors are `InputError`s whose `kind` says what the user sees: not_arrived, empty, corrupt.
+Errors are `InputError`s whose `kind` says what the user sees: not_arrived, empty, corrupt, duplicate_columns.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from watchkeeper.storage import ObjectNotFound, Storage
 
 
 class InputError(Exception):
-    """An input could not be used; `kind` is one of not_arrived, empty, corrupt."""
+    """An input could not be used; `kind` is one of not_arrived, empty, corrupt, duplicate_columns."""
 
     def __init__(self, kind: str, url: str, message: str):
         super().__init__(f"{message}: {url}")
@@ -52,9 +52,19 @@ def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] |
             table = pq.read_table(storage.path(key), filesystem=storage.fs, columns=columns)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
         raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+    _distinct_names(table.schema, url)
     if table.num_rows == 0:
         raise InputError("empty", url, "file has no rows")
     return table
+
+
+def _distinct_names(schema: pa.Schema, url: str) -> None:
+    """Two columns with one name cannot be told apart: the file is refused, naming them (a data-owner alert)."""
+    names = schema.names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        shown = ", ".join(repr(n) for n in twice[:10])
+        raise InputError("duplicate_columns", url, f"columns named more than once in the header: {shown}")
 
 
 def _fmt(key: str) -> str:
@@ -110,6 +120,7 @@ def stream_table(
             schema, batches = parquet.schema_arrow, parquet.iter_batches(batch_size=batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
         raise InputError("corrupt", url, f"file could not be read as {_fmt(key)} ({exc})") from None
+    _distinct_names(schema, url)
 
     def checked() -> Iterator[pa.RecordBatch]:
         rows = 0

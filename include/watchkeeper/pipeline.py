@@ -24,7 +24,9 @@ from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import drift_state, get_profile, load_reference, profile_key
 from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
+from watchkeeper.stamps import parse_text_timestamps
 from watchkeeper.storage import Storage
+from watchkeeper.volume import volume_check
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ def load_day(d: Day) -> dict:
     rows = 0
     try:
         schema, batches = stream_table(d.storage, source, d.cfg.paths.csv)
+        schema, batches, parsed = parse_text_timestamps(schema, batches, d.cfg.columns.timestamp)
         with d.results.open_output(d.staged_key) as sink, pq.ParquetWriter(sink, schema) as writer:
             for batch in batches:
                 writer.write_batch(batch, row_group_size=BATCH_ROWS)  # small row groups: bounded reads later
@@ -87,8 +90,11 @@ def load_day(d: Day) -> dict:
         "rows": rows,
         "source": d.storage.url(source),
         "staged_key": d.staged_key,
+        **({"timestamps_parsed_from_text": d.cfg.columns.timestamp} if parsed else {}),
     }
-    d.results.write_json(d.key("stages/load.json"), {"checks": [], **info})
+    volume = volume_check(d.cfg, rows)
+    checks = [volume.model_dump(mode="json")] if volume else []
+    d.results.write_json(d.key("stages/load.json"), {"checks": checks, **info})
     return info
 
 
