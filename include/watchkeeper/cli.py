@@ -142,8 +142,17 @@ def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | Non
 
 @main.command("validate-config")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate_config_cmd(configs: tuple[str, ...]) -> None:
-    """Check model YAML files against the schema; name every bad field."""
+@click.option(
+    "--data/--no-data",
+    default=True,
+    show_default=True,
+    help="Also check the configuration against the reference data and the committed quality suite.",
+)
+def validate_config_cmd(configs: tuple[str, ...], data: bool) -> None:
+    """Check model YAML files against the schema, the registries and (with --data) the reference data and suite;
+    name every bad field and every configured column the data does not have."""
+    from watchkeeper.config_check import check, committed_suite
+
     failed = 0
     for path in configs:
         try:
@@ -152,7 +161,25 @@ def validate_config_cmd(configs: tuple[str, ...]) -> None:
             failed += 1
             click.echo(str(exc), err=True)
             continue
-        click.echo(f"{path}: ok ({cfg.name}, {cfg.task}, {len(cfg.columns.features)} features)")
+        ref, note = None, "reference not read (--no-data)"
+        if data:
+            try:
+                from watchkeeper.reference import load_reference
+
+                ref, note = (
+                    load_reference(cfg, Storage.from_uri(cfg.storage.uri)),
+                    "checked against the reference",
+                )
+            except (InputError, StorageError, OSError) as exc:
+                note = f"reference not read ({exc})"
+        problems = check(cfg, ref, committed_suite(cfg))
+        if problems:
+            failed += 1
+            click.echo(f"{path}: {len(problems)} problem(s), {note}", err=True)
+            for p in problems:
+                click.echo(f"  - {p}", err=True)
+            continue
+        click.echo(f"{path}: ok ({cfg.name}, {cfg.task}, {len(cfg.columns.features)} features; {note})")
     if failed:
         sys.exit(1)
 

@@ -194,10 +194,19 @@ def staged_columns(d: Day) -> DayColumns:
 def prepare_profile(d: Day) -> str:
     """Build the reference profile if this reference version and config have none yet; its key.
 
-    A task of its own in the DAG, upstream of drift and performance, so the two never build it at once.
+    A task of its own in the DAG, upstream of drift and performance, so the two never build it at once. Before the
+    first build the configuration is checked against the reference (`config_check`): a ConfigError names every
+    configured column, method or setting the data cannot honour, instead of a day that reads "all checks ok".
     """
-    get_profile(d.cfg, d.storage, d.results)
-    return profile_key(d.cfg, d.storage)
+    key = profile_key(d.cfg, d.storage)
+    ref = None
+    if not d.results.exists(key):
+        from watchkeeper.config_check import require
+
+        ref = load_reference(d.cfg, d.storage)
+        require(d.cfg, ref)
+    get_profile(d.cfg, d.storage, d.results, ref)
+    return key
 
 
 def measure_drift(d: Day) -> str:
