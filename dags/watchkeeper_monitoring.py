@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -23,11 +24,18 @@ log = logging.getLogger(__name__)
 
 def monitoring_dag(cfg: ModelConfig, path: str):
     on_failure = WatchkeeperFailureNotifier(config_path=path)
+    try:  # validated here, not when the DagBag validates the file: a bad cron must break only this DAG
+        timetable = CronDataIntervalTimetable(cfg.airflow.schedule, timezone=cfg.airflow.timezone)
+        timetable.validate()
+    except Exception as exc:
+        raise ConfigError(
+            f"{path}: airflow.schedule {cfg.airflow.schedule!r} / airflow.timezone {cfg.airflow.timezone!r}: {exc}"
+        ) from None
 
     @dag(
         dag_id=f"watchkeeper_{cfg.name}",
         description=cfg.description or f"Daily monitoring of {cfg.name}",
-        schedule=CronDataIntervalTimetable(cfg.airflow.schedule, timezone=cfg.airflow.timezone),
+        schedule=timetable,
         start_date=datetime.combine(cfg.start_date, time(), tzinfo=UTC),
         catchup=False,
         max_active_runs=cfg.airflow.max_active_runs,
@@ -148,9 +156,11 @@ def monitoring_dag(cfg: ModelConfig, path: str):
     return monitor()
 
 
-def config_error_dag(path: Path, error: str):
+def config_error_dag(path: Path, error: str, taken: frozenset[str] = frozenset()):
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+
     @dag(
-        dag_id=f"watchkeeper_{path.stem}",
+        dag_id=f"watchkeeper_{stem}" + ("_config_error" if stem in taken else ""),
         schedule=None,
         tags=["watchkeeper", "config-error"],
         doc_md=f"```\n{error}\n```",
@@ -165,9 +175,16 @@ def config_error_dag(path: Path, error: str):
     return broken_config()
 
 
+_seen: dict[str, Path] = {}
 for _path in sorted(MODELS_DIR.glob("*.y*ml")):
+    # Any error in one YAML (encoding, syntax, schema, or building its DAG) breaks only that model's DAG.
     try:
-        monitoring_dag(load_config(_path), str(_path))
-    except ConfigError as _exc:
-        log.error("%s", _exc)
-        config_error_dag(_path, str(_exc))
+        _cfg = load_config(_path)
+        if _cfg.name in _seen:
+            raise ConfigError(f"{_path}: model name {_cfg.name!r} is already used by {_seen[_cfg.name]}")
+        monitoring_dag(_cfg, str(_path))
+        _seen[_cfg.name] = _path
+    except Exception as _exc:
+        _error = str(_exc) if isinstance(_exc, ConfigError) else f"{_path}: {type(_exc).__name__}: {_exc}"
+        log.error("%s", _error)
+        config_error_dag(_path, _error, frozenset(_seen))

@@ -1,51 +1,114 @@
-"""The build lease: days starting together build the shared profile once, on local disk and over S3."""
+"""One consistent day under faults: a run killed with SIGKILL mid-run, and two runs of the same day at once.
 
-from __future__ import annotations
+The slow tests run the `watchkeeper` CLI as subprocesses against the local S3 server.
+"""
 
-import threading
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
-from watchkeeper.lease import build_lease
-from watchkeeper.storage import Storage
+import numpy as np
+import pytest
+from faults_helpers import s3_env, wk, wk_start
+from helpers import FIRST_DAY, parquet_bytes, tiny_config, write_tiny_world
+from watchkeeper.lease import AlreadyRunning, acquire, release
+from watchkeeper.outbox import read_outbox
+from watchkeeper.pipeline import Day, load_checks
 
 
-def contend(storage: Storage, workers: int = 4) -> list[bool]:
-    """`workers` threads each build the artifact unless it exists; return who built."""
-    built: list[bool] = []
-
-    def day():
-        with build_lease(
-            storage, "profile.lease", lambda: storage.exists("profile.json"), settle=0.3, poll=0.1
-        ) as held:
-            if held and not storage.exists("profile.json"):
-                time.sleep(0.5)  # the build
-                storage.write_json("profile.json", {"built": True})
-            built.append(held)
-
-    threads = [threading.Thread(target=day) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return built
+def _day(tiny) -> Day:
+    cfg, storage, _ = tiny
+    return Day(cfg, FIRST_DAY, storage, storage)
 
 
-def test_concurrent_days_build_once_on_disk(tmp_path):
-    storage = Storage.from_uri(str(tmp_path))
-    assert sorted(contend(storage)) == [False, False, False, True]
-    assert storage.exists("profile.json") and not storage.exists("profile.lease")
+def test_a_held_lease_refuses_a_second_run_and_is_released(tiny):
+    d = _day(tiny)
+    lease = acquire(d, settle=0)
+    with pytest.raises(AlreadyRunning, match=r"tiny 2025-03-01: already running \(pid \d+ on .*lease until"):
+        acquire(d, settle=0)
+    release(d, lease)
+    release(d, acquire(d, settle=0))
 
 
-def test_concurrent_days_build_once_over_s3(s3_storage):
-    storage = s3_storage
-    built = contend(storage)
-    assert sorted(built) == [False, False, False, True]
-    assert storage.exists("profile.json") and not storage.exists("profile.lease")
+def test_stale_leases_expire(tiny):
+    d = _day(tiny)
+    acquire(d, ttl_minutes=-1, settle=0)  # already expired
+    lease = acquire(d, settle=0)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    doc = json.loads(d.results.read_bytes(lease.key))
+    d.results.write_bytes(lease.key, json.dumps({**doc, "pid": int(dead.stdout), "nonce": "x"}).encode())
+    release(d, acquire(d, settle=0))  # its holder is gone: taken over at once, not after the expiry
 
 
-def test_an_expired_lease_is_taken_over(tmp_path):
-    storage = Storage.from_uri(str(tmp_path))
-    storage.write_json("profile.lease", {"owner": "a-crashed-task", "expires": time.time() - 1})
-    with build_lease(storage, "profile.lease", lambda: False, settle=0.1) as held:
-        assert held and storage.read_json("profile.lease")["owner"] != "a-crashed-task"
-    assert not storage.exists("profile.lease")
+def _break_quality(storage, frames) -> None:
+    day = frames[str(FIRST_DAY)].drop(columns=["label"]).copy()
+    day.loc[np.random.default_rng(0).random(len(day)) < 0.4, "x1"] = np.nan
+    storage.write_bytes(f"days/{FIRST_DAY}.parquet", parquet_bytes(day))
+
+
+def _consistent(storage, cfg, outbox) -> dict:
+    """The stored day agrees with its stage files, and the outbox holds one message per notify action."""
+    result = storage.read_json(cfg.results_key(FIRST_DAY, "result.json"))
+    d = Day(cfg, FIRST_DAY, storage, storage)
+    stage_checks = [
+        c.model_dump(mode="json")
+        for s in ("load", "quality", "drift", "performance")
+        for c in load_checks(d, s)
+    ]
+    assert result["checks"] == stage_checks and result["rows"] == 600
+    keys = [m["key"] for m in read_outbox(outbox)]
+    notify = [a for a in result["actions"] if a["kind"] == "notify"]
+    assert sorted(keys) == sorted(f"tiny/{FIRST_DAY}/{a['owner']}/notify" for a in notify) and notify
+    assert not storage.exists(cfg.results_key(FIRST_DAY, "lease.json"))
+    return result
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_run_leaves_no_stale_result_and_a_rerun_gives_one_day(
+    s3_stack, s3_storage, tmp_path
+):
+    frames = write_tiny_world(s3_storage, days=2)
+    _break_quality(s3_storage, frames)
+    cfg = tiny_config(tmp_path, s3_storage.uri)
+    env, outbox = s3_env(s3_stack.s3_endpoint), str(tmp_path / "outbox.jsonl")
+    args = ("run-day", "--config", cfg.source, "--day", str(FIRST_DAY), "--outbox", outbox)
+    first = wk(env, *args)
+    assert first.returncode == 0, first.stderr
+    before = _consistent(s3_storage, cfg, outbox)
+
+    proc = wk_start(env, *args)
+    load = cfg.results_key(FIRST_DAY, "stages/load.json")
+    deadline = time.monotonic() + 120
+    while not s3_storage.exists(load) or s3_storage.exists(cfg.results_key(FIRST_DAY, "stages/quality.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # Killed after loading: the earlier result is gone (no stale day beside new stages), a lease is left behind.
+    assert not s3_storage.exists(cfg.results_key(FIRST_DAY, "result.json"))
+    assert json.loads(s3_storage.read_bytes(cfg.results_key(FIRST_DAY, "lease.json")))["pid"] == proc.pid
+
+    again = wk(env, *args)  # the killed holder is gone: its lease does not block the re-run
+    assert again.returncode == 0, again.stderr
+    after = _consistent(s3_storage, cfg, outbox)
+    assert after["checks"] == before["checks"] and after["actions"] == before["actions"]
+
+
+@pytest.mark.slow
+def test_two_runs_of_the_same_day_at_once(s3_stack, s3_storage, tmp_path):
+    frames = write_tiny_world(s3_storage, days=2)
+    _break_quality(s3_storage, frames)
+    cfg = tiny_config(tmp_path, s3_storage.uri)
+    env, outbox = s3_env(s3_stack.s3_endpoint), str(tmp_path / "outbox.jsonl")
+    args = ("run-day", "--config", cfg.source, "--day", str(FIRST_DAY), "--outbox", outbox)
+    procs = [wk_start(env, *args), wk_start(env, *args)]
+    outs = [(p.wait(300), *p.communicate()) for p in procs]
+    assert sorted(code for code, _, _ in outs) == [0, 3], outs
+    code, stdout, stderr = next(o for o in outs if o[0] == 3)
+    assert stdout == "" and f"tiny {FIRST_DAY}: already running (pid" in stderr and "Traceback" not in stderr
+    _consistent(s3_storage, cfg, outbox)

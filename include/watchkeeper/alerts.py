@@ -1,4 +1,4 @@
-"""Alert messages: a pure Block Kit builder for each notify action, and the local outbox used without Slack.
+"""Alert messages: a pure Block Kit builder for each notify action (the local outbox lives in `outbox.py`).
 
 Messages hold check names, values and bounds only, never raw production rows. The outbox is JSON lines keyed by
 (model, day, owner, kind), so re-running a day replaces its message instead of adding another.
@@ -6,11 +6,8 @@ Messages hold check names, values and bounds only, never raw production rows. Th
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 from watchkeeper.config import ModelConfig
+from watchkeeper.outbox import outbox_path, read_outbox, write_outbox  # noqa: F401 (re-exported)
 from watchkeeper.result import Action, DayResult, Status, num
 from watchkeeper.text import escape_mrkdwn as esc
 
@@ -64,31 +61,6 @@ def build_message(
     if buttons:
         blocks.append({"type": "actions", "elements": buttons[:5]})
     return {"text": text, "blocks": blocks}
-
-
-def outbox_path() -> Path:
-    return Path(os.environ.get("WATCHKEEPER_OUTBOX", ".watchkeeper/outbox.jsonl"))
-
-
-def write_outbox(key: str, destination: str, payload: dict, path: Path | None = None) -> Path:
-    """Append one message, replacing an earlier one with the same key."""
-    path = path or outbox_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept = []
-    if path.exists():
-        kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("key") != key]
-    kept.append(json.dumps({"key": key, "destination": destination, "payload": payload}, sort_keys=True))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(kept) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def read_outbox(path: Path | None = None) -> list[dict]:
-    path = path or outbox_path()
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 def failure_message(

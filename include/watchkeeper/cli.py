@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -25,11 +26,29 @@ def _config(path: str) -> ModelConfig:
         raise click.ClickException(str(exc)) from None
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    # date.fromisoformat alone also takes 20250301 and 2025-W10-1; the help promises YYYY-MM-DD.
     try:
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a day in YYYY-MM-DD form") from None
+
+
+class DayNotProcessed(click.ClickException):
+    """The day could not be processed (input, storage or configuration): exit code 2, as `run-day --help` says."""
+
+    exit_code = 2
+
+
+class AlreadyRunningError(click.ClickException):
+    """Another run holds the model-day's lease: exit code 3."""
+
+    exit_code = 3
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,22 +69,36 @@ def main() -> None:
 def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: str | None) -> None:
     """Process one day and print its result (checks, verdicts, actions) as JSON.
 
-    Exit 0 when the day was processed, with or without alerts; 2 when it could not be (message on stderr).
+    Exit 0 when the day was processed, with or without alerts (an MLflow outage is a warning on stderr: the
+    result is stored and `watchkeeper replay` logs it later); 2 when it could not be (message on stderr); 3 when
+    another run of the same model-day is in progress.
     """
+    from watchkeeper.lease import AlreadyRunning
     from watchkeeper.pipeline import run_day
 
-    cfg = _config(config_path)
+    try:
+        cfg = _config(config_path)
+    except click.ClickException as exc:
+        raise DayNotProcessed(exc.message) from None
     try:
         data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
         result = run_day(cfg, day, data, results, tracking_uri)
+    except AlreadyRunning as exc:
+        raise AlreadyRunningError(str(exc)) from None
     except InputError as exc:
-        raise click.ClickException(f"{cfg.name} {day}: could not process the day: {exc}") from None
+        raise DayNotProcessed(f"{cfg.name} {day}: could not process the day: {exc}") from None
+    except ConfigError as exc:
+        raise DayNotProcessed(f"{cfg.name} {day}: configuration does not match the data: {exc}") from None
     except StorageError as exc:
-        raise click.ClickException(f"{cfg.name} {day}: storage error: {exc}") from None
+        raise DayNotProcessed(f"{cfg.name} {day}: storage error: {exc}") from None
     except OSError as exc:  # the store itself unreachable (DNS, refused connection, credentials)
-        raise click.ClickException(
-            f"{cfg.name} {day}: could not reach storage {cfg.storage.uri}: {exc}"
-        ) from None
+        raise DayNotProcessed(f"{cfg.name} {day}: could not reach storage {cfg.storage.uri}: {exc}") from None
+    if tracking_uri and result.mlflow_run_id is None:
+        click.echo(
+            f"warning: {cfg.name} {day}: MLflow could not be reached; the result is stored and the MLflow run "
+            f"is pending (run `watchkeeper replay --config {config_path} --start {day} --end {day}`)",
+            err=True,
+        )
     if outbox:
         from watchkeeper.alerts import build_message, dedupe_key, write_outbox
 
@@ -102,10 +135,48 @@ def report_cmd(config_path: str, start: date, end: date, output: str | None) -> 
     click.echo(results.url(key))
 
 
+@main.command("replay")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
+@click.option("--start", required=True, callback=_day, help="First day, YYYY-MM-DD.")
+@click.option("--end", required=True, callback=_day, help="Last day (inclusive), YYYY-MM-DD.")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, help="MLflow tracking URI.")
+@click.option("--force", is_flag=True, help="Re-log days whose MLflow run is already up to date.")
+def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | None, force: bool) -> None:
+    """Complete the projections of stored day results: MLflow runs (and pending deliveries).
+
+    Reads only the stored `result.json` of each day; nothing is recomputed. Exit 0 when every stored day is up
+    to date afterwards, 1 when some projection is still pending (MLflow still unreachable).
+    """
+    from watchkeeper.replay import replay
+
+    cfg = _config(config_path)
+    if end < start:
+        raise click.BadParameter("--end is before --start")
+    try:
+        data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+        done = replay(cfg, data, results, start, end, tracking_uri, force)
+    except (StorageError, OSError) as exc:
+        raise click.ClickException(f"could not reach storage {cfg.storage.uri}: {exc}") from None
+    for r in done:
+        click.echo(f"{cfg.name} {r.day}: mlflow {r.mlflow}" + "".join(f"; {x}" for x in r.delivered))
+    click.echo(f"{len(done)} stored day(s) between {start} and {end}")
+    if any(r.mlflow == "pending" for r in done):
+        sys.exit(1)
+
+
 @main.command("validate-config")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate_config_cmd(configs: tuple[str, ...]) -> None:
-    """Check model YAML files against the schema; name every bad field."""
+@click.option(
+    "--data/--no-data",
+    default=True,
+    show_default=True,
+    help="Also check the configuration against the reference data and the committed quality suite.",
+)
+def validate_config_cmd(configs: tuple[str, ...], data: bool) -> None:
+    """Check model YAML files against the schema, the registries and (with --data) the reference data and suite;
+    name every bad field and every configured column the data does not have."""
+    from watchkeeper.config_check import check, committed_suite
+
     failed = 0
     for path in configs:
         try:
@@ -114,7 +185,25 @@ def validate_config_cmd(configs: tuple[str, ...]) -> None:
             failed += 1
             click.echo(str(exc), err=True)
             continue
-        click.echo(f"{path}: ok ({cfg.name}, {cfg.task}, {len(cfg.columns.features)} features)")
+        ref, note = None, "reference not read (--no-data)"
+        if data:
+            try:
+                from watchkeeper.reference import load_reference
+
+                ref, note = (
+                    load_reference(cfg, Storage.from_uri(cfg.storage.uri)),
+                    "checked against the reference",
+                )
+            except (InputError, StorageError, OSError) as exc:
+                note = f"reference not read ({exc})"
+        problems = check(cfg, ref, committed_suite(cfg))
+        if problems:
+            failed += 1
+            click.echo(f"{path}: {len(problems)} problem(s), {note}", err=True)
+            for p in problems:
+                click.echo(f"  - {p}", err=True)
+            continue
+        click.echo(f"{path}: ok ({cfg.name}, {cfg.task}, {len(cfg.columns.features)} features; {note})")
     if failed:
         sys.exit(1)
 

@@ -14,6 +14,11 @@ STAGES = ("load", "quality", "drift", "performance")
 _EXPECTED_WAITS = (None, NotMeasured.NO_LABELS, NotMeasured.NOT_CONFIGURED)
 
 
+_RECORD_CHECKS = frozenset(
+    {"performance.label_join", "performance.label_duplicates", "performance.label_conflicts"}
+)
+
+
 def _ref(c: Check) -> str:
     return f"{c.id}:{c.subject}"
 
@@ -39,7 +44,8 @@ def summarize(checks: list[Check]) -> list[StageSummary]:
         alerts = [c for c in mine if c.status == Status.ALERT and c.severity != Severity.WARNING]
         warnings = [c for c in mine if c.status == Status.ALERT and c.severity == Severity.WARNING]
         blocked = [c for c in mine if c.status == Status.SKIPPED and c.not_measured not in _EXPECTED_WAITS]
-        measured = [c for c in mine if c.status != Status.SKIPPED]
+        # Label-record checks (join, duplicates, conflicts) run whenever labels arrive: they measure no metric.
+        measured = [c for c in mine if c.status != Status.SKIPPED and c.id not in _RECORD_CHECKS]
         if alerts or warnings:
             status = "alert"
         elif blocked and not measured:
@@ -49,6 +55,8 @@ def summarize(checks: list[Check]) -> list[StageSummary]:
         else:
             status = "ok"
         note = blocked[0].reason if status == "could_not_measure" else ""
+        if status == "ok" and blocked:
+            note = f"{len(blocked)} check(s) could not be measured: {blocked[0].reason}"
         if status == "skipped":
             note = mine[0].reason or ""
         out.append(

@@ -1,6 +1,6 @@
 """Reading a day's or the reference's records (Parquet or CSV) from storage, with every bad input named.
 
-Errors are `InputError`s whose `kind` says what the user sees: not_arrived, empty, corrupt.
+Errors are `InputError`s whose `kind` says what the user sees: not_arrived, empty, corrupt, duplicate_columns.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from watchkeeper.storage import ObjectNotFound, Storage
 
 
 class InputError(Exception):
-    """An input could not be used; `kind` is one of not_arrived, empty, corrupt."""
+    """An input could not be used; `kind` is one of not_arrived, empty, corrupt, duplicate_columns."""
 
     def __init__(self, kind: str, url: str, message: str):
         super().__init__(f"{message}: {url}")
@@ -55,9 +55,19 @@ def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] |
         raise InputError(
             "corrupt", url, f"file could not be read as {_fmt(key)} ({read_error(exc)})"
         ) from None
+    _distinct_names(table.schema, url)
     if table.num_rows == 0:
         raise InputError("empty", url, "file has no rows")
     return table
+
+
+def _distinct_names(schema: pa.Schema, url: str) -> None:
+    """Two columns with one name cannot be told apart: the file is refused, naming them (a data-owner alert)."""
+    names = schema.names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        shown = ", ".join(repr(n) for n in twice[:10])
+        raise InputError("duplicate_columns", url, f"columns named more than once in the header: {shown}")
 
 
 def _fmt(key: str) -> str:
@@ -115,6 +125,7 @@ def stream_table(
         raise InputError(
             "corrupt", url, f"file could not be read as {_fmt(key)} ({read_error(exc)})"
         ) from None
+    _distinct_names(schema, url)
 
     def checked() -> Iterator[pa.RecordBatch]:
         rows = 0

@@ -24,7 +24,9 @@ from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import dle_estimator, drift_state, get_profile, load_reference, profile_key
 from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
+from watchkeeper.stamps import parse_text_timestamps
 from watchkeeper.storage import Storage
+from watchkeeper.volume import volume_check
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +69,14 @@ def load_day(d: Day) -> dict:
     Raises InputError when the file is missing, empty or corrupt; a partly written staged copy is then removed.
     """
     d.results.delete_prefix(d.key("stages"))
+    d.results.delete(
+        d.key("result.json")
+    )  # being recomputed: no earlier result stays visible beside new stages
     source = day_key(d.cfg, d.day)
     rows = 0
     try:
         schema, batches = drop_pii_batches(d.cfg, *stream_table(d.storage, source, d.cfg.paths.csv))
+        schema, batches, parsed = parse_text_timestamps(schema, batches, d.cfg.columns.timestamp)
         with d.results.open_output(d.staged_key) as sink, pq.ParquetWriter(sink, schema) as writer:
             for batch in batches:
                 writer.write_batch(batch, row_group_size=BATCH_ROWS)  # small row groups: bounded reads later
@@ -84,8 +90,11 @@ def load_day(d: Day) -> dict:
         "rows": rows,
         "source": d.storage.url(source),
         "staged_key": d.staged_key,
+        **({"timestamps_parsed_from_text": d.cfg.columns.timestamp} if parsed else {}),
     }
-    d.results.write_json(d.key("stages/load.json"), {"checks": [], **info})
+    volume = volume_check(d.cfg, rows)
+    checks = [volume.model_dump(mode="json")] if volume else []
+    d.results.write_json(d.key("stages/load.json"), {"checks": checks, **info})
     return info
 
 
@@ -190,12 +199,21 @@ def prepare_profile(d: Day) -> str:
 
     A task of its own in the DAG, upstream of drift and performance, so the two never build it at once; a lease
     beside the profile makes days running at once (a backfill) wait for one build instead of each building it.
+    Before the first build the configuration is checked against the reference (`config_check`): a ConfigError
+    names every configured column, method or setting the data cannot honour, instead of a day that reads "all
+    checks ok".
     """
-    from watchkeeper.lease import build_lease
+    from watchkeeper.build_lease import build_lease
 
     key = profile_key(d.cfg, d.storage)
     with build_lease(d.results, key.removesuffix(".json") + ".lease", lambda: d.results.exists(key)):
-        get_profile(d.cfg, d.storage, d.results)
+        ref = None
+        if not d.results.exists(key):
+            from watchkeeper.config_check import require
+
+            ref = load_reference(d.cfg, d.storage)
+            require(d.cfg, ref)
+        get_profile(d.cfg, d.storage, d.results, ref)
     return key
 
 
@@ -266,7 +284,8 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
 
 
 def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
-    """Combine the stages' checks, decide actions, store `result.json`, and log to MLflow when configured."""
+    """Combine the stages' checks, decide actions, store `result.json` atomically, then log to MLflow when
+    configured (an MLflow failure leaves the projection pending, see `projections`)."""
     load_info = _doc(d, "stages/load.json")
     checks = []
     for stage in ("load", "quality", "drift", "performance"):
@@ -301,14 +320,18 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
             if name in ("result.json", "report.html") or d.results.exists(d.key(name))
         },
     )
+    # The stored result comes first; the report and MLflow are projections of it (`watchkeeper replay`
+    # completes a pending MLflow projection), so neither can lose the day.
+    from watchkeeper.projections import project_mlflow, store_result
     from watchkeeper.reports.daily import store_report
 
-    store_report(d, result)  # report.html beside result.json, from today's and earlier days' results
+    store_result(d, result)
+    try:
+        store_report(d, result)  # report.html beside result.json, from today's and earlier days' results
+    except Exception:
+        log.exception("%s %s: the day's HTML report could not be written; the result is stored", d.cfg.name, d.day)
     if tracking_uri:
-        from watchkeeper.tracking import log_day
-
-        log_day(result, tracking_uri, d)
-    d.results.write_json(d.key("result.json"), result.model_dump(mode="json"))
+        project_mlflow(d, result, tracking_uri)
     return result
 
 
@@ -342,15 +365,21 @@ def run_day(
     results: Storage | None = None,
     tracking_uri: str | None = None,
 ) -> DayResult:
-    """All stages in one process, on the same functions the DAG's tasks call; each reads what it needs."""
+    """All stages in one process, on the same functions the DAG's tasks call; each reads what it needs.
+
+    Holds the model-day's lease throughout (`lease.AlreadyRunning` when another run has it).
+    """
+    from watchkeeper.lease import held
+
     d = Day(cfg, day, storage, results or storage)
-    try:
-        load_day(d)
-    except InputError:
-        finish(d, tracking_uri)  # the day's result and MLflow run say why it could not be read
-        raise
-    check_quality(d)
-    prepare_profile(d)
-    measure_drift(d)
-    measure_performance(d)
-    return finish(d, tracking_uri)
+    with held(d):
+        try:
+            load_day(d)
+        except InputError:
+            finish(d, tracking_uri)  # the day's result and MLflow run say why it could not be read
+            raise
+        check_quality(d)
+        prepare_profile(d)
+        measure_drift(d)
+        measure_performance(d)
+        return finish(d, tracking_uri)

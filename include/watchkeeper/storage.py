@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -129,6 +130,33 @@ class Storage:
         with self.open_output(key) as f:
             f.write(data)
 
+    def write_bytes_atomic(self, key: str, data: bytes) -> None:
+        """Replace one object so readers see the old bytes or the new ones, never a part.
+
+        On local disk: a temporary file beside it, then `os.replace`. On S3 an object becomes visible only when its
+        upload completes, so one write is atomic; it is read back to verify what was stored.
+        """
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            path = self.path(key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            return
+        self.write_bytes(key, data)
+        if self.read_bytes(key) != data:
+            raise StorageError(f"{self.url(key)} did not read back as written")
+
+    def write_json_atomic(self, key: str, obj: Any) -> None:
+        self.write_bytes_atomic(key, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
     def read_json(self, key: str) -> Any:
         return json.loads(self.read_bytes(key))
 
@@ -141,6 +169,11 @@ class Storage:
         start = len(self.root) + 1
         infos = self.fs.get_file_info(selector)
         return sorted(i.path[start:] for i in infos if i.type == pafs.FileType.File)
+
+    def delete(self, key: str) -> None:
+        """Remove one key if it exists."""
+        if self.exists(key):
+            self.fs.delete_file(self.path(key))
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key below a prefix (used to replace a day's results on re-runs)."""

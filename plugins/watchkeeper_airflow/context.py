@@ -31,9 +31,12 @@ def run_stage(config_path: str, day: str, stage: str):
 def finish_day(config_path: str, day: str) -> dict:
     """Store and log the day's result; return the small summary the branch decides on."""
     from watchkeeper.pipeline import finish
+    from watchkeeper.projections import pending
 
-    result = finish(day_for(config_path, day), os.environ.get("MLFLOW_TRACKING_URI"))
+    d = day_for(config_path, day)
+    result = finish(d, os.environ.get("MLFLOW_TRACKING_URI"))
     return {
+        "pending_projections": sorted(pending(d)),  # e.g. ["mlflow"]: stored, logged by `watchkeeper replay`
         "status": result.status,
         "headline": result.headline,
         "run_id": result.mlflow_run_id,

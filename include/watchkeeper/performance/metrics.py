@@ -59,7 +59,8 @@ def get_metric(name: str, task: str) -> Metric:
 def compute(
     metric: Metric, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None
 ) -> float | None:
-    """The metric's value, or None where it is undefined (e.g. ROC AUC on one class)."""
+    """The metric's value, or None where it is undefined (ROC AUC on one class; recall, precision, F1 or
+    specificity of 0/0): never a 0 that would read as a collapse and ask for a retrain."""
     if metric.needs_score and y_score is None:
         return None
     if metric.task == "binary_classification" and metric.needs_score and np.unique(y_true).size < 2:
@@ -83,22 +84,22 @@ def pr_auc(y, p, s):
 
 @register("f1", BC, True)
 def f1(y, p, s):
-    return skm.f1_score(y, p, zero_division=0)
+    return skm.f1_score(y, p, zero_division=np.nan)
 
 
 @register("precision", BC, True)
 def precision(y, p, s):
-    return skm.precision_score(y, p, zero_division=0)
+    return skm.precision_score(y, p, zero_division=np.nan)
 
 
 @register("recall", BC, True)
 def recall(y, p, s):
-    return skm.recall_score(y, p, zero_division=0)
+    return skm.recall_score(y, p, zero_division=np.nan)
 
 
 @register("specificity", BC, True)
 def specificity(y, p, s):
-    return skm.recall_score(1 - y, 1 - p, zero_division=0)
+    return skm.recall_score(1 - y, 1 - p, zero_division=np.nan)
 
 
 @register("accuracy", BC, True)

@@ -85,7 +85,7 @@ def _metric_checks(
             pred, score = predictions_of(cfg, joined)
             value = compute(metric, labels_of(cfg, joined), pred, score)
             if value is None:
-                check.reason = "metric undefined on these labels (e.g. a single class)"
+                check.reason = f"{name} is undefined on these labels (0/0, or a single class)"
                 check.not_measured = NotMeasured.UNDEFINED
             else:
                 check.judge(value, f"{what} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]")
