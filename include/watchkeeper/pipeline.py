@@ -329,7 +329,9 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
     try:
         store_report(d, result)  # report.html beside result.json, from today's and earlier days' results
     except Exception:
-        log.exception("%s %s: the day's HTML report could not be written; the result is stored", d.cfg.name, d.day)
+        log.exception(
+            "%s %s: the day's HTML report could not be written; the result is stored", d.cfg.name, d.day
+        )
     if tracking_uri:
         project_mlflow(d, result, tracking_uri)
     return result
