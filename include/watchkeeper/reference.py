@@ -23,7 +23,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 9
+PROFILE_VERSION = 10
 
 
 @dataclass(frozen=True)
@@ -487,9 +487,9 @@ def _multivariate_profile(
         [float(errors[m].mean()) for m in masks] for masks in (chunk_masks, boot_masks)
     )
     spec = cfg.drift.threshold
-    bounds = _combined_bounds(
-        spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True, family
-    )
+    # Two-sided: an error that drops far below its reference range (rows suddenly more alike, a column frozen at
+    # one value) is a change of the inputs' joint structure as much as a rise.
+    bounds = _combined_bounds(spec, chunk_values, boot_values, "both", cfg.reference.min_chunks, True, family)
     return {"state": state, **bounds}
 
 
@@ -529,8 +529,10 @@ def estimator_of(cfg: ModelConfig, frame: pd.DataFrame, estimation: dict, estima
         model = estimator if estimator is not None else estimation.get("_estimator")
         if model is None:
             return None
-        absolute, squared = model.row_losses(frame)
-        return lambda m: {"mae": float(absolute[m].mean()), "rmse": float(np.sqrt(squared[m].mean()))}
+        from watchkeeper.performance.dle import aggregate
+
+        losses = model.row_losses(frame)
+        return lambda m: {n: aggregate(n, losses, m) for n in names}
     if score is None:
         return None
     return lambda m: {n: estimate(n, estimation["calibration"], pred[m], score[m]) for n in names}
@@ -602,22 +604,19 @@ def _segment_performance_profile(
 
 def _dle_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:
     """Direct loss estimation: loss models fitted on the reference; `_estimator` is stored apart from the JSON."""
-    from watchkeeper.performance.dle import ESTIMATED, LossEstimator
+    from watchkeeper.performance.dle import ESTIMATED, LossEstimator, aggregate
 
     features = [m for m in monitored_columns(cfg, ref) if m.role == "feature"]
     numeric = [m.column for m in features if m.kind == "numeric"]
     categorical = [m.column for m in features if m.kind == "categorical"]
-    estimator = LossEstimator(numeric, categorical, cfg.columns.prediction, cfg.reference.seed)
+    wanted = tuple(m for m in performance_metrics(cfg) if m in ESTIMATED)
+    estimator = LossEstimator(numeric, categorical, cfg.columns.prediction, cfg.reference.seed, wanted)
     estimator.fit(ref, labels_of(cfg, ref))
-    absolute, squared = estimator.row_losses(ref)
-    per_metric = {
-        "mae": lambda m: float(absolute[m].mean()),
-        "rmse": lambda m: float(np.sqrt(squared[m].mean())),
-    }
+    losses = estimator.row_losses(ref)
     bounds = {}
-    for name in (m for m in performance_metrics(cfg) if m in ESTIMATED):
+    for name in (m for m in wanted if ESTIMATED[m][0] in losses):
         chunk_values, boot_values = (
-            [per_metric[name](m) for m in masks] for masks in (chunk_masks, boot_masks)
+            [aggregate(name, losses, m) for m in masks] for masks in (chunk_masks, boot_masks)
         )
         direction = get_metric(name, cfg.task).direction
         bounds[name] = _combined_bounds(
