@@ -206,7 +206,26 @@ def measure_drift(d: Day) -> str:
         ]
         apply_persistence(checks, rule.breaches, history)
     top = top_drifted(checks, d.cfg.drift.top_features, profile.get("importance"))
-    return save_checks(d, "drift", checks, {"top_drifted_features": top})
+    extra = {"top_drifted_features": top, **detection_checks(d, profile, blocked, checks)}
+    return save_checks(d, "drift", checks, extra)
+
+
+def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Check]) -> dict:
+    """Unseen categories (and the other `drift.detection_profile` checks) appended to `checks`; the facts to store
+    with the day's drift results, read back by later days."""
+    from watchkeeper.drift.unseen import unseen_checks
+
+    def earlier(i: int) -> dict:
+        return _doc(Day(d.cfg, d.day - timedelta(days=i), d.storage, d.results), "stages/drift.json")
+
+    detection = profile.get("detection") or {}
+    unseen, prints = unseen_checks(d.cfg, staged_columns(d), detection, earlier, blocked)
+    checks += unseen
+    if "domain_classifier" in detection:
+        from watchkeeper.drift.domain import domain_check
+
+        checks.append(domain_check(d.cfg, staged_columns(d), detection["domain_classifier"], blocked))
+    return {"unseen": prints}
 
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:

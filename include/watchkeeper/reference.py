@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from watchkeeper.config import ModelConfig
+from watchkeeper.drift.detection_profile import fit_detection
 from watchkeeper.drift.methods import Summary, category_labels, get_method
 from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
@@ -39,8 +40,15 @@ def load_reference(cfg: ModelConfig, storage: Storage) -> pd.DataFrame:
     return read_table(storage, cfg.paths.reference, cfg.paths.csv).to_pandas()
 
 
+CATEGORICAL_LIKE_MAX_VALUES = 20
+"""An integer column with at most this many distinct values is monitored as categorical: on a handful of values KS
+and Wasserstein are weak and a count test sees every value's share."""
+
+
 def infer_kind(series: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return "categorical"
+    if pd.api.types.is_integer_dtype(series) and series.nunique() <= CATEGORICAL_LIKE_MAX_VALUES:
         return "categorical"
     return "numeric"
 
@@ -275,6 +283,7 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "performance": performance,
         "estimation": estimation,
         "segment_performance": segment_performance,
+        "detection": fit_detection(cfg, ref, monitored, chunk_masks, boot_masks, family),
     }
 
 
@@ -287,7 +296,8 @@ def drift_family(cfg: ModelConfig, monitored: list, segments: dict[str, list[str
     whole = sum(methods.values())
     inside = sum(len(values) * (whole - methods.get(column, 0)) for column, values in segments.items())
     features = sum(m.role == "feature" for m in monitored)
-    return whole + inside + int(cfg.drift.multivariate and features >= 2)
+    multivariate = int(cfg.drift.multivariate) + int(cfg.drift.domain_classifier)
+    return whole + inside + multivariate * int(features >= 2)
 
 
 def label_family(cfg: ModelConfig) -> int:
