@@ -283,7 +283,15 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "performance": performance,
         "estimation": estimation,
         "segment_performance": segment_performance,
-        "detection": fit_detection(cfg, ref, monitored, chunk_masks, boot_masks, family),
+        "detection": fit_detection(
+            cfg,
+            ref,
+            monitored,
+            chunk_masks,
+            boot_masks,
+            family,
+            {**drift, **({"multivariate|pca_reconstruction_error": multivariate} if multivariate else {})},
+        ),  # fmt: skip
     }
 
 

@@ -1,8 +1,8 @@
 """The detection additions to the reference profile, fitted in one call from `reference.build_profile`.
 
 Kept apart from `reference` so the profile's core (bounds of every drift method and metric) stays as it is: this
-adds the reference categories of every categorical column (for `drift.unseen`), the domain classifier's bounds
-(`drift.domain`) and the CUSUM calibration of the sequential evidence (`drift.evidence`). Everything here is
+adds the reference categories of every categorical column (for `drift.unseen`), the CUSUM calibration of the
+evidence accumulated across days (`drift.evidence`) and the domain classifier's state and bounds (`drift.domain`). Everything here is
 JSON (lists and numbers); nothing is pickled.
 """
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.drift.domain import DomainClassifier, null_values
+from watchkeeper.drift.evidence import calibrate
 from watchkeeper.drift.methods import category_labels
 from watchkeeper.drift.unseen import reference_categories
 
@@ -21,11 +22,19 @@ DOMAIN_SAMPLES = 10
 
 
 def fit_detection(
-    cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list, family: int
+    cfg: ModelConfig,
+    ref: pd.DataFrame,
+    monitored: list,
+    chunk_masks: list,
+    boot_masks: list,
+    family: int,
+    statistics: dict[str, dict],
 ) -> dict:
-    """Reference categories of the categorical monitored columns and which are open-ended; the domain
+    """Reference categories of the categorical monitored columns and which are open-ended; the CUSUM calibration
+    of every whole-day drift statistic (`statistics`: bounds entries keyed `subject|method`); the domain
     classifier's state and bounds when `drift.domain_classifier` is on."""
     out = _categories(ref, monitored, chunk_masks)
+    out["cusum"] = calibrate(statistics, cfg.reference.seed) if cfg.drift.evidence_days else {}
     features = [m for m in monitored if m.role == "feature"]
     if cfg.drift.domain_classifier and len(features) >= 2:
         out["domain_classifier"] = _domain(cfg, ref, features, chunk_masks, boot_masks, family)
