@@ -244,13 +244,17 @@ def suggest_expectations_cmd(config_path: str, force: bool) -> None:
 @main.command("methods")
 def methods_cmd() -> None:
     """List the registered drift methods and performance metrics."""
+    from watchkeeper.drift import domain  # noqa: F401  (registers the multivariate domain classifier)
     from watchkeeper.drift.methods import REGISTRY as DRIFT
     from watchkeeper.performance.metrics import REGISTRY as METRICS
 
     for (name, kind), m in sorted(DRIFT.items()):
         click.echo(f"drift  {name:15s} {kind:12s} {m.description}")
     for (name, task), m in sorted(METRICS.items()):
-        click.echo(f"metric {name:15s} {task:22s} {'higher' if m.higher_is_better else 'lower'} is better")
+        sides = "both sides alert" if m.two_sided else "one side alerts"
+        click.echo(
+            f"metric {name:15s} {task:22s} {'higher' if m.higher_is_better else 'lower'} is better, {sides}"
+        )
 
 
 @main.command("schema")

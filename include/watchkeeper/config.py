@@ -240,6 +240,9 @@ class DriftConfig(_Model):
     """Also measure multivariate drift: PCA data-reconstruction error over all features."""
     pca_variance: float = Field(0.65, gt=0, lt=1)
     """Share of the reference's variance the PCA keeps."""
+    domain_classifier: bool = False
+    """Also measure multivariate drift by a domain classifier: the ROC AUC of a classifier telling the day's rows
+    from the reference's, with bounds from reference-vs-reference runs (a few seconds per day and per profile)."""
     min_rows: int = 100
     """Fewer rows than this in a day → 'insufficient data' instead of a drift verdict."""
     top_features: int = 3
@@ -254,6 +257,12 @@ class DriftConfig(_Model):
     """Threads scoring the day's columns at once (0: the CPUs available to the task, at most 4)."""
     importance_model_uri: str | None = None
     """MLflow model (e.g. `models:/name@champion`) whose importances rank drifted features (default: a surrogate)."""
+    evidence_days: int = Field(30, ge=0)
+    """Days over which a CUSUM accumulates each drift statistic's excess over its reference level, so a small,
+    persistent shift alerts (`drift.cusum`) within days; 0 turns it off."""
+    unseen_lookback_days: int = Field(30, ge=0)
+    """A value the reference never had alerts the data owner (`drift.unseen_categories`) on the first day it appears:
+    when none of this many previous days' stored results had it."""
 
 
 class PerformanceConfig(_Model):

@@ -76,7 +76,7 @@ def decide(cfg: ModelConfig, checks: list[Check], top_features: list[str]) -> li
         for c in alerts
         if c.stage in ("load", "quality") and (c.severity == Severity.CRITICAL or policy.notify_warnings)
     ]
-    dq += [c for c in alerts if c.stage == "performance" and c.owner == "data"]
+    dq += [c for c in alerts if c.stage in ("drift", "performance") and c.owner == "data"]
     if dq and "quality" in policy.notify_on:
         actions.append(
             Action(

@@ -234,11 +234,45 @@ def measure_drift(d: Day) -> str:
     top = top_drifted(checks, d.cfg.drift.top_features, profile.get("importance"))
     from watchkeeper.reports.distributions import distributions
 
-    shown = [
+    extra = {"top_drifted_features": top, **detection_checks(d, profile, blocked, checks)}
+    extra["distributions"] = [
         x.model_dump(mode="json")
         for x in distributions(d.cfg, staged_columns(d), profile, states, top, checks)
     ]
-    return save_checks(d, "drift", checks, {"top_drifted_features": top, "distributions": shown})
+    return save_checks(d, "drift", checks, extra)
+
+
+def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Check]) -> dict:
+    """Unseen categories (and the other `drift.detection_profile` checks) appended to `checks`; the facts to store
+    with the day's drift results, read back by later days."""
+    from functools import cache
+
+    from watchkeeper.drift.evidence import evidence_checks
+    from watchkeeper.drift.unseen import unseen_checks
+
+    @cache
+    def earlier(i: int) -> dict:
+        return _doc(Day(d.cfg, d.day - timedelta(days=i), d.storage, d.results), "stages/drift.json")
+
+    detection = profile.get("detection") or {}
+    day = staged_columns(d)
+    cusum, evidence = ([], {})
+    if detection.get("cusum") and not blocked:
+        cusum, evidence = evidence_checks(
+            checks,
+            detection["cusum"],
+            earlier,
+            d.cfg.drift.evidence_days,
+            day.num_rows,
+            profile.get("sample_rows"),
+        )
+    unseen, prints = unseen_checks(d.cfg, day, detection, earlier, blocked)
+    checks += cusum + unseen
+    if "domain_classifier" in detection:
+        from watchkeeper.drift.domain import domain_check
+
+        checks.append(domain_check(d.cfg, day, detection["domain_classifier"], blocked))
+    return {"unseen": prints, "evidence": evidence}
 
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.disclosure import drop_pii_table
+from watchkeeper.drift.detection_profile import fit_detection
 from watchkeeper.drift.methods import Summary, category_labels, get_method
 from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
@@ -24,7 +25,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 9
+PROFILE_VERSION = 10
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,15 @@ def load_reference(cfg: ModelConfig, storage: Storage) -> pd.DataFrame:
     return drop_pii_table(cfg, read_table(storage, cfg.paths.reference, cfg.paths.csv)).to_pandas()
 
 
+CATEGORICAL_LIKE_MAX_VALUES = 20
+"""An integer column with at most this many distinct values is monitored as categorical: on a handful of values KS
+and Wasserstein are weak and a count test sees every value's share."""
+
+
 def infer_kind(series: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return "categorical"
+    if pd.api.types.is_integer_dtype(series) and series.nunique() <= CATEGORICAL_LIKE_MAX_VALUES:
         return "categorical"
     return "numeric"
 
@@ -276,6 +284,15 @@ def build_profile(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
         "performance": performance,
         "estimation": estimation,
         "segment_performance": segment_performance,
+        "detection": fit_detection(
+            cfg,
+            ref,
+            monitored,
+            chunk_masks,
+            boot_masks,
+            family,
+            {**drift, **({"multivariate|pca_reconstruction_error": multivariate} if multivariate else {})},
+        ),  # fmt: skip
     }
 
 
@@ -288,7 +305,8 @@ def drift_family(cfg: ModelConfig, monitored: list, segments: dict[str, list[str
     whole = sum(methods.values())
     inside = sum(len(values) * (whole - methods.get(column, 0)) for column, values in segments.items())
     features = sum(m.role == "feature" for m in monitored)
-    return whole + inside + int(cfg.drift.multivariate and features >= 2)
+    multivariate = int(cfg.drift.multivariate) + int(cfg.drift.domain_classifier)
+    return whole + inside + multivariate * int(features >= 2)
 
 
 def label_family(cfg: ModelConfig) -> int:
@@ -491,9 +509,9 @@ def _multivariate_profile(
         [float(errors[m].mean()) for m in masks] for masks in (chunk_masks, boot_masks)
     )
     spec = cfg.drift.threshold
-    bounds = _combined_bounds(
-        spec, chunk_values, boot_values, "upper", cfg.reference.min_chunks, True, family
-    )
+    # Two-sided: an error that drops far below its reference range (rows suddenly more alike, a column frozen at
+    # one value) is a change of the inputs' joint structure as much as a rise.
+    bounds = _combined_bounds(spec, chunk_values, boot_values, "both", cfg.reference.min_chunks, True, family)
     return {"state": state, **bounds}
 
 
@@ -533,8 +551,10 @@ def estimator_of(cfg: ModelConfig, frame: pd.DataFrame, estimation: dict, estima
         model = estimator if estimator is not None else estimation.get("_estimator")
         if model is None:
             return None
-        absolute, squared = model.row_losses(frame)
-        return lambda m: {"mae": float(absolute[m].mean()), "rmse": float(np.sqrt(squared[m].mean()))}
+        from watchkeeper.performance.dle import aggregate
+
+        losses = model.row_losses(frame)
+        return lambda m: {n: aggregate(n, losses, m) for n in names}
     if score is None:
         return None
     return lambda m: {n: estimate(n, estimation["calibration"], pred[m], score[m]) for n in names}
@@ -606,22 +626,19 @@ def _segment_performance_profile(
 
 def _dle_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:
     """Direct loss estimation: loss models fitted on the reference; `_estimator` is stored apart from the JSON."""
-    from watchkeeper.performance.dle import ESTIMATED, LossEstimator
+    from watchkeeper.performance.dle import ESTIMATED, LossEstimator, aggregate
 
     features = [m for m in monitored_columns(cfg, ref) if m.role == "feature"]
     numeric = [m.column for m in features if m.kind == "numeric"]
     categorical = [m.column for m in features if m.kind == "categorical"]
-    estimator = LossEstimator(numeric, categorical, cfg.columns.prediction, cfg.reference.seed)
+    wanted = tuple(m for m in performance_metrics(cfg) if m in ESTIMATED)
+    estimator = LossEstimator(numeric, categorical, cfg.columns.prediction, cfg.reference.seed, wanted)
     estimator.fit(ref, labels_of(cfg, ref))
-    absolute, squared = estimator.row_losses(ref)
-    per_metric = {
-        "mae": lambda m: float(absolute[m].mean()),
-        "rmse": lambda m: float(np.sqrt(squared[m].mean())),
-    }
+    losses = estimator.row_losses(ref)
     bounds = {}
-    for name in (m for m in performance_metrics(cfg) if m in ESTIMATED):
+    for name in (m for m in wanted if ESTIMATED[m][0] in losses):
         chunk_values, boot_values = (
-            [per_metric[name](m) for m in masks] for masks in (chunk_masks, boot_masks)
+            [aggregate(name, losses, m) for m in masks] for masks in (chunk_masks, boot_masks)
         )
         direction = get_metric(name, cfg.task).direction
         bounds[name] = _combined_bounds(

@@ -15,7 +15,10 @@ def score(name, kind, ref, cur):
     return get_method(name, kind).compare(ref, cur)
 
 
-DISTRIBUTION_METHODS = sorted(k for k in REGISTRY if k[0] not in ("new_categories", "vanished_categories"))
+# `std` measures spread, not location: it is tested on a change of scale below.
+DISTRIBUTION_METHODS = sorted(
+    k for k in REGISTRY if k[0] not in ("new_categories", "vanished_categories", "std")
+)
 
 
 @pytest.mark.parametrize("name,kind", sorted(REGISTRY))
@@ -127,3 +130,20 @@ def test_new_and_vanished_categories_are_shares():
 def test_integral_floats_and_ints_are_the_same_categories():
     ints = np.array([0, 1, 1, 0, 1])
     assert score("l_infinity", "categorical", ints, ints.astype(float)) == 0.0
+
+
+def test_summary_statistics_measure_the_change_in_reference_standard_deviations():
+    from watchkeeper.drift.methods import get_method
+
+    rng = np.random.default_rng(1)
+    ref = rng.normal(10, 2, 5001)
+    cur = rng.normal(11, 3, 4000)
+    scale = np.std(ref)
+    assert get_method("mean", "numeric").compare(ref, cur) == pytest.approx(
+        abs(cur.mean() - ref.mean()) / scale
+    )
+    assert get_method("std", "numeric").compare(ref, cur) == pytest.approx(abs(cur.std() - ref.std()) / scale)
+    assert get_method("median", "numeric").compare(ref, cur) == pytest.approx(
+        abs(np.median(cur) - np.median(ref)) / scale
+    )
+    assert get_method("mean", "numeric").compare(ref, ref) == 0.0

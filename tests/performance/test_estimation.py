@@ -22,6 +22,7 @@ P2 = (S2 >= 0.5).astype(int)
         ("recall", skm.recall_score(Y2, P2)),
         ("specificity", skm.recall_score(Y2, P2, pos_label=0)),
         ("f1", skm.f1_score(Y2, P2)),
+        ("pr_auc", skm.average_precision_score(Y2, S2)),
     ],
 )
 def test_estimates_track_realized_metrics_within_sampling_error(name, realized):
@@ -41,4 +42,12 @@ def test_undefined_estimates_are_none():
         estimate("roc_auc", {"x": [0, 1], "y": [1, 1]}, P2[:100], S2[:100]) is None
     )  # no expected negatives
     assert estimate("roc_auc", CAL, P2[:3], np.full(3, np.nan)) is None
-    assert set(ESTIMATORS) == {"roc_auc", "accuracy", "precision", "recall", "specificity", "f1"}
+    assert set(ESTIMATORS) == {"roc_auc", "accuracy", "precision", "recall", "specificity", "f1", "pr_auc"}
+
+
+def test_expected_average_precision_is_sklearns_when_probabilities_are_the_labels():
+    """With certain labels (p = y) the expectation is the realized value, ties in the scores included."""
+    score = np.round(S2[:2000], 2)  # many ties
+    y = Y2[:2000]
+    expected = ESTIMATORS["pr_auc"](y.astype(float), P2[:2000], score)
+    assert expected == pytest.approx(skm.average_precision_score(y, score), abs=1e-12)

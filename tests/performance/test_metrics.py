@@ -42,6 +42,8 @@ def test_classification_metrics_match_sklearn(name, expected):
         ("mape", skm.mean_absolute_percentage_error(YR, PR)),
         ("bias", float(np.mean(PR - YR))),
         ("rmsle", skm.root_mean_squared_log_error(YR, PR)),
+        ("msle", skm.mean_squared_log_error(YR, PR)),
+        ("mse", skm.mean_squared_error(YR, PR)),
     ],
 )
 def test_regression_metrics_match_sklearn(name, expected):
@@ -50,8 +52,19 @@ def test_regression_metrics_match_sklearn(name, expected):
 
 def test_directions():
     assert get_metric("roc_auc", "binary_classification").direction == "lower"
-    assert get_metric("mae", "regression").direction == "upper"
+    for error in ("mae", "mse", "rmse", "msle", "rmsle", "mape"):
+        assert get_metric(error, "regression").direction == "both"  # falling errors are change too
+    assert get_metric("r2", "regression").direction == "lower"
     assert get_metric("bias", "regression").direction == "both"
+
+
+def test_breach_wording_says_better_than_the_reference_can_explain():
+    mae = get_metric("mae", "regression")
+    assert mae.breach_wording(0.1, lower=0.5).startswith("better than the reference can explain")
+    assert mae.breach_wording(0.9, lower=0.5) == "worse than the reference allows"
+    auc = get_metric("roc_auc", "binary_classification")
+    assert auc.breach_wording(0.6, lower=0.7) == "worse than the reference allows"
+    assert get_metric("bias", "regression").breach_wording(-1.0, lower=0.0) == "outside the reference range"
 
 
 def test_undefined_metric_is_none_not_a_crash():

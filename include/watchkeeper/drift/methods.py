@@ -312,3 +312,29 @@ class VanishedCategories:
     @staticmethod
     def score(ref_p: dict[str, float], cur: Counts) -> float:
         return float(sum(p for c, p in ref_p.items() if not cur.get(c)))
+
+
+# --- summary statistics ---------------------------------------------------------------------------------------
+
+
+def _summary_stat(name: str, stat: Callable[[np.ndarray], float]) -> None:
+    """Register a summary statistic as a drift method: |today's statistic − the reference's| in reference standard
+    deviations. Its bounds are learned like any method's, from reference chunks and day-size samples, so they are
+    the statistic's sampling error at a day's size (as NannyML's summary-statistics calculators)."""
+
+    class Stat:
+        @staticmethod
+        def fit(ref_sorted: np.ndarray) -> tuple[float, float]:
+            return stat(ref_sorted), float(np.std(ref_sorted)) or 1.0
+
+        @staticmethod
+        def score(state: tuple[float, float], cur_sorted: np.ndarray) -> float:
+            value, scale = state
+            return abs(stat(cur_sorted) - value) / scale if cur_sorted.size else 0.0
+
+    register(name, "numeric", f"Change of the column's {name}, in reference standard deviations")(Stat)
+
+
+_summary_stat("mean", lambda v: float(v.mean()) if v.size else 0.0)
+_summary_stat("std", lambda v: float(v.std()) if v.size else 0.0)
+_summary_stat("median", lambda v: float(v[(v.size - 1) // 2] + v[v.size // 2]) / 2 if v.size else 0.0)

@@ -174,10 +174,16 @@ def _multivariate_check(cfg: ModelConfig, day: DayColumns, mv: dict, blocked: st
         value, shares = multivariate.score(mv["state"], day.batches(columns))
         check.details["contributors"] = {k: round(v, 3) for k, v in list(shares.items())[:3]}
         top = ", ".join(check.details["contributors"])
-        check.judge(
-            value,
-            f"the joint distribution of the inputs changed (reconstruction error {value:.4g} > {num(check.upper)}; most from {top})",
-        )
+        if check.lower is not None and value < check.lower:
+            check.judge(
+                value,
+                f"the inputs are more regular than the reference can explain (reconstruction error {value:.4g} < {num(check.lower)}): their joint distribution changed",
+            )
+        else:
+            check.judge(
+                value,
+                f"the joint distribution of the inputs changed (reconstruction error {value:.4g} > {num(check.upper)}; most from {top})",
+            )
     return check
 
 

@@ -2,7 +2,9 @@
 
 Scores are calibrated on the reference with isotonic regression (scikit-learn); each row's calibrated probability p
 gives an expected confusion matrix (TP += p·ŷ, FP += (1-p)·ŷ, FN += p·(1-ŷ), TN += (1-p)·(1-ŷ)) from which the
-metrics follow; ROC AUC integrates the expected TPR against the expected FPR along descending scores. Estimation
+metrics follow (accuracy, precision, recall, specificity, F1); ROC AUC integrates the expected TPR against the
+expected FPR along descending scores, and average precision (PR AUC) sums the expected precision at each score
+threshold weighted by the expected rise in recall. Estimation
 cannot see concept drift (a changed input→label relation with unchanged inputs): realized metrics catch that once
 labels arrive.
 """
@@ -87,6 +89,21 @@ def roc_auc(p, pred, score):
     tpr = np.concatenate([[0.0], np.cumsum(pos) / pos.sum()])
     fpr = np.concatenate([[0.0], np.cumsum(neg) / neg.sum()])
     return float(np.trapezoid(tpr, fpr))
+
+
+@register("pr_auc")
+def pr_auc(p, pred, score):
+    """Expected average precision: at each distinct score threshold (descending, ties together, as scikit-learn's
+    `average_precision_score`), expected precision weighted by the expected rise in recall."""
+    order = np.argsort(-score, kind="stable")
+    s, pos = score[order], p[order]
+    if pos.sum() <= 0:
+        return None
+    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # each threshold's last row
+    tp = np.cumsum(pos)[last]
+    precision = tp / (last + 1)
+    recall_gain = np.diff(np.concatenate([[0.0], tp])) / pos.sum()
+    return float(np.sum(recall_gain * precision))
 
 
 def estimate(name: str, calibration: dict, pred: np.ndarray, score: np.ndarray) -> float | None:

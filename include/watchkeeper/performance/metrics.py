@@ -1,6 +1,10 @@
 """Performance metrics, one small function each, registered by (name, task) with their better direction.
 
 Each takes `y_true`, `y_pred` (class or value) and `y_score` (classifier probability or None) as numpy arrays.
+A metric's bounds are one-sided (only its bad side alerts) or two-sided where a sudden improvement is as much a
+symptom as a decline: a regressor's errors falling far below their reference range mean the population or the
+labels changed (NannyML's defaults agree). Classification metrics stay one-sided: a classifier that suddenly scores
+better than its reference is rarer and usually shows up in prediction or label drift first.
 """
 
 from __future__ import annotations
@@ -22,6 +26,18 @@ class Metric:
     needs_score: bool
     fn: Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
     two_sided: bool = False
+    directional: bool = True
+    """False for metrics with no better side (rates, bias): a breach is a change either way."""
+
+    def breach_wording(self, value: float, lower: float | None) -> str:
+        """How an out-of-bounds value reads: worse than the reference allows, better than it can explain, or (for
+        metrics with no better side) outside its range."""
+        if not self.directional:
+            return "outside the reference range"
+        below = lower is not None and value < lower
+        if below == self.higher_is_better:
+            return "worse than the reference allows"
+        return "better than the reference can explain (the population or the labels may have changed)"
 
     @property
     def direction(self) -> str:
@@ -39,10 +55,15 @@ DEFAULTS = {
 
 
 def register(
-    name: str, task: str, higher_is_better: bool, needs_score: bool = False, two_sided: bool = False
+    name: str,
+    task: str,
+    higher_is_better: bool,
+    needs_score: bool = False,
+    two_sided: bool = False,
+    directional: bool = True,
 ):
     def wrap(fn: Callable) -> Callable:
-        REGISTRY[(name, task)] = Metric(name, task, higher_is_better, needs_score, fn, two_sided)
+        REGISTRY[(name, task)] = Metric(name, task, higher_is_better, needs_score, fn, two_sided, directional)
         return fn
 
     return wrap
@@ -128,37 +149,44 @@ def ece(y, p, s):
     return total / max(len(y), 1)
 
 
-@register("predicted_positive_rate", BC, True, two_sided=True)
+@register("predicted_positive_rate", BC, True, two_sided=True, directional=False)
 def predicted_positive_rate(y, p, s):
     return float(np.mean(p))
 
 
-@register("actual_positive_rate", BC, True, two_sided=True)
+@register("actual_positive_rate", BC, True, two_sided=True, directional=False)
 def actual_positive_rate(y, p, s):
     return float(np.mean(y))
 
 
-@register("mae", "regression", False)
+@register("mae", "regression", False, two_sided=True)
 def mae(y, p, s):
     return skm.mean_absolute_error(y, p)
 
 
-@register("mse", "regression", False)
+@register("mse", "regression", False, two_sided=True)
 def mse(y, p, s):
     return skm.mean_squared_error(y, p)
 
 
-@register("rmse", "regression", False)
+@register("rmse", "regression", False, two_sided=True)
 def rmse(y, p, s):
     return skm.root_mean_squared_error(y, p)
 
 
-@register("mape", "regression", False)
+@register("mape", "regression", False, two_sided=True)
 def mape(y, p, s):
     return skm.mean_absolute_percentage_error(y, p)
 
 
-@register("rmsle", "regression", False)
+@register("msle", "regression", False, two_sided=True)
+def msle(y, p, s):
+    if (y < 0).any() or (p < 0).any():
+        return float("nan")  # undefined for negative values: reported as skipped
+    return skm.mean_squared_log_error(y, p)
+
+
+@register("rmsle", "regression", False, two_sided=True)
 def rmsle(y, p, s):
     if (y < 0).any() or (p < 0).any():
         return float("nan")  # undefined for negative values: reported as skipped
@@ -170,6 +198,6 @@ def r2(y, p, s):
     return skm.r2_score(y, p)
 
 
-@register("bias", "regression", False, two_sided=True)
+@register("bias", "regression", False, two_sided=True, directional=False)
 def bias(y, p, s):
     return float(np.mean(p - y))

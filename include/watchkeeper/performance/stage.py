@@ -88,7 +88,10 @@ def _metric_checks(
                 check.reason = f"{name} is undefined on these labels (0/0, or a single class)"
                 check.not_measured = NotMeasured.UNDEFINED
             else:
-                check.judge(value, f"{what} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]")
+                how = metric.breach_wording(value, check.lower)
+                check.judge(
+                    value, f"{what} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]: {how}"
+                )
                 if provisional:  # too few labels yet to act on: shown, not a retrain trigger
                     check.severity = Severity.WARNING
         checks.append(check)
@@ -278,9 +281,10 @@ def estimation_checks(
                 check.reason = "estimate undefined for this batch"
                 check.not_measured = NotMeasured.UNDEFINED
             else:
+                how = get_metric(name, cfg.task).breach_wording(value, check.lower)
                 check.judge(
                     value,
-                    f"estimated {name} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
+                    f"estimated {name} is {value:.4g}, outside [{num(check.lower)}, {num(check.upper)}]: {how} (no labels needed)",
                 )
                 _banded(check, value, sigma)
         values[name] = check.value
@@ -315,9 +319,10 @@ def segment_estimation_checks(
                     check.reason = "estimate undefined for this batch"
                     check.not_measured = NotMeasured.UNDEFINED
                 else:
+                    how = get_metric(name, cfg.task).breach_wording(v, check.lower)
                     check.judge(
                         v,
-                        f"estimated {name} where {column}={value} is {v:.4g}, outside [{num(check.lower)}, {num(check.upper)}] (no labels needed)",
+                        f"estimated {name} where {column}={value} is {v:.4g}, outside [{num(check.lower)}, {num(check.upper)}]: {how} (no labels needed)",
                     )
                     metric_entry = entry["metrics"].get(name) or bounds
                     _banded(check, v, _sigma(metric_entry, entry.get("sample_rows"), int(rows.sum())))
