@@ -20,6 +20,7 @@ from watchkeeper.config import ModelConfig
 from watchkeeper.drift.day import BATCH_ROWS, DayColumns
 from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
+from watchkeeper.history import apply_policy, store_signals
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import drift_state, get_profile, load_reference, profile_key
@@ -270,7 +271,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         status="alert" if any(c.status == "alert" for c in checks) else "ok",
         stages=stages,
         checks=checks,
-        actions=decisions.decide(d.cfg, checks, top),
+        actions=[],
         headline=decisions.headline(d.cfg.name, d.day.isoformat(), stages, top, rows),
         top_drifted_features=top,
         estimates=estimates_of(checks),
@@ -282,10 +283,12 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
             if name == "result.json" or d.results.exists(d.key(name))
         },
     )
+    apply_policy(d.cfg, d.results, result)  # decisions, incidents and actions from the stored history
     if tracking_uri:
         from watchkeeper.tracking import log_day
 
         log_day(result, tracking_uri, d)
+        store_signals(d.cfg, d.results, result)  # now with the MLflow run its messages link to
     d.results.write_json(d.key("result.json"), result.model_dump(mode="json"))
     return result
 
