@@ -38,7 +38,7 @@ def test_a_ten_day_incident_opens_once_reminds_once_and_recovers_once():
     assert (inc.opened, inc.closed, inc.length, len(inc.days)) == (
         D0 + timedelta(3),
         D0 + timedelta(14),
-        12,
+        10,
         10,
     )
     # Days in between: the incident is updated and the decision says why nothing was sent.

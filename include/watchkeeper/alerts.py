@@ -73,12 +73,13 @@ def _field(r: Raised) -> dict:
 def _part_blocks(cfg: ModelConfig, part: Part, day: DaySignals, incidents: dict[str, Incident]) -> list[dict]:
     inc = part.incident_state
     owner = cfg.owners.of(part.owner)
-    head = f"{_EMOJI[part.severity]} *{escape_mrkdwn(inc.rule)}* {_TITLE[part.transition]}"
+    emoji = ":white_check_mark:" if part.transition == "recovered" else _EMOJI[part.severity]
+    head = f"{emoji} *{escape_mrkdwn(inc.rule)}* {_TITLE[part.transition]}"
     subject = "" if inc.subject == "*" else f" on `{escape_mrkdwn(inc.subject)}`"
     signals = ", ".join(s.value for s in inc.signals)
     if part.transition == "recovered":
-        line = (f"{head}{subject}: clear since {inc.days[-1] + timedelta(days=1)}; open {inc.opened} → {inc.closed} "
-                f"({inc.length} day(s), signal seen on {len(inc.days)})")  # fmt: skip
+        line = (f"{head}{subject}: clear since {inc.last_seen + timedelta(days=1)}; it lasted {inc.opened} → "
+                f"{inc.last_seen} ({inc.length} day(s), signal seen on {len(inc.days)})")  # fmt: skip
         return [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{mention_of(owner)} {line}".strip()}}
         ]

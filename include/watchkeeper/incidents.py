@@ -58,8 +58,8 @@ class Incident(BaseModel):
 
     @property
     def length(self) -> int:
-        """Days from opening to closing (or to the last day seen while open), inclusive."""
-        return ((self.closed or self.last_seen) - self.opened).days + 1
+        """Days from opening to the last day the signal was seen, inclusive."""
+        return (self.last_seen - self.opened).days + 1
 
 
 class Part(BaseModel):
