@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import timedelta
 from pathlib import Path
 
 from watchkeeper.config import ModelConfig, Owner
@@ -78,8 +77,9 @@ def _part_blocks(cfg: ModelConfig, part: Part, day: DaySignals, incidents: dict[
     subject = "" if inc.subject == "*" else f" on `{escape_mrkdwn(inc.subject)}`"
     signals = ", ".join(s.value for s in inc.signals)
     if part.transition == "recovered":
-        line = (f"{head}{subject}: clear since {inc.last_seen + timedelta(days=1)}; it lasted {inc.opened} → "
-                f"{inc.last_seen} ({inc.length} day(s), signal seen on {len(inc.days)})")  # fmt: skip
+        line = f"{head}{subject}: it lasted {inc.opened} → {inc.last_seen} ({inc.length} day(s), seen on {len(inc.days)})"
+        if inc.prediction_days:
+            line += f"; affected predictions of {inc.prediction_days[0]} → {inc.prediction_days[-1]}"
         return [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{mention_of(owner)} {line}".strip()}}
         ]

@@ -72,7 +72,9 @@ def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: s
         from watchkeeper.history import replay_stored
 
         def to_outbox(role: str, key: str, payload: dict) -> str:
-            return f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
+            return (
+                f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
+            )
 
         send_day(cfg, results, replay_stored(cfg, results), day, to_outbox)
     click.echo(result.model_dump_json(indent=2))
@@ -129,14 +131,20 @@ def test_alert_cmd(config_path: str) -> None:
     failed = 0
     for role in ("data", "model", "operator"):
         owner = cfg.owners.of(role)
-        fallback = " (no operator configured: the model owner's)" if role == "operator" and not cfg.owners.operator else ""
+        fallback = (
+            " (no operator configured: the model owner's)"
+            if role == "operator" and not cfg.owners.operator
+            else ""
+        )
         try:
             where = deliver(owner, f"{cfg.name}/test-alert/{role}", sample_message(cfg, role))
             click.echo(f"{role:8s} {owner.name}{fallback}: ok → {where}")
         except Exception as exc:  # noqa: BLE001 - report every destination, then fail
             failed += 1
             status = getattr(getattr(exc, "response", None), "status_code", None)
-            click.echo(f"{role:8s} {owner.name}{fallback}: FAILED ({type(exc).__name__}{f', HTTP {status}' if status else ''})")
+            click.echo(
+                f"{role:8s} {owner.name}{fallback}: FAILED ({type(exc).__name__}{f', HTTP {status}' if status else ''})"
+            )
     if failed:
         sys.exit(1)
 

@@ -53,6 +53,8 @@ class Incident(BaseModel):
     recoveries: int = 0
     reopened: list[date] = Field(default_factory=list)
     retrain_requested: date | None = None
+    prediction_days: list[str] = Field(default_factory=list)
+    """Prediction days (YYYY-MM-DD) whose late labels raised the signal (realized performance, label drift)."""
     clear_days: int = 0
     """Days in a row without the signal (resets when seen)."""
 
@@ -201,6 +203,19 @@ def _step(
     outcome.decisions.append(decision)
     transition: Transition | None = None
     n = 1
+    early: list[Part] = []
+    split = False
+    pdays = sorted({h.prediction_day for h in hits if h.prediction_day})
+    if hits and inc is not None and inc.state == "open" and inc.prediction_days and pdays:
+        last = date.fromisoformat(max(inc.prediction_days))
+        later = [date.fromisoformat(p) for p in pdays if date.fromisoformat(p) > last]
+        if later and (later[0] - last).days > recover:
+            # Late labels of prediction days after a clear stretch: the earlier incident is over, this one is new.
+            inc.state, inc.closed = "recovered", day
+            inc.recoveries += 1
+            out.incidents[inc.id] = inc
+            early = _announce(rule, inc, "recovered", inc.recoveries, outcome)
+            inc, split = None, True
     if not hits:  # only reached for an open incident
         assert inc is not None
         inc.clear_days += 1
@@ -226,12 +241,12 @@ def _step(
                 transition, n = "reminded", inc.reminders
                 decision.suppressed = None
                 decision.why += f"; reminder {n}"
-        elif count < pers.breaches:
+        elif count < pers.breaches and not split:
             decision.why = f"{what}; seen on {count} of the last {pers.days} day(s), needs {pers.breaches}"
         else:
             decision.fired = True
             persisted = f"seen on {count} of the last {pers.days} day(s)"
-            if inc is not None and inc.closed and (day - inc.closed).days <= cooldown:
+            if not split and inc is not None and inc.closed and (day - inc.closed).days <= cooldown:
                 inc.state, inc.closed = "open", None
                 inc.reopened.append(day)
                 transition = "updated"
@@ -253,10 +268,11 @@ def _step(
             inc.days.append(day)
             inc.checks[day.isoformat()] = refs
             inc.signals = sorted(set(inc.signals) | {h.signal for h in hits})
+            inc.prediction_days = sorted(set(inc.prediction_days) | set(pdays))
     if inc is None:
-        return []
+        return early
     out.incidents[inc.id] = inc
-    if transition in ("opened", "reminded", "recovered"):
+    if transition in ("opened", "reminded", "recovered") or early:
         decision.actions = [f"notify:{o}" for o in rule.notify]
     if (rule.retrain or rule.evaluate) and inc.state == "open" and inc.retrain_requested is None:
         if ds.quality_blocked:
@@ -272,7 +288,12 @@ def _step(
                 )  # fmt: skip
                 decision.actions.append(f"{kind}:model")
     if transition is None:
-        return []
+        return early
+    return early + _announce(rule, inc, transition, n, outcome)
+
+
+def _announce(rule: Rule, inc: Incident, transition: Transition, n: int, outcome: DayOutcome) -> list[Part]:
+    """Record the transition in the day's outcome; the parts owners hear of (none for a silent update)."""
     outcome.incidents.append(
         IncidentRef(id=inc.id, signal=inc.signal, subject=inc.subject, owner=(inc.owners or ["model"])[0],
                     transition=transition, opened=inc.opened)

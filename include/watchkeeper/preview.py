@@ -62,7 +62,9 @@ def render_summary(s: dict) -> list[str]:
     lines.append(f"  incidents opened: {len(s['incidents'])}")
     for i in s["incidents"]:
         closed = i["closed"] or "open"
-        lines.append(f"    {i['id']:48s} {i['opened']} → {closed:10s} {i['days']:3d} day(s)  to {','.join(i['owners']) or '-'}")
+        lines.append(
+            f"    {i['id']:48s} {i['opened']} → {closed:10s} {i['days']:3d} day(s)  to {','.join(i['owners']) or '-'}"
+        )
     return lines
 
 
@@ -76,7 +78,9 @@ def render(current: dict, candidate: dict | None = None) -> str:
     for who in sorted(set(current["per_owner_rule"]) | set(candidate["per_owner_rule"])):
         a, b = set(current["per_owner_rule"].get(who, [])), set(candidate["per_owner_rule"].get(who, []))
         if a != b:
-            lines.append(f"  {who}: only current {sorted(a - b) or '-'}; only candidate {sorted(b - a) or '-'}")
+            lines.append(
+                f"  {who}: only current {sorted(a - b) or '-'}; only candidate {sorted(b - a) or '-'}"
+            )
     ca = {(i["rule"], i["subject"], i["opened"]) for i in current["incidents"]}
     cb = {(i["rule"], i["subject"], i["opened"]) for i in candidate["incidents"]}
     for rule, subject, opened in sorted(ca - cb):
@@ -86,7 +90,9 @@ def render(current: dict, candidate: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def compare_with_log(summary: dict, log: list[dict], start: date | None = None, end: date | None = None) -> dict:
+def compare_with_log(
+    summary: dict, log: list[dict], start: date | None = None, end: date | None = None
+) -> dict:
     """Message keys the replay sends but the log lacks, and logged keys the replay does not send (in the window)."""
     logged = {
         e["key"]
