@@ -42,7 +42,7 @@ def test_opening_and_recovery_messages_are_exact():
     (k1, opened), (k2, recovered) = messages(days)
     assert (k1, k2) == ("data_quality._.2025-03-01/opened/data", "data_quality._.2025-03-01/recovered/data")
     assert opened == {
-        "text": "<!subteam^S1> :rotating_light: tiny · 2025-03-01 · critical · opened: data_quality",
+        "text": "<!subteam^S1> :rotating_light: tiny · 2025-03-01 · critical · opened: data_quality: x1 is 40 % null",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": "tiny · 2025-03-01 · critical · opened: data_quality"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": "<!subteam^S1> :rotating_light: *data_quality* "

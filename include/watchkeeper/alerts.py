@@ -141,7 +141,15 @@ def incident_message(
         blocks.append({"type": "actions", "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": k}, "url": v} for k, v in links.items()]})  # fmt: skip
     text = f"{mention_of(owner)} {_EMOJI[worst]} {escape_mrkdwn(header)}".strip()
+    first = next((_first_reason(p, day) for p in parts if _first_reason(p, day)), "")
+    if first:
+        text += f": {escape_mrkdwn(first)}"
     return fit_slack_limits({"text": text, "blocks": blocks})
+
+
+def _first_reason(p: Part, day: DaySignals) -> str:
+    refs = set(p.incident_state.checks.get(day.day.isoformat(), [])) if p.transition != "recovered" else set()
+    return next((r.reason for r in day.raised if r.ref in refs and r.reason), "")
 
 
 def _runbook(cfg: ModelConfig, p: Part) -> str | None:
