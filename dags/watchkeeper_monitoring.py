@@ -39,6 +39,7 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         },
         tags=["watchkeeper", cfg.name, cfg.task],
         doc_md=__doc__,
+        deadline=run_deadline(cfg, path),
     )
     def monitor():
         @task
@@ -132,6 +133,19 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         choose_actions(summary) >> [request_retraining(day), all_clear(summary)]
 
     return monitor()
+
+
+def run_deadline(cfg: ModelConfig, path: str):
+    """The operator's alert when a day's run is still unfinished `policy.run_deadline_hours` after being queued."""
+    if cfg.policy.run_deadline_hours is None:
+        return None
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=cfg.policy.run_deadline_hours),
+        callback=SyncCallback("watchkeeper_airflow.callbacks.run_late", kwargs={"config_path": path}),
+    )
 
 
 def config_error_dag(path: Path, error: str):

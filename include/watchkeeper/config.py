@@ -287,6 +287,9 @@ class PolicyConfig(_Model):
     """Days in a row without the signal after which an incident recovers (one recovery message)."""
     max_messages_per_owner_per_day: int = Field(3, ge=1)
     """More messages than this for one owner on one day are folded into one digest message."""
+    run_deadline_hours: float | None = Field(None, gt=0)
+    """A day's DAG run still unfinished this many hours after it was queued: the operator is told once (Airflow
+    `DeadlineAlert`, experimental in Airflow 3; unset: no deadline)."""
     mlflow_ui_url: str | None = None
     """MLflow UI base URL for links to the day's run (default: env `WATCHKEEPER_MLFLOW_UI_URL`)."""
     report_url: str | None = None

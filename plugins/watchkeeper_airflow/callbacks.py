@@ -89,6 +89,20 @@ def _send_once(config_path: str, key: str, day: str, payload: dict) -> None:
         deliver(cfg.owners.of("operator"), f"{cfg.name}/{key}", payload)
 
 
+def run_late(config_path: str, context: dict | None = None, **_: object) -> None:
+    """The `DeadlineAlert` callback: a day's run missed `policy.run_deadline_hours`; the operator hears once per run."""
+    from watchkeeper.alerts import failure_message
+    from watchkeeper.config import load_config
+
+    cfg = load_config(config_path)
+    run = (context or {}).get("dag_run") or {}
+    day = (run.get("conf") or {}).get("day") or str(run.get("data_interval_start") or "unknown day")[:10]
+    hours = cfg.policy.run_deadline_hours
+    error = f"the run {run.get('dag_run_id', '?')} has not finished {hours:g} hour(s) after it was queued"
+    payload = failure_message(cfg, "operator", "run past its deadline", day, error, {})
+    _send_once(config_path, f"run_late/{day}/{run.get('dag_run_id', 'unknown')}/operator", day, payload)
+
+
 class ConfigErrorNotifier(BaseNotifier):
     """A model YAML that fails validation: one message to the operator per distinct error.
 
