@@ -9,6 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 from helpers import TINY_CONFIG
 from watchkeeper.config import parse_config
 from watchkeeper.delivery import deliver_once, read_log, retry_pending
@@ -90,3 +91,30 @@ def test_slack_down_keeps_the_message_pending_and_the_next_delivery_sends_it_onc
     assert retry_pending(cfg, results, send) == ["slack:slack_data"]
     assert retry_pending(cfg, results, send) == []
     assert len(Hook.posts) == 3 and read_log(cfg, results)[0]["status"] == "sent"
+
+
+def test_test_alert_sends_a_sample_to_every_destination_and_says_which_worked(webhook, tmp_path, monkeypatch):
+    import watchkeeper_airflow.notify as notify
+    from click.testing import CliRunner
+    from watchkeeper.cli import main
+    from watchkeeper.stack import free_port
+
+    monkeypatch.setattr(notify, "RETRIES", 0)
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLACK_MODEL", json.dumps({"conn_type": "slackwebhook", "password": dead})
+    )
+    monkeypatch.setenv("WATCHKEEPER_OUTBOX", str(tmp_path / "outbox.jsonl"))
+    owners = {"data": {"name": "data-team", "slack_conn_id": "slack_data"},
+              "model": {"name": "ml", "slack_conn_id": "slack_model"}, "operator": {"name": "ops"}}  # fmt: skip
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({**TINY_CONFIG, "storage": {"uri": str(tmp_path)}, "owners": owners}))
+    out = CliRunner().invoke(main, ["test-alert", "--config", str(path)])
+    assert out.exit_code == 1, out.output
+    lines = [line for line in out.output.splitlines() if line.split(" ")[0] in ("data", "model", "operator")]
+    assert lines[0] == "data     data-team: ok → slack:slack_data"
+    assert lines[1].startswith("model    ml: FAILED (")
+    assert lines[2].startswith("operator ops: ok → outbox:")
+    assert dead not in "\n".join(lines)  # the webhook URL is a secret
+    ((_, body),) = Hook.posts
+    assert body["blocks"][0]["text"]["text"] == "tiny · test alert · data"
