@@ -140,7 +140,9 @@ def incident_message(
     if links:
         blocks.append({"type": "actions", "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": k}, "url": v} for k, v in links.items()]})  # fmt: skip
-    text = f"{mention_of(owner)} {_EMOJI[worst]} {escape_mrkdwn(header)}".strip()
+    healed = all(p.transition == "recovered" for p in parts)
+    emoji = ":white_check_mark:" if healed else _EMOJI[worst]
+    text = f"{mention_of(owner)} {emoji} {escape_mrkdwn(header)}".strip()
     first = next((_first_reason(p, day) for p in parts if _first_reason(p, day)), "")
     if first:
         text += f": {escape_mrkdwn(first)}"

@@ -89,6 +89,7 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
         "WATCHKEEPER_OUTBOX": str(tmp_path / "outbox.jsonl"),
         "PYTHONPATH": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # a loaded CI machine can take >30 s to import scipy
     }
     days = [HEALTHY, DQ, DRIFT, DQ, MISSING]
     out = subprocess.run([sys.executable, "-m", "watchkeeper_airflow.runner", "watchkeeper_credit_default", *days],
