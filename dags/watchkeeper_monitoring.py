@@ -1,4 +1,4 @@
-"""One monitoring DAG per model YAML: load → quality → drift ∥ performance → log → branch → notify / retrain / nothing.
+"""One monitoring DAG per model YAML: load → quality → drift ∥ performance → log → messages, and retrain or nothing.
 
 Each task is a few lines calling the `watchkeeper` engine; only the day, storage keys and small JSON pass through
 XCom. A YAML that fails validation yields a `watchkeeper_<file>` DAG whose only task reports the error.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 from watchkeeper.config import ConfigError, ModelConfig, load_config
-from watchkeeper_airflow.callbacks import WatchkeeperFailureNotifier
+from watchkeeper_airflow.callbacks import ConfigErrorNotifier, WatchkeeperFailureNotifier
 
 MODELS_DIR = Path(
     os.environ.get("WATCHKEEPER_MODELS_DIR", Path(__file__).resolve().parents[1] / "include" / "models")
@@ -47,6 +47,7 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         },
         tags=["watchkeeper", cfg.name, cfg.task],
         doc_md=__doc__,
+        deadline=run_deadline(cfg, path),
     )
     def monitor():
         @task
@@ -108,27 +109,19 @@ def monitoring_dag(cfg: ModelConfig, path: str):
 
         @task.branch
         def choose_actions(summary: dict) -> list[str]:
-            targets = {"notify:data": "notify_data_owner", "notify:model": "notify_model_owner",
-                       "retrain:model": "request_retraining"}  # fmt: skip
             log.info(
                 "%s: %s; actions: %s", summary["status"], summary["headline"], summary["actions"] or "none"
             )
-            return [targets[a] for a in summary["actions"] if a in targets] or ["all_clear"]
+            wanted = {"retrain:model": "request_retraining", "evaluate:model": "request_retraining"}
+            return sorted({wanted[a] for a in summary["actions"] if a in wanted}) or ["all_clear"]
 
         @task
-        def notify_data_owner(day: str) -> str:
-            from watchkeeper_airflow.actions import notify_owner
+        def send_messages(day: str, summary: dict) -> str:
+            """The day's incident messages (opened, reminded, recovered) and pending ones; each key sent once."""
+            from watchkeeper_airflow.actions import send_messages
 
-            sent = notify_owner(path, day, "data")
-            log.info("data owner of %s %s: %s", cfg.name, day, sent)
-            return sent
-
-        @task
-        def notify_model_owner(day: str) -> str:
-            from watchkeeper_airflow.actions import notify_owner
-
-            sent = notify_owner(path, day, "model")
-            log.info("model owner of %s %s: %s", cfg.name, day, sent)
+            sent = send_messages(path, day)
+            log.info("messages of %s %s: %s", cfg.name, day, sent)
             return sent
 
         @task
@@ -151,9 +144,23 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         summary = log_results(
             day, measure_drift(day, quality, profile), measure_performance(day, quality, profile)
         )
-        choose_actions(summary) >> [notify_data_owner(day), notify_model_owner(day), request_retraining(day), all_clear(summary)]  # fmt: skip
+        send_messages(day, summary)
+        choose_actions(summary) >> [request_retraining(day), all_clear(summary)]
 
     return monitor()
+
+
+def run_deadline(cfg: ModelConfig, path: str):
+    """The operator's alert when a day's run is still unfinished `policy.run_deadline_hours` after being queued."""
+    if cfg.policy.run_deadline_hours is None:
+        return None
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=cfg.policy.run_deadline_hours),
+        callback=SyncCallback("watchkeeper_airflow.callbacks.run_late", kwargs={"config_path": path}),
+    )
 
 
 def config_error_dag(path: Path, error: str, taken: frozenset[str] = frozenset()):
@@ -161,12 +168,14 @@ def config_error_dag(path: Path, error: str, taken: frozenset[str] = frozenset()
 
     @dag(
         dag_id=f"watchkeeper_{stem}" + ("_config_error" if stem in taken else ""),
-        schedule=None,
+        schedule="@daily",  # runs (and fails) daily so the operator is told; once per distinct error
+        start_date=datetime(2024, 1, 1, tzinfo=UTC),
+        catchup=False,
         tags=["watchkeeper", "config-error"],
         doc_md=f"```\n{error}\n```",
     )
     def broken_config():
-        @task
+        @task(on_failure_callback=ConfigErrorNotifier(config_path=str(path), error=error))
         def config_error() -> None:
             raise ConfigError(error)
 

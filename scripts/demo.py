@@ -39,6 +39,24 @@ def run(argv: list[str], log: Path) -> None:
         subprocess.run(argv, check=True, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
 
 
+def alert_summary(cfg, storage: Storage) -> str:
+    """Messages sent per owner (from the delivery log) and the incidents with their open and close days."""
+    from watchkeeper.delivery import read_log
+    from watchkeeper.history import replay_stored
+
+    log = read_log(cfg, storage)
+    messages = {e["message"]: e for e in log if e["status"] == "sent"}
+    per_owner = dict(sorted(Counter(e["owner"] for e in messages.values()).items()))
+    lines = [f"{len(messages)} message(s) sent, per owner {per_owner}; incidents:"]
+    for inc in sorted(replay_stored(cfg, storage).incidents.values(), key=lambda i: (i.opened, i.id)):
+        closed = f"closed {inc.closed}" if inc.closed else "still open"
+        to = ",".join(inc.owners) or "nobody (recorded only)"
+        lines.append(
+            f"  {inc.rule:22s} {inc.subject:6s} opened {inc.opened}  {closed:17s} {inc.length:3d} day(s)  to {to}"
+        )
+    return "\n".join(lines)
+
+
 def manifest_days(first: date, days: int) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range(days)]
 
@@ -106,12 +124,10 @@ def main() -> int:
             print(f"\n{model}: what was caught (ground truth: incidents.json in {cfg.storage.uri}):")
             print(render(reports[model]))
         (STATE / "detection.json").write_text(json.dumps(reports, indent=2))
+        for model, (cfg, storage, _) in worlds.items():
+            print(f"\n{model}: " + alert_summary(cfg, storage))
         outbox = read_outbox(Path(stack.outbox))
-        print(
-            f"\n{len(outbox)} alert(s) in the outbox {stack.outbox}: {dict(Counter(m['destination'] for m in outbox))}"
-        )
-        for m in outbox[:3]:
-            print("  - " + m["payload"]["text"][:160])
+        print(f"\n{len(outbox)} message(s) in the outbox {stack.outbox} (no Slack connection configured)")
         print(
             f"\nMLflow history (one experiment per model, one run per day): {stack.mlflow_ui_command()}  "
             "then open http://127.0.0.1:5000"

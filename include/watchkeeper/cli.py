@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from watchkeeper.alerts import write_outbox
 from watchkeeper.config import ConfigError, ModelConfig, load_config
 from watchkeeper.loading import InputError
 from watchkeeper.storage import Storage, StorageError, open_storages
@@ -100,14 +101,15 @@ def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: s
             err=True,
         )
     if outbox:
-        from watchkeeper.alerts import build_message, dedupe_key, write_outbox
+        from watchkeeper.delivery import send_day
+        from watchkeeper.history import replay_stored
 
-        for action in result.actions:
-            if action.kind == "notify":
-                owner = getattr(cfg.owners, action.owner)
-                write_outbox(
-                    dedupe_key(result, action), owner.name, build_message(cfg, result, action), Path(outbox)
-                )
+        def to_outbox(role: str, key: str, payload: dict) -> str:
+            return (
+                f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
+            )
+
+        send_day(cfg, results, replay_stored(cfg, results), day, to_outbox)
     click.echo(result.model_dump_json(indent=2))
 
 
@@ -161,6 +163,75 @@ def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | Non
         click.echo(f"{cfg.name} {r.day}: mlflow {r.mlflow}" + "".join(f"; {x}" for x in r.delivered))
     click.echo(f"{len(done)} stored day(s) between {start} and {end}")
     if any(r.mlflow == "pending" for r in done):
+        sys.exit(1)
+
+
+@main.command("preview")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False), help="Candidate policy YAML.")
+@click.option("--start", required=True, callback=_day, help="First day to report, YYYY-MM-DD.")
+@click.option("--end", required=True, callback=_day, help="Last day to report, YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+def preview_cmd(config_path: str, policy_path: str | None, start: date, end: date, as_json: bool) -> None:
+    """Replay the stored daily results under the current (and a candidate) policy: messages per owner and rule,
+    incidents, the difference, and whether the current replay matches the delivery log. Sends nothing."""
+    from watchkeeper.delivery import read_log
+    from watchkeeper.history import replay_stored
+    from watchkeeper.preview import compare_with_log, load_policy, render, summarize
+
+    cfg = _config(config_path)
+    _, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+    current = summarize(replay_stored(cfg, results), start, end)
+    candidate = None
+    if policy_path:
+        try:
+            candidate = summarize(replay_stored(cfg, results, load_policy(policy_path)), start, end)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    check = compare_with_log(current, read_log(cfg, results), start, end)
+    if as_json:
+        click.echo(json.dumps({"current": current, "candidate": candidate, "delivery_log": check}, indent=2))
+        return
+    click.echo(render(current, candidate))
+    if check["missing_from_log"] or check["not_replayed"]:
+        click.echo(f"delivery log differs from the current policy's replay: {check}")
+    else:
+        click.echo("delivery log: matches the current policy's replay")
+
+
+@main.command("test-alert")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
+def test_alert_cmd(config_path: str) -> None:
+    """Send a sample message to every configured destination (data, model, operator) and say which worked.
+
+    Destinations are the owners' Airflow Slack connections (`slack_conn_id`); an owner without one gets the outbox.
+    """
+    from watchkeeper.alerts import sample_message
+
+    cfg = _config(config_path)
+    try:
+        from watchkeeper_airflow.notify import deliver
+    except ImportError:  # the CLI outside Airflow's plugins folder: use this checkout's
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
+        from watchkeeper_airflow.notify import deliver
+    failed = 0
+    for role in ("data", "model", "operator"):
+        owner = cfg.owners.of(role)
+        fallback = (
+            " (no operator configured: the model owner's)"
+            if role == "operator" and not cfg.owners.operator
+            else ""
+        )
+        try:
+            where = deliver(owner, f"{cfg.name}/test-alert/{role}", sample_message(cfg, role))
+            click.echo(f"{role:8s} {owner.name}{fallback}: ok → {where}")
+        except Exception as exc:  # noqa: BLE001 - report every destination, then fail
+            failed += 1
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            click.echo(
+                f"{role:8s} {owner.name}{fallback}: FAILED ({type(exc).__name__}{f', HTTP {status}' if status else ''})"
+            )
+    if failed:
         sys.exit(1)
 
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watchkeeper.redact import has_userinfo
+from watchkeeper.result import Signal
 from watchkeeper.thresholds import StdThreshold, ThresholdSpec
 
 
@@ -171,6 +172,8 @@ class Owner(_Model):
     """Airflow Slack incoming-webhook connection for this owner; alerts go to the local outbox when unset/absent."""
     mention: str | None = None
     """Optional Slack mention (e.g. `<!subteam^ID>`) put in the alert text."""
+    runbook: str | None = None
+    """URL of this owner's runbook, linked from every message they receive (a rule's `runbook` wins)."""
 
 
 class OwnersConfig(_Model):
@@ -178,6 +181,12 @@ class OwnersConfig(_Model):
     """Receives data-quality alerts (missing/late/broken data)."""
     model: Owner
     """Receives model alerts (drift, performance) and retraining notices."""
+    operator: Owner | None = None
+    """Runs Watchkeeper: hears of failed tasks, late runs and broken YAML (default: the model owner's destination)."""
+
+    def of(self, role: str) -> Owner:
+        """The owner playing a role; the operator falls back to the model owner when not configured."""
+        return getattr(self, role) or self.model
 
 
 class QualityConfig(_Model):
@@ -300,13 +309,106 @@ class ReferenceConfig(_Model):
     """Seed for those subsamples, so a profile is reproducible."""
 
 
+class Rule(_Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    """Rule name, stored in every decision it makes and in incident ids (lowercase letters, digits, `_`)."""
+    signals: list[Signal] = Field(min_length=1)
+    """Signals the rule listens to (see `docs/configuration.md`); one incident per rule and subject."""
+    min_severity: Literal["critical", "warning"] = "warning"
+    """Only alerting checks at least this severe raise the rule's signals (info checks never do)."""
+    notify: list[Literal["data", "model", "operator"]] = []
+    """Owners messaged when an incident opens, is reminded of and recovers (empty: daily summary only)."""
+    retrain: bool = False
+    """Request retraining when the rule's incident opens (never on a day with a critical data-quality failure)."""
+    evaluate: bool = False
+    """Start a challenger evaluation when the rule's incident opens."""
+    severity: Literal["critical", "warning", "info"] = "warning"
+    """Severity of the rule's messages and actions."""
+    persistence: Persistence | None = None
+    """Open an incident only when a signal was raised on `breaches` of the last `days` days (default: the policy's)."""
+    per_subject: bool = False
+    """One incident per column/metric instead of one for the rule as a whole."""
+    cooldown_days: int | None = Field(None, ge=0)
+    """Override of `policy.cooldown_days` for this rule."""
+    remind_after_days: int | None = Field(None, ge=0)
+    """Override of `policy.remind_after_days` for this rule."""
+    recover_after_days: int | None = Field(None, ge=1)
+    """Override of `policy.recover_after_days` for this rule."""
+    runbook: str | None = None
+    """URL of the runbook for this rule's incidents (default: the owner's `runbook`)."""
+
+
 class PolicyConfig(_Model):
+    rules: list[Rule] | None = None
+    """Signals → actions. Unset: the default rules (docs/configuration.md), shaped by the three keys below."""
     retrain_on: list[Literal["drift", "performance"]] = ["performance"]
-    """Alerts of these stages trigger retraining (never on a day with a critical data-quality failure)."""
+    """Default rules only: critical alerts of these stages request retraining and a challenger evaluation."""
     notify_on: list[Literal["quality", "drift", "performance"]] = ["quality", "drift", "performance"]
-    """Alerts of these stages notify their owner."""
+    """Default rules only: alerts of these stages notify their owner."""
     notify_warnings: bool = False
-    """Also notify on warning-severity alerts (by default they appear in the daily summary only)."""
+    """Default rules only: also notify the data owner of data-quality warnings (else daily summary only)."""
+    persistence: Persistence = Persistence()
+    """Default N-of-M rule before an incident opens (1 of 1: on the first day a signal is raised)."""
+    cooldown_days: int = Field(3, ge=0)
+    """A rule and subject breaching again within this many days of recovering reopens the incident silently."""
+    remind_after_days: int = Field(7, ge=0)
+    """Remind the owner every this many days an incident stays open (0: never)."""
+    recover_after_days: int = Field(2, ge=1)
+    """Days in a row without the signal after which an incident recovers (one recovery message)."""
+    max_messages_per_owner_per_day: int = Field(3, ge=1)
+    """More messages than this for one owner on one day are folded into one digest message."""
+    run_deadline_hours: float | None = Field(None, gt=0)
+    """A day's DAG run still unfinished this many hours after it was queued: the operator is told once (Airflow
+    `DeadlineAlert`, experimental in Airflow 3; unset: no deadline)."""
+    mlflow_ui_url: str | None = None
+    """MLflow UI base URL for links to the day's run (default: env `WATCHKEEPER_MLFLOW_UI_URL`)."""
+    report_url: str | None = None
+    """Base URL serving the results location, for links to `<model>/days/<day>/report.html` (default: env
+    `WATCHKEEPER_REPORT_URL`; no link when unset)."""
+
+    def effective_rules(self) -> list[Rule]:
+        """The configured rules, or the defaults derived from `notify_on`, `retrain_on` and `notify_warnings`."""
+        if self.rules is not None:
+            return list(self.rules)
+        return default_rules(self)
+
+    @model_validator(mode="after")
+    def _distinct_rules(self) -> PolicyConfig:
+        names = [r.name for r in self.rules or []]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique: {dupes}")
+        return self
+
+
+def default_rules(policy: PolicyConfig) -> list[Rule]:
+    """The rules a first-time user gets: each signal to the owner who can act on it, retraining on performance."""
+    S = Signal
+    on = set(policy.notify_on)
+    drift_retrain = "drift" in policy.retrain_on
+    perf_retrain = "performance" in policy.retrain_on
+    rules = [
+        Rule(name="data_missing", signals=[S.DATA_MISSING, S.LOAD_FAILED], notify=["data"], severity="critical",
+             recover_after_days=1),
+        Rule(name="data_quality", signals=[S.QUALITY_CRITICAL], notify=["data"] if "quality" in on else [],
+             severity="critical", recover_after_days=1),
+        Rule(name="quality_warnings", signals=[S.QUALITY_WARNING],
+             notify=["data"] if policy.notify_warnings and "quality" in on else []),
+        Rule(name="label_records", signals=[S.LABEL_CONFLICTS], notify=["data"] if "quality" in on else []),
+        Rule(name="drift", signals=[S.FEATURE_DRIFT, S.MULTIVARIATE_DRIFT, S.PREDICTION_DRIFT, S.LABEL_DRIFT],
+             notify=["model"] if "drift" in on else []),
+        Rule(name="estimated_performance", signals=[S.ESTIMATED_PERFORMANCE],
+             notify=["model"] if "performance" in on else []),
+        Rule(name="realized_performance", signals=[S.REALIZED_PERFORMANCE],
+             notify=["model"] if "performance" in on else [], severity="critical"),
+        Rule(name="pipeline", signals=[S.PIPELINE_FAILURE, S.RUN_LATE], notify=["operator"], severity="critical"),
+    ]  # fmt: skip
+    retrain_signals = [S.REALIZED_PERFORMANCE] * perf_retrain + [
+        S.FEATURE_DRIFT, S.PREDICTION_DRIFT, S.MULTIVARIATE_DRIFT] * drift_retrain  # fmt: skip
+    if retrain_signals:
+        rules.append(Rule(name="retrain", signals=retrain_signals, min_severity="critical", retrain=True,
+                          evaluate=True, severity="critical"))  # fmt: skip
+    return rules
 
 
 class AirflowConfig(_Model):

@@ -1,13 +1,12 @@
-"""From the day's checks to stage verdicts, actions and a one-line headline, by the model's policy.
+"""From the day's checks to stage verdicts, the one-line headline, and whether downstream stages can be trusted.
 
-Rules: critical data-quality alerts notify the data owner and block retraining; drift and performance alerts
-notify the model owner; alerts of the stages in `policy.retrain_on` ask for a retrain.
+What to do about the day (decisions naming the policy rule, incidents, actions) is the policy's: `policy` maps
+checks to signals, `incidents` replays them under the model's rules, `history.apply_policy` stores the outcome.
 """
 
 from __future__ import annotations
 
-from watchkeeper.config import ModelConfig
-from watchkeeper.result import Action, Check, NotMeasured, Severity, StageSummary, Status
+from watchkeeper.result import Check, NotMeasured, Severity, StageSummary, Status
 
 STAGES = ("load", "quality", "drift", "performance")
 # Not measured by design or not yet: no labels so far, or a check that does not apply. Not "could not measure".
@@ -17,10 +16,6 @@ _EXPECTED_WAITS = (None, NotMeasured.NO_LABELS, NotMeasured.NOT_CONFIGURED)
 _RECORD_CHECKS = frozenset(
     {"performance.label_join", "performance.label_duplicates", "performance.label_conflicts"}
 )
-
-
-def _ref(c: Check) -> str:
-    return f"{c.id}:{c.subject}"
 
 
 def critical_quality_failure(checks: list[Check]) -> str | None:
@@ -65,52 +60,6 @@ def summarize(checks: list[Check]) -> list[StageSummary]:
             )
         )
     return out
-
-
-def decide(cfg: ModelConfig, checks: list[Check], top_features: list[str]) -> list[Action]:
-    policy = cfg.policy
-    alerts = [c for c in checks if c.status == Status.ALERT]
-    actions: list[Action] = []
-    dq = [
-        c
-        for c in alerts
-        if c.stage in ("load", "quality") and (c.severity == Severity.CRITICAL or policy.notify_warnings)
-    ]
-    dq += [c for c in alerts if c.stage in ("drift", "performance") and c.owner == "data"]
-    if dq and "quality" in policy.notify_on:
-        actions.append(
-            Action(
-                kind="notify",
-                owner="data",
-                reason=f"{len(dq)} data-quality problem(s): {dq[0].reason}",
-                checks=[_ref(c) for c in dq],
-            )
-        )
-    model_alerts = [c for c in alerts if c.stage in ("drift", "performance") and c.owner == "model"]
-    notify = [c for c in model_alerts if c.stage in policy.notify_on]
-    if notify:
-        parts = []
-        drift = [c for c in notify if c.stage == "drift"]
-        perf = [c for c in notify if c.stage == "performance"]
-        if drift:
-            parts.append("drift in " + ", ".join(top_features or sorted({c.subject for c in drift})[:3]))
-        if perf:
-            parts.append("performance " + ", ".join(sorted({c.subject for c in perf})[:4]))
-        actions.append(
-            Action(kind="notify", owner="model", reason="; ".join(parts), checks=[_ref(c) for c in notify])
-        )
-    blocked = critical_quality_failure(checks)
-    retrain = [c for c in model_alerts if c.stage in policy.retrain_on and c.severity == Severity.CRITICAL]
-    if retrain and not blocked:
-        actions.append(
-            Action(
-                kind="retrain",
-                owner="model",
-                reason=f"{retrain[0].reason}; a challenger should be trained and evaluated against the champion",
-                checks=[_ref(c) for c in retrain],
-            )
-        )
-    return actions
 
 
 def headline(model: str, day: str, stages: list[StageSummary], top_features: list[str], rows: int) -> str:

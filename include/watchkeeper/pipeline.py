@@ -20,6 +20,7 @@ from watchkeeper.disclosure import drop_pii_batches, shown, stored_result, suite
 from watchkeeper.drift.day import BATCH_ROWS, DayColumns
 from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
+from watchkeeper.history import apply_policy, store_signals
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.reference import dle_estimator, drift_state, get_profile, load_reference, profile_key
@@ -336,7 +337,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         status="alert" if any(c.status == "alert" for c in checks) else "ok",
         stages=stages,
         checks=checks,
-        actions=decisions.decide(d.cfg, checks, top),
+        actions=[],
         headline=decisions.headline(d.cfg.name, d.day.isoformat(), stages, top, rows),
         top_drifted_features=top,
         distributions=_doc(d, "stages/drift.json").get("distributions", []),
@@ -354,6 +355,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
             if name in ("result.json", "report.html") or d.results.exists(d.key(name))
         },
     )
+    apply_policy(d.cfg, d.results, result)  # decisions, incidents and actions from the stored history
     # The stored result comes first; the report and MLflow are projections of it (`watchkeeper replay`
     # completes a pending MLflow projection), so neither can lose the day.
     from watchkeeper.projections import project_mlflow, store_result
@@ -366,8 +368,8 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         log.exception(
             "%s %s: the day's HTML report could not be written; the result is stored", d.cfg.name, d.day
         )
-    if tracking_uri:
-        project_mlflow(d, result, tracking_uri)
+    if tracking_uri and project_mlflow(d, result, tracking_uri):
+        store_signals(d.cfg, d.results, result)  # now with the MLflow run its messages link to
     return result
 
 

@@ -1,24 +1,41 @@
-"""Delivering alerts: Block Kit to the owner's Slack webhook connection, else to the local outbox.
+"""Delivering alerts: Block Kit to the owner's Slack incoming-webhook connection, else to the local outbox.
 
-Each delivery leaves a marker in the results storage keyed by (model, day, owner, kind) and the message's hash, so
-re-running a day does not send the same alert twice; a changed message is sent again.
+One connection per destination (webhooks ignore `channel`). The provider's `SlackWebhookHook` wraps slack_sdk's
+`WebhookClient`, configured here to retry a 429 after the `Retry-After` it names, a 5xx with backoff, and a
+dropped connection; what still fails is kept as pending in the delivery log (`watchkeeper.delivery`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 
-from watchkeeper.alerts import build_message, dedupe_key, write_outbox
+from watchkeeper.alerts import write_outbox
 from watchkeeper.config import ModelConfig, Owner
-from watchkeeper.result import Action, DayResult
-from watchkeeper.storage import Storage
+from watchkeeper.delivery import Sender
 
 log = logging.getLogger(__name__)
 
+RETRIES = 3
+"""Attempts after the first, per kind of failure (429, 5xx, connection error)."""
 
-def _slack_connection_exists(conn_id: str | None) -> bool:
+
+def retry_handlers() -> list:
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=1.0)
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=RETRIES),  # sleeps the Retry-After header's seconds
+        ServerErrorRetryHandler(max_retry_count=RETRIES, interval_calculator=backoff),
+        ConnectionErrorRetryHandler(max_retry_count=RETRIES, interval_calculator=backoff),
+    ]
+
+
+def slack_connection_exists(conn_id: str | None) -> bool:
     if not conn_id:
         return False
     from airflow.exceptions import AirflowNotFoundException
@@ -32,14 +49,19 @@ def _slack_connection_exists(conn_id: str | None) -> bool:
 
 
 def deliver(owner: Owner, key: str, payload: dict) -> str:
-    """Send one payload; return where it went."""
-    if _slack_connection_exists(owner.slack_conn_id):
+    """Send one payload to the owner's webhook connection (or the outbox without one); return where it went.
+
+    Raises when Slack still refuses after the retries, so the caller can keep the message as pending.
+    """
+    if slack_connection_exists(owner.slack_conn_id):
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
         from watchkeeper.redact import redacting_logger
 
         # The webhook URL is the secret: slack_sdk logs it on retries, so its logger keeps only scheme and host.
         hook = SlackWebhookHook(
-            slack_webhook_conn_id=owner.slack_conn_id, logger=redacting_logger("watchkeeper.slack")
+            slack_webhook_conn_id=owner.slack_conn_id,
+            logger=redacting_logger("watchkeeper.slack"),
+            retry_handlers=retry_handlers(),
         )
         hook.send(text=payload["text"], blocks=payload["blocks"])
         return f"slack:{owner.slack_conn_id}"
@@ -47,16 +69,10 @@ def deliver(owner: Owner, key: str, payload: dict) -> str:
     return f"outbox:{path}"
 
 
-def notify(
-    cfg: ModelConfig, result: DayResult, action: Action, results: Storage, links: dict[str, str]
-) -> str:
-    payload = build_message(cfg, result, action, links)
-    key = dedupe_key(result, action)
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-    marker = cfg.results_key(result.day, f"notified/{action.owner}-{action.kind}.json")
-    if results.exists(marker) and results.read_json(marker).get("digest") == digest:
-        log.info("alert %s already delivered; not sending it again", key)
-        return "already delivered"
-    where = deliver(getattr(cfg.owners, action.owner), key, payload)
-    results.write_json(marker, {"digest": digest, "where": where, "key": key})
-    return where
+def sender(cfg: ModelConfig) -> Sender:
+    """The delivery log's sender for a model: each owner role to its own destination."""
+
+    def send(role: str, key: str, payload: dict) -> str:
+        return deliver(cfg.owners.of(role), f"{cfg.name}/{key}", payload)
+
+    return send

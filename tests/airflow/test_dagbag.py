@@ -28,6 +28,7 @@ def test_each_model_yaml_gives_a_dag_and_a_broken_one_only_breaks_itself(models_
     broken = b.dags["watchkeeper_broken"]
     assert "config-error" in broken.tags and "task: Input should be" in broken.doc_md
     assert [t.task_id for t in broken.tasks] == ["config_error"]
+    assert broken.tasks[0].on_failure_callback  # the operator hears of the broken YAML
 
 
 def test_monitoring_dag_shape_retries_and_callbacks(models_dir):
@@ -38,10 +39,10 @@ def test_monitoring_dag_shape_retries_and_callbacks(models_dir):
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == {
         "resolve_day", "wait_for_data", "load_day", "check_quality", "prepare_profile", "measure_drift", "measure_performance", "log_results",
-        "choose_actions", "notify_data_owner", "notify_model_owner", "request_retraining", "all_clear",
+        "choose_actions", "send_messages", "request_retraining", "all_clear",
     }  # fmt: skip
-    assert dag.get_task("choose_actions").downstream_task_ids == {
-        "notify_data_owner", "notify_model_owner", "request_retraining", "all_clear"}  # fmt: skip
+    assert dag.get_task("choose_actions").downstream_task_ids == {"request_retraining", "all_clear"}
+    assert dag.get_task("send_messages").upstream_task_ids == {"resolve_day", "log_results"}
     assert dag.get_task("measure_drift").upstream_task_ids == {
         "check_quality",
         "prepare_profile",

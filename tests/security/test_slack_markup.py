@@ -7,8 +7,10 @@ import re
 from datetime import date
 
 from helpers import TINY_CONFIG
-from watchkeeper.alerts import build_message, failure_message
+from watchkeeper.alerts import failure_message, incident_message
 from watchkeeper.config import parse_config
+from watchkeeper.incidents import replay
+from watchkeeper.policy import day_signals
 from watchkeeper.result import Action, Check, DayResult, StageSummary
 
 COLUMN = "<!channel>"
@@ -53,8 +55,12 @@ def _controls(text: str) -> list[str]:
 
 
 def test_alert_message_escapes_column_names_and_values():
-    result, action = _hostile_result()
-    payload = build_message(CFG, result, action, {"MLflow run": "http://mlflow/#/runs/1"})
+    result, _ = _hostile_result()
+    result.mlflow_run_id, result.mlflow_experiment_id = "1", "7"
+    day = day_signals(result)  # the day's result → its signals → the policy's opening message, as in a run
+    done = replay(CFG.policy, CFG.name, [day])
+    assert len(done.messages) == 1
+    payload = incident_message(CFG, done.messages[0], day, done.incidents)
     texts = _mrkdwn_texts(payload)
     assert len(texts) >= 4
     for text in texts:

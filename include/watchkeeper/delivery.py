@@ -1,0 +1,104 @@
+"""The delivery log: which message (by stable key) went where, so re-runs send nothing twice and failures retry.
+
+One small document per message key under `<results_prefix>/<model>/deliveries/`: status `sent` (with its
+destination) or `pending` (with the payload and why it failed, e.g. Slack answered 5xx after its retries); a
+pending message is sent once by the next delivery of that model. Sending itself is injected (`Sender`): the
+Airflow plugin posts through the Slack provider, the CLI writes the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+
+from watchkeeper.alerts import incident_message
+from watchkeeper.config import ModelConfig
+from watchkeeper.history import model_key, signals_key
+from watchkeeper.incidents import Outgoing, Replay
+from watchkeeper.policy import DaySignals
+from watchkeeper.storage import Storage
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[str, str, dict], str]
+"""(owner role, message key, payload) → where it went (e.g. `slack:<conn_id>`, `outbox:<path>`); raises on failure."""
+
+
+def log_key(cfg: ModelConfig, key: str) -> str:
+    return model_key(cfg, f"deliveries/{key.replace('/', '__')}.json")
+
+
+def record(cfg: ModelConfig, results: Storage, key: str) -> dict | None:
+    """The delivery log entry of a message key (None: never attempted)."""
+    k = log_key(cfg, key)
+    return results.read_json(k) if results.exists(k) else None
+
+
+def read_log(cfg: ModelConfig, results: Storage) -> list[dict]:
+    return [results.read_json(k) for k in results.list(model_key(cfg, "deliveries"))]
+
+
+def _failure(exc: Exception) -> str:
+    # The exception text of a webhook client can hold the webhook URL (a secret): keep the type and status only.
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return type(exc).__name__ + (f" (HTTP {status})" if status else "")
+
+
+def deliver_once(
+    cfg: ModelConfig, results: Storage, keys: list[str], owner: str, day: str, payload: dict, send: Sender
+) -> str:
+    """Send one payload covering `keys` unless all were sent already; log the outcome per key."""
+    if all((record(cfg, results, k) or {}).get("status") == "sent" for k in keys):
+        return "already sent"
+    message = keys[0] if len(keys) == 1 else f"digest:{keys[0]}"
+    try:
+        where, status, error = send(owner, keys[0], payload), "sent", None
+    except Exception as exc:  # noqa: BLE001 - any failure keeps the message pending for the next delivery
+        where, status, error = "", "pending", _failure(exc)
+        log.warning("message %s to the %s owner not delivered (%s); kept as pending", message, owner, error)
+    for k in keys:
+        entry = {
+            "key": k,
+            "message": message,
+            "owner": owner,
+            "day": day,
+            "status": status,
+            "destination": where,
+        }
+        if status == "pending":
+            entry |= {"error": error, "payload": payload, "keys": keys}
+        results.write_json(log_key(cfg, k), entry)
+    return where or f"pending ({error})"
+
+
+def retry_pending(cfg: ModelConfig, results: Storage, send: Sender) -> list[str]:
+    """Send every pending message once more (the first pending key of a digest carries it)."""
+    out = []
+    for entry in read_log(cfg, results):
+        if entry.get("status") == "pending" and entry.get("keys", [entry["key"]])[0] == entry["key"]:
+            out.append(
+                deliver_once(
+                    cfg, results, entry["keys"], entry["owner"], entry["day"], entry["payload"], send
+                )
+            )
+    return out
+
+
+def send_day(cfg: ModelConfig, results: Storage, done: Replay, day: date, send: Sender) -> list[str]:
+    """Deliver the day's messages of a replay (and any pending ones); return where each went."""
+    out = retry_pending(cfg, results, send)
+    outcome = done.days.get(day)
+    if outcome is None or not outcome.messages:
+        return out
+    ds = DaySignals.model_validate(results.read_json(signals_key(cfg, day)))
+    for msg in outcome.messages:
+        out.append(send_message(cfg, results, msg, ds, done, send))
+    return out
+
+
+def send_message(
+    cfg: ModelConfig, results: Storage, msg: Outgoing, ds: DaySignals, done: Replay, send: Sender
+) -> str:
+    payload = incident_message(cfg, msg, ds, done.incidents)
+    return deliver_once(cfg, results, msg.keys, msg.owner, ds.day.isoformat(), payload, send)
