@@ -149,7 +149,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         # The DAG is created paused; unpausing lets the scheduler run the latest complete day: yesterday.
         af.wait(lambda: af.query("SELECT 1 FROM dag WHERE dag_id = %s", DAG), "DAG parsed", 300)
         af.cli("dags", "unpause", DAG)
-        scheduled = af.wait(lambda: finished(af.runs("scheduled")), "scheduled run", 900)
+        scheduled = af.wait(lambda: finished(af.runs("scheduled")), "scheduled run", 1500)
         assert list(af.runs("scheduled").values()) == [("success", yesterday.isoformat())], af.failed_tasks()
 
         # A backfill of the days before, with the YAML's concurrency.
@@ -159,7 +159,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         assert cmd[cmd.index("--max-active-runs") + 1] == "2"
         af.cli(*cmd)
         took = af.wait(lambda: len(af.runs("backfill")) == BACKFILL_DAYS and finished(af.runs("backfill")),
-                       "backfill", 60 * BACKFILL_DAYS + 600)  # fmt: skip
+                       "backfill", 120 * BACKFILL_DAYS + 900)  # fmt: skip
         runs = af.runs("backfill")
         assert sorted(runs.values()) == [("success", d.isoformat()) for d in backfill], af.failed_tasks()
         print(f"scheduled day: {scheduled:.0f} s; backfill: {took:.0f} s for {BACKFILL_DAYS} days = "
@@ -197,7 +197,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         # Reprocessing the range replaces results: still one MLflow run per day, nothing re-sent.
         af.cli(*backfill_command(model, backfill[0].isoformat(), backfill[-1].isoformat(), "completed"))
         af.wait(lambda: len(af.query("SELECT id FROM backfill WHERE dag_id = %s AND completed_at IS NOT NULL", DAG)) == 2,
-                "reprocessing backfill", 60 * BACKFILL_DAYS + 600)  # fmt: skip
+                "reprocessing backfill", 120 * BACKFILL_DAYS + 900)  # fmt: skip
         assert {state for state, _ in af.runs("backfill").values()} == {"success"}, af.failed_tasks()
         assert Counter(r.data.tags["watchkeeper.day"] for r in mlflow_runs()) == before
         assert {r.info.status for r in mlflow_runs()} == {"FINISHED"}
@@ -205,7 +205,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
 
         # A manual run names its day.
         af.cli("dags", "trigger", DAG, "--conf", json.dumps({"day": manual_day.isoformat()}))
-        af.wait(lambda: finished(af.runs("manual")), "manual run", 900)
+        af.wait(lambda: finished(af.runs("manual")), "manual run", 1500)
         assert [s for s, _ in af.runs("manual").values()] == ["success"], af.failed_tasks()
         assert (
             storage.read_json(model.results_key(manual_day, "result.json"))["day"] == manual_day.isoformat()
