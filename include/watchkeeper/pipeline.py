@@ -262,6 +262,11 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
     realized = _doc(d, "stages/performance.json").get("realized", {})
     stages = decisions.summarize(checks)
     rows = int(load_info.get("rows", 0))
+    shadow = None
+    if d.cfg.model is not None and tracking_uri:  # the registry's challenger, scored beside the champion
+        from watchkeeper.retraining.shadow import shadow_day
+
+        shadow = shadow_day(d, tracking_uri, realized)
     result = DayResult(
         model=d.cfg.name,
         task=d.cfg.task,
@@ -276,6 +281,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         estimates=estimates_of(checks),
         realized=[Realized.model_validate(r) for _, r in sorted(realized.items())],
         config_digest=d.cfg.digest(),
+        shadow=shadow,
         artifacts={
             name: d.results.url(d.key(name))
             for name in ("result.json", "quality/gx_validation_result.json", "quality/report.html")
@@ -286,6 +292,10 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         from watchkeeper.tracking import log_day
 
         log_day(result, tracking_uri, d)
+        if shadow is not None:
+            from watchkeeper.retraining.shadow import log_shadow
+
+            log_shadow(result, tracking_uri)
     d.results.write_json(d.key("result.json"), result.model_dump(mode="json"))
     return result
 
