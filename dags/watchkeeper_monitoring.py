@@ -13,6 +13,7 @@ from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 from watchkeeper.config import ConfigError, ModelConfig, load_config
+from watchkeeper_airflow.assets import request_asset
 from watchkeeper_airflow.callbacks import WatchkeeperFailureNotifier
 
 MODELS_DIR = Path(
@@ -116,11 +117,15 @@ def monitoring_dag(cfg: ModelConfig, path: str):
 
             return notify_owner(path, day, "model")
 
-        @task
+        @task(outlets=[request_asset(cfg.name)])
         def request_retraining(day: str) -> str:
             from watchkeeper_airflow.actions import request_retraining
 
-            return request_retraining(path, day)
+            url = request_retraining(path, day)
+            # The Asset event carries the request to watchkeeper_retrain_<model> (see dags/watchkeeper_retraining.py).
+            get_current_context()["outlet_events"][request_asset(cfg.name)].extra = {
+                "model": cfg.name, "day": day, "reason": "monitoring requested a retraining", "request": url}  # fmt: skip
+            return url
 
         @task
         def all_clear(summary: dict) -> str:

@@ -37,7 +37,7 @@ def acquire(cfg: ModelConfig, results: Storage, holder: str, day: date) -> None:
 def release(cfg: ModelConfig, results: Storage, holder: str) -> None:
     key = _key(cfg, "lease.json")
     if results.exists(key) and results.read_json(key)["holder"] == holder:
-        results.delete_prefix(key)
+        results.fs.delete_file(results.path(key))
 
 
 def check_cooldown(cfg: ModelConfig, results: Storage, day: date) -> None:

@@ -35,16 +35,16 @@ def promote(
     except Exception as exc:
         raise registry.RegistryError(f"{name} has no version {version}") from exc
     current = registry.by_alias(c, name, registry.CHAMPION)
-    if current is not None and current.version == version:
+    if current is not None and current == version:
         raise registry.RegistryError(f"{name} version {version} is already the champion")
     if current is not None:
-        c.set_registered_model_alias(name, registry.PREVIOUS, current.version)
+        c.set_registered_model_alias(name, registry.PREVIOUS, current)
     c.set_registered_model_alias(name, registry.CHAMPION, version)
     challenger = registry.by_alias(c, name, registry.CHALLENGER)
-    if challenger is not None and challenger.version == version:
+    if challenger is not None and challenger == version:
         c.delete_registered_model_alias(name, registry.CHALLENGER)  # shadow scoring stops with the proposal
     _tag(c, name, version, "promoted", by, why)
-    event = {"event": "promoted", "version": version, "from_version": current.version if current else None,
+    event = {"event": "promoted", "version": version, "from_version": current if current else None,
              "by": by, "why": why}  # fmt: skip
     return registry.record(results, cfg, event)
 
@@ -57,12 +57,12 @@ def rollback(cfg: ModelConfig, tracking_uri: str, results: Storage, by: str, why
     if previous is None:
         raise registry.RegistryError(f"{name} has no previous_champion to roll back to")
     current = registry.by_alias(c, name, registry.CHAMPION)
-    c.set_registered_model_alias(name, registry.CHAMPION, previous.version)
+    c.set_registered_model_alias(name, registry.CHAMPION, previous)
     if current is not None:
-        c.set_registered_model_alias(name, registry.PREVIOUS, current.version)
-        _tag(c, name, current.version, "rolled_back", by, why)
-    event = {"event": "rolled_back", "version": previous.version,
-             "from_version": current.version if current else None, "by": by, "why": why}  # fmt: skip
+        c.set_registered_model_alias(name, registry.PREVIOUS, current)
+        _tag(c, name, current, "rolled_back", by, why)
+    event = {"event": "rolled_back", "version": previous,
+             "from_version": current if current else None, "by": by, "why": why}  # fmt: skip
     return registry.record(results, cfg, event)
 
 

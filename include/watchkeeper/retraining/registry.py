@@ -15,7 +15,6 @@ from watchkeeper.storage import Storage
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-    from mlflow.entities.model_registry import ModelVersion
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 
@@ -37,11 +36,12 @@ def client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def by_alias(c: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+def by_alias(c: MlflowClient, name: str, alias: str) -> str | None:
+    """The version (as text) an alias points to, or None when the alias (or the registered model) is absent."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return c.get_model_version_by_alias(name, alias)
+        return str(c.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 

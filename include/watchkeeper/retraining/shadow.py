@@ -8,6 +8,7 @@ shadowed prediction day, both models' realized metrics on the same labelled rows
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,12 +36,12 @@ def shadow_day(d: Day, tracking_uri: str, realized: dict[str, dict]) -> Shadow |
         return None
     from watchkeeper.pipeline import staged_frame
 
-    model = registry.load(cfg, tracking_uri, version.version)
+    model = registry.load(cfg, tracking_uri, version)
     columns = input_columns(cfg, model)
     cols = cfg.columns
     frame = staged_frame(d, [cols.id, *columns, cols.prediction, *([cols.score] if cols.score else [])])
     pred, score = _outputs(cfg, model, frame[columns])
-    out = pd.DataFrame({cols.id: frame[cols.id].astype(str), "prediction": pred, "version": version.version})
+    out = pd.DataFrame({cols.id: frame[cols.id].astype(str), "prediction": pred, "version": version})
     if score is not None:
         out["score"] = score
     buf = io.BytesIO()
@@ -51,12 +52,12 @@ def shadow_day(d: Day, tracking_uri: str, realized: dict[str, dict]) -> Shadow |
         (champ_score, score) if score is not None and champ_score is not None else (champ_pred, pred)
     )
     shadow = Shadow(
-        version=version.version,
+        version=version,
         rows=len(frame),
         champion_mean=_mean(champ),
         challenger_mean=_mean(chall),
         mean_abs_difference=_mean(np.abs(np.asarray(chall, float) - np.asarray(champ, float))),
-        realized=_realized(d, version.version, sorted(realized)),
+        realized=_realized(d, version, sorted(realized)),
     )
     d.results.write_json(d.key("shadow.json"), shadow.model_dump(mode="json"))
     return shadow
@@ -88,7 +89,7 @@ def _realized(d: Day, version: str, days: list[str]) -> dict[str, dict[str, dict
             continue
         from watchkeeper.loading import day_key, read_table
 
-        champ = read_table(d.storage, day_key(cfg, p), cfg.paths.csv,
+        champ = read_table(d.storage, day_key(cfg, date.fromisoformat(p)), cfg.paths.csv,
                            [c for c in (cols.id, cols.prediction, cols.score) if c]).to_pandas()  # fmt: skip
         champ[cols.id] = champ[cols.id].astype(str)
         joined = champ.merge(mine, on=cols.id).merge(known, on=cols.id)

@@ -54,7 +54,7 @@ def train_challenger(cfg: ModelConfig, tracking_uri: str, ts: TrainingSet) -> di
         + (",reference" if f["reference_included"] else ""),
         "watchkeeper.holdout_days": ",".join(f["holdout_days"]),
         "watchkeeper.config_digest": cfg.digest(),
-        "watchkeeper.challenges_version": champion_version.version,
+        "watchkeeper.challenges_version": champion_version,
         "watchkeeper.trained_by": cfg.model.train_fn or "sklearn.base.clone(champion).fit",
     }
     params = {"train_rows": f["train_rows"], "holdout_rows": f["holdout_rows"], "features": len(columns)}
@@ -67,4 +67,4 @@ def train_challenger(cfg: ModelConfig, tracking_uri: str, ts: TrainingSet) -> di
     with mlflow.start_run(run_id=run_id):
         mlflow.log_dict({**f, "columns": columns}, "training_set.json")
         mlflow.log_text(json.dumps(f["checksums"], indent=2), "checksums.json")
-    return {"version": version, "run_id": run_id, "champion_version": champion_version.version}
+    return {"version": version, "run_id": run_id, "champion_version": champion_version}
