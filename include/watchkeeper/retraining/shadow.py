@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from watchkeeper.pipeline import Day
 
 PREDICTIONS = "shadow/predictions.parquet"
+_PRED, _SCORE = "__shadow_prediction", "__shadow_score"
 
 
 def shadow_day(d: Day, tracking_uri: str, realized: dict[str, dict]) -> Shadow | None:
@@ -41,9 +42,9 @@ def shadow_day(d: Day, tracking_uri: str, realized: dict[str, dict]) -> Shadow |
     cols = cfg.columns
     frame = staged_frame(d, [cols.id, *columns, cols.prediction, *([cols.score] if cols.score else [])])
     pred, score = _outputs(cfg, model, frame[columns])
-    out = pd.DataFrame({cols.id: frame[cols.id].astype(str), "prediction": pred, "version": version})
+    out = pd.DataFrame({cols.id: frame[cols.id].astype(str), _PRED: pred, "version": version})
     if score is not None:
-        out["score"] = score
+        out[_SCORE] = score
     buf = io.BytesIO()
     out.to_parquet(buf, index=False)
     d.results.write_bytes(d.key(PREDICTIONS), buf.getvalue())
@@ -97,7 +98,7 @@ def _realized(d: Day, version: str, days: list[str]) -> dict[str, dict[str, dict
             continue
         y = labels_of(cfg, joined)
         a = predictions_of(cfg, joined)
-        b = (joined["prediction"].to_numpy(), joined["score"].to_numpy() if "score" in joined else None)
+        b = (joined[_PRED].to_numpy(), joined[_SCORE].to_numpy() if _SCORE in joined else None)
         out[p] = {"labelled": {"rows": float(len(joined))}}
         for role, (pred, score) in (("champion", a), ("challenger", b)):
             out[p][role] = {
