@@ -86,7 +86,7 @@ def _realized(d: Day, version: str, days: list[str]) -> dict[str, dict[str, dict
     out = {}
     for p in shadowed:
         mine = pd.read_parquet(io.BytesIO(d.results.read_bytes(cfg.results_key(p, PREDICTIONS))))
-        if mine.empty or str(mine["version"].iloc[0]) != version:
+        if mine.empty or _PRED not in mine or str(mine["version"].iloc[0]) != version:
             continue
         from watchkeeper.loading import day_key, read_table
 
