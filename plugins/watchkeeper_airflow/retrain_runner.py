@@ -2,6 +2,7 @@
 with that request (what the scheduler does on the retraining-request Asset event); the demo and e2e tests use it.
 
 Usage: python -m watchkeeper_airflow.retrain_runner MODEL[,MODEL...] FIRST..LAST
+       python -m watchkeeper_airflow.retrain_runner --retrain MODEL DAY           (a manual retraining request)
        python -m watchkeeper_airflow.retrain_runner --promote MODEL VERSION BY   (the watchkeeper_promote DAG)
 """
 
@@ -60,6 +61,16 @@ def run(models: list[str], days: list[date]) -> list[str]:
     return failed
 
 
+def retrain(model: str, day: date, reason: str = "manual request") -> str:
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = _dag(DagBag(), f"watchkeeper_retrain_{model}")
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    state = str(dag.test(logical_date=logical, run_conf={"day": day.isoformat(), "reason": reason}).state)
+    print(f"{dag.dag_id} {day}: {state}", flush=True)
+    return state
+
+
 def promote(model: str, version: int, by: str) -> str:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -72,6 +83,8 @@ def promote(model: str, version: int, by: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[0] == "--retrain":
+        return 0 if retrain(argv[1], date.fromisoformat(argv[2])) == "success" else 1
     if argv[0] == "--promote":
         return 0 if promote(argv[1], int(argv[2]), argv[3]) == "success" else 1
     models, *specs = argv
