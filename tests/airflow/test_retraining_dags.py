@@ -14,7 +14,9 @@ def bag():
 def test_retraining_dag_per_registered_model_wired_to_the_monitoring_request(models_dir):
     (models_dir / "good.yaml").write_text(yaml.safe_dump({**TINY_CONFIG, "name": "good", "storage": {"uri": "s3://b/p"},
                                                           "model": {"registered_name": "good_model"}}))  # fmt: skip
-    (models_dir / "plain.yaml").write_text(yaml.safe_dump({**TINY_CONFIG, "name": "plain", "storage": {"uri": "/x"}}))
+    (models_dir / "plain.yaml").write_text(
+        yaml.safe_dump({**TINY_CONFIG, "name": "plain", "storage": {"uri": "/x"}})
+    )
     b = bag()
     assert b.import_errors == {}
     assert "watchkeeper_retrain_good" in b.dags and "watchkeeper_retrain_plain" not in b.dags

@@ -32,7 +32,9 @@ def render(cfg: ModelConfig, results: Storage, tracking_uri: str) -> str:
         )
     c = registry.client(tracking_uri)
     name = registry.model_section(cfg).registered_name
-    aliases = {a: registry.by_alias(c, name, a) for a in (registry.CHAMPION, registry.CHALLENGER, registry.PREVIOUS)}
+    aliases = {
+        a: registry.by_alias(c, name, a) for a in (registry.CHAMPION, registry.CHALLENGER, registry.PREVIOUS)
+    }
     lines.append("  registry " + name + ": " + ", ".join(f"{a} v{v}" for a, v in aliases.items() if v))
     return "\n".join(lines)
 
