@@ -8,6 +8,7 @@ Usage: python -m watchkeeper_airflow.retrain_runner MODEL[,MODEL...] FIRST..LAST
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,7 +31,6 @@ def _requested(config_path: str, day: date) -> bool:
 
 
 def _config_path(model: str) -> str:
-    import os
     from pathlib import Path
 
     default = Path(__file__).resolve().parents[2] / "include" / "models"
@@ -83,6 +83,8 @@ def promote(model: str, version: int, by: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    # On a loaded machine parsing the DAG folder can pass Airflow's 30 s default; one process parses it once.
+    os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "300")
     if argv[0] == "--retrain":
         return 0 if retrain(argv[1], date.fromisoformat(argv[2])) == "success" else 1
     if argv[0] == "--promote":
