@@ -135,6 +135,10 @@ def build(
         if lkey and storage.exists(lkey):
             checksums[lkey] = _checksum(storage, lkey)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*wanted, target, DAY])
+    # A refit pipeline without an imputer cannot take missing inputs; such rows are counted and left out.
+    complete = rows[[*columns, target]].notna().all(axis=1) if len(rows) else pd.Series(dtype=bool)
+    missing_inputs = int((~complete).sum())
+    rows = rows[complete] if len(rows) else rows
     rows[target] = labels_of(cfg, rows) if len(rows) else rows[target]
     labelled_days = sorted(d for d, n in per_day.items() if n)
     holdout_days = labelled_days[-rt.holdout_days :] if len(labelled_days) > rt.holdout_days else []
@@ -144,6 +148,7 @@ def build(
         ref = load_reference(cfg, storage)
         ref = ref[[c for c in [*wanted, target] if c in ref]].assign(**{DAY: "reference"})
         ref[target] = labels_of(cfg, ref)
+        ref = ref.dropna(subset=[c for c in [*columns, target] if c in ref])
         train = pd.concat([ref, train], ignore_index=True)
         checksums[cfg.paths.reference] = _checksum(storage, cfg.paths.reference)
     facts = {
@@ -159,6 +164,7 @@ def build(
         "reference_included": rt.include_reference,
         "checksums": checksums,
         "label_conflicts_left_out": label_facts.get("conflicting_ids_in_file", 0),
+        "rows_with_missing_values_left_out": missing_inputs,
     }
     labelled_train = len(train) - (int((train[DAY] == "reference").sum()) if rt.include_reference else 0)
     if labelled_train < rt.min_labelled_rows or len(holdout) < rt.min_holdout_rows:
