@@ -50,7 +50,7 @@ def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, 
     )
     assert f"watchkeeper_credit_default {dq}: success" in out.stdout, out.stdout + out.stderr[-3000:]
     assert (
-        "watchkeeper_retrain_credit_default" not in out.stdout
+        f"watchkeeper_retrain_credit_default {dq}:" not in out.stdout
     )  # a failed-quality day requests no retraining
     out = subprocess.run(
         [*runner, "--retrain", "credit_default", dq], env=env, capture_output=True, text=True, timeout=900
