@@ -14,6 +14,7 @@ from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 from watchkeeper.config import ConfigError, ModelConfig, load_config
+from watchkeeper_airflow.assets import request_asset
 from watchkeeper_airflow.callbacks import ConfigErrorNotifier, WatchkeeperFailureNotifier
 
 MODELS_DIR = Path(
@@ -124,13 +125,16 @@ def monitoring_dag(cfg: ModelConfig, path: str):
             log.info("messages of %s %s: %s", cfg.name, day, sent)
             return sent
 
-        @task
+        @task(outlets=[request_asset(cfg.name)])
         def request_retraining(day: str) -> str:
             from watchkeeper_airflow.actions import request_retraining
 
-            request = request_retraining(path, day)
-            log.info("retraining of %s requested for %s: %s", cfg.name, day, request)
-            return request
+            url = request_retraining(path, day)
+            # The Asset event carries the request to watchkeeper_retrain_<model> (see dags/watchkeeper_retraining.py).
+            get_current_context()["outlet_events"][request_asset(cfg.name)].extra = {
+                "model": cfg.name, "day": day, "reason": "monitoring requested a retraining", "request": url}  # fmt: skip
+            log.info("retraining of %s requested for %s: %s", cfg.name, day, url)
+            return url
 
         @task
         def all_clear(summary: dict) -> str:

@@ -61,6 +61,47 @@ def manifest_days(first: date, days: int) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range(days)]
 
 
+def register_champion(cfg, tracking_uri: str, storage: Storage) -> None:
+    """The demo model in production: version 1 of its registered model, alias `champion` (skops, not a pickle)."""
+    from watchkeeper.demo.champions import champion
+    from watchkeeper.retraining.registry import register_champion as register
+
+    model, sample, tags = champion(cfg.name)
+    version = register(cfg, tracking_uri, storage, model, sample, tags, "the demo model in production")
+    print(f"registered {cfg.model.registered_name} version {version} as champion in MLflow")
+
+
+def retraining_story(worlds: dict, stack: Stack, log: Path, approve: bool) -> None:
+    """Each model's retraining requests, verdicts and registry aliases; with `approve`, promote the proposals."""
+    from watchkeeper.retraining.story import latest_proposal, render
+
+    for model, (cfg, storage, _) in worlds.items():
+        print("\n" + render(cfg, storage, stack.tracking_uri))
+        proposals = [
+            m
+            for m in read_outbox(Path(stack.outbox))
+            if m["key"].startswith(f"{model}/") and "/model/retrain" in m["key"]
+        ]
+        for m in proposals[-2:]:
+            print("  message to the model owner: " + m["payload"]["text"][:400])
+        version = latest_proposal(cfg, storage)
+        if approve and version:
+            print(f"  approving {model} version {version} through the watchkeeper_promote DAG ...")
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "watchkeeper_airflow.retrain_runner",
+                    "--promote",
+                    model,
+                    version,
+                    "demo --approve",
+                ],
+                log,
+            )
+            print("\n".join(render(cfg, storage, stack.tracking_uri).splitlines()[-1:]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=60, help="production days in each world (default 60)")
@@ -72,6 +113,11 @@ def main() -> int:
         type=int,
         default=None,
         help="predictions per day for every model (default: 4000, 1500)",
+    )
+    parser.add_argument(
+        "--approve",
+        action="store_true",
+        help="approve each model's latest proposed challenger (watchkeeper_promote)",
     )
     parser.add_argument(
         "--keep-running", action="store_true", help="leave the S3 server up (stop: watchkeeper stack down)"
@@ -96,6 +142,7 @@ def main() -> int:
             rows = args.rows_per_day or ROWS[model]
             manifest = WORLDS[model](storage.write_bytes, days=args.days, rows_per_day=rows)
             worlds[model] = (cfg, storage, manifest)
+            register_champion(cfg, stack.tracking_uri, storage)
             print(f"wrote the {model} world to {cfg.storage.uri}: {args.days} days x ~{rows} predictions")
         first = date.fromisoformat(next(iter(worlds.values()))[2]["start"])
         last = first + timedelta(days=args.days - 1)
@@ -104,7 +151,14 @@ def main() -> int:
         run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], log)
         dags = ",".join(f"watchkeeper_{m}" for m in models)
         print(f"running DAGs {dags} for {first}..{last} through Airflow (log: {log}) ...")
-        runner = [sys.executable, "-m", "watchkeeper_airflow.runner", dags, f"{first}..{last}"]
+        # Monitoring day by day; after a day that asked for a retraining, the model's retraining DAG with that request.
+        runner = [
+            sys.executable,
+            "-m",
+            "watchkeeper_airflow.retrain_runner",
+            ",".join(models),
+            f"{first}..{last}",
+        ]
         with open(log, "a") as out:
             proc = subprocess.Popen(
                 runner, stdout=subprocess.PIPE, stderr=out, text=True, env=os.environ.copy()
@@ -126,6 +180,7 @@ def main() -> int:
         (STATE / "detection.json").write_text(json.dumps(reports, indent=2))
         for model, (cfg, storage, _) in worlds.items():
             print(f"\n{model}: " + alert_summary(cfg, storage))
+        retraining_story(worlds, stack, log, args.approve)
         outbox = read_outbox(Path(stack.outbox))
         print(f"\n{len(outbox)} message(s) in the outbox {stack.outbox} (no Slack connection configured)")
         print(

@@ -392,3 +392,75 @@ def stack_down_cmd(state_dir: str) -> None:
 
     stopped = Stack.load(str(Path(state_dir).resolve())).stop()
     click.echo("stopped: " + (", ".join(stopped) or "nothing was running"))
+
+
+def _registry_target(config_path: str, tracking_uri: str | None) -> tuple[ModelConfig, str, Storage]:
+    cfg = _config(config_path)
+    if cfg.model is None:
+        raise click.ClickException(f"{config_path}: no `model:` section naming the registered model")
+    if not tracking_uri:
+        raise click.ClickException("no MLflow tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI")
+    _, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+    return cfg, tracking_uri, results
+
+
+@main.command("promote")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--version", "version", required=True, type=int, help="Registered version to make the champion."
+)
+@click.option(
+    "--reason", default="approved by the model owner", show_default=True, help="Recorded with the move."
+)
+@click.option("--by", default=None, help="Who approves (default: the OS user).")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None)
+def promote_cmd(
+    config_path: str, version: int, reason: str, by: str | None, tracking_uri: str | None
+) -> None:
+    """Move the `champion` alias to VERSION; the replaced champion becomes `previous_champion`."""
+    import getpass
+
+    from watchkeeper.retraining.promote import promote
+    from watchkeeper.retraining.registry import RegistryError
+
+    cfg, uri, results = _registry_target(config_path, tracking_uri)
+    try:
+        event = promote(cfg, uri, results, version, by or getpass.getuser(), reason)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{cfg.name}: version {event['version']} is the champion (was {event['from_version']})")
+
+
+@main.command("rollback")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--reason", default="rolled back by the model owner", show_default=True)
+@click.option("--by", default=None, help="Who rolls back (default: the OS user).")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None)
+def rollback_cmd(config_path: str, reason: str, by: str | None, tracking_uri: str | None) -> None:
+    """Move the `champion` alias back to `previous_champion`."""
+    import getpass
+
+    from watchkeeper.retraining.promote import rollback
+    from watchkeeper.retraining.registry import RegistryError
+
+    cfg, uri, results = _registry_target(config_path, tracking_uri)
+    try:
+        event = rollback(cfg, uri, results, by or getpass.getuser(), reason)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{cfg.name}: version {event['version']} is the champion again (was {event['from_version']})")
+
+
+@main.command("retrain")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--day", required=True, callback=_day, help="Request day, YYYY-MM-DD.")
+@click.option("--reason", default="manual request", show_default=True)
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None)
+def retrain_cmd(config_path: str, day: date, reason: str, tracking_uri: str | None) -> None:
+    """Run a retraining request in this process and print its outcome (refusals are outcomes, exit 0)."""
+    from watchkeeper.retraining.run import retrain
+
+    cfg, uri, results = _registry_target(config_path, tracking_uri)
+    data, _ = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+    outcome, _ = retrain(cfg, data, results, uri, day, reason)
+    click.echo(json.dumps(outcome, indent=2, default=str))

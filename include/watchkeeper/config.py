@@ -428,6 +428,64 @@ class AirflowConfig(_Model):
     """How often a waiting run looks for the day's file (the worker slot is released in between)."""
 
 
+class RetrainingConfig(_Model):
+    """Guards and data of a retraining (`watchkeeper_retrain_<model>`)."""
+
+    window_days: int = Field(28, ge=1)
+    """Prediction days (ending on the request day) whose labelled rows may become training and holdout data."""
+    from_change: bool = True
+    """Start the window at the earliest prediction day whose realized performance alerted in the request (the
+    change point), so rows of the old input→label relation do not dilute the challenger; never before the window."""
+    holdout_days: int = Field(2, ge=1)
+    """The most recent labelled prediction days, held out of training: champion and challenger are judged on them."""
+    min_labelled_rows: int = Field(2000, ge=1)
+    """Fewer labelled training rows than this (or fewer than `min_holdout_rows` held out): the run ends with a
+    "not enough labels" result, not a failure, and starts no cooldown."""
+    min_holdout_rows: int = Field(500, ge=1)
+    """Fewest labelled holdout rows that can support a verdict."""
+    cooldown_days: int = Field(3, ge=0)
+    """Days after a retraining that produced a challenger during which further requests are declined."""
+    include_reference: bool = False
+    """Add the reference data (with its labels) to the training rows."""
+    lease_minutes: float = Field(120, gt=0)
+    """A retraining holds the model's lease this long at most; a newer request waits out a live lease."""
+
+
+class EvaluationConfig(_Model):
+    """How champion and challenger are compared on the holdout."""
+
+    primary_metric: str | None = None
+    """Metric that must improve (a registered metric, see `watchkeeper methods`); default `roc_auc` for
+    classifiers, `mae` for regressors."""
+    min_margin: float = Field(0.0, ge=0)
+    """The challenger must beat the champion's primary metric by at least this much (absolute)."""
+    guardrails: list[str] | None = None
+    """Metrics that must not get worse than the champion's by more than `guardrail_tolerance`; default: the
+    task's other default metrics that MLflow's evaluator reports."""
+    guardrail_tolerance: float = Field(0.01, ge=0)
+    """Absolute worsening a guardrail metric may show before the verdict is "regresses"."""
+    bootstrap_samples: int = Field(1000, ge=100)
+    """Paired bootstrap resamples of the holdout for the primary metric's difference."""
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    """Level of the bootstrap interval; the gain counts as larger than chance when the interval excludes 0."""
+
+
+class RegistryModelConfig(_Model):
+    """The model in the MLflow Model Registry: alias `champion` is production, `challenger` a proposed version."""
+
+    registered_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+    """Registered model name in the MLflow Model Registry."""
+    train_fn: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """`package.module:function(features: DataFrame, target: ndarray, champion) -> fitted model` for models that
+    are not a refittable scikit-learn pipeline; default: refit `sklearn.base.clone` of the champion."""
+    auto_promote: bool = False
+    """Promote a challenger without a person when its verdict is "better" (off: the model owner approves)."""
+    retraining: RetrainingConfig = RetrainingConfig()
+    """Retraining data and guards."""
+    evaluation: EvaluationConfig = EvaluationConfig()
+    """Champion/challenger comparison."""
+
+
 class ModelConfig(_Model):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
     """Model name: letters, digits, `_` and `-`; names the DAG, MLflow experiment and stored results."""
@@ -448,6 +506,8 @@ class ModelConfig(_Model):
     reference: ReferenceConfig = ReferenceConfig()
     policy: PolicyConfig = PolicyConfig()
     airflow: AirflowConfig = AirflowConfig()
+    model: RegistryModelConfig | None = None
+    """The registered model and its retraining (none: Watchkeeper monitors but never retrains)."""
     source: Annotated[str, Field(exclude=True)] = ""
     """Path of the YAML file this came from (set by `load_config`)."""
 

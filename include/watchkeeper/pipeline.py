@@ -329,6 +329,14 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
     realized = _doc(d, "stages/performance.json").get("realized", {})
     stages = decisions.summarize(checks)
     rows = int(load_info.get("rows", 0))
+    shadow = None
+    if d.cfg.model is not None and tracking_uri:  # the registry's challenger, scored beside the champion
+        from watchkeeper.retraining.shadow import shadow_day
+
+        try:
+            shadow = shadow_day(d, tracking_uri, realized)
+        except Exception as exc:  # a registry outage must not lose the day: shadow scoring is extra evidence
+            log.warning("%s %s: shadow scoring skipped: %s", d.cfg.name, d.day, exc)
     result = DayResult(
         model=d.cfg.name,
         task=d.cfg.task,
@@ -344,6 +352,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         estimates=estimates_of(checks),
         realized=[Realized.model_validate(r) for _, r in sorted(realized.items())],
         config_digest=d.cfg.digest(),
+        shadow=shadow,
         artifacts={
             name: d.results.url(d.key(name))
             for name in (
@@ -370,6 +379,13 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         )
     if tracking_uri and project_mlflow(d, result, tracking_uri):
         store_signals(d.cfg, d.results, result)  # now with the MLflow run its messages link to
+        if shadow is not None:
+            from watchkeeper.retraining.shadow import log_shadow
+
+            try:
+                log_shadow(result, tracking_uri)
+            except Exception as exc:  # the champion's day is logged; the shadow metrics are extra
+                log.warning("%s %s: shadow metrics not logged: %s", d.cfg.name, d.day, exc)
     return result
 
 

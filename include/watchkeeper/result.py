@@ -239,6 +239,23 @@ class Distribution(BaseModel):
     today_rows: int
 
 
+class Shadow(BaseModel):
+    """The registry's `challenger` scored on the day beside the champion (shadow scoring; nobody acts on it)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    version: str
+    """Registered version of the challenger."""
+    rows: int
+    champion_mean: float | None = None
+    """Mean score (classifier) or prediction (regressor) of the champion on the day."""
+    challenger_mean: float | None = None
+    mean_abs_difference: float | None = None
+    """Mean absolute difference between the two models' scores or predictions, row by row."""
+    realized: dict[str, dict[str, dict[str, float | None]]] = Field(default_factory=dict)
+    """Per shadowed prediction day labelled today: `champion` and `challenger` metrics on the same labelled rows."""
+
+
 class StageSummary(BaseModel):
     """A stage's outcome at a glance."""
 
@@ -285,6 +302,8 @@ class DayResult(BaseModel):
     mlflow_experiment_id: str | None = None
     config_digest: str = ""
     """Hash of the model configuration the day was judged with."""
+    shadow: Shadow | None = None
+    """The challenger's shadow scores and realized metrics beside the champion's (None: no challenger)."""
 
     @property
     def alerts(self) -> list[Check]:

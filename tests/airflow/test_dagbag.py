@@ -24,7 +24,7 @@ def test_each_model_yaml_gives_a_dag_and_a_broken_one_only_breaks_itself(models_
     )
     b = bag()
     assert b.import_errors == {}
-    assert set(b.dags) == {"watchkeeper_good", "watchkeeper_broken"}
+    assert set(b.dags) == {"watchkeeper_good", "watchkeeper_broken", "watchkeeper_promote"}
     broken = b.dags["watchkeeper_broken"]
     assert "config-error" in broken.tags and "task: Input should be" in broken.doc_md
     assert [t.task_id for t in broken.tasks] == ["config_error"]
@@ -67,7 +67,9 @@ def test_shipped_model_configs_give_dags_without_io_at_parse(monkeypatch):
     monkeypatch.setenv("WATCHKEEPER_MODELS_DIR", str(ROOT_MODELS))
     b = bag()
     assert b.import_errors == {}
-    assert set(b.dags) == {f"watchkeeper_{p.stem}" for p in ROOT_MODELS.glob("*.yaml")}
+    stems = [p.stem for p in ROOT_MODELS.glob("*.yaml")]
+    retrain = {f"watchkeeper_retrain_{s}" for s in stems}  # the shipped models all name a registered model
+    assert set(b.dags) == {f"watchkeeper_{s}" for s in stems} | retrain | {"watchkeeper_promote"}
 
 
 def test_scheduled_runs_cover_the_previous_day():
