@@ -47,11 +47,24 @@ def main() -> None:
 @click.option(
     "--outbox", type=click.Path(dir_okay=False), default=None, help="Also write the alerts to this outbox."
 )
-def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: str | None) -> None:
+@click.option(
+    "--timings",
+    type=click.Path(dir_okay=False),
+    envvar="WATCHKEEPER_TIMINGS",
+    default=None,
+    help="Write each stage's CPU and wall seconds and the peak RSS to this JSON file.",
+)
+def run_day_cmd(
+    config_path: str, day: date, tracking_uri: str | None, outbox: str | None, timings: str | None
+) -> None:
     """Process one day and print its result (checks, verdicts, actions) as JSON.
 
     Exit 0 when the day was processed, with or without alerts; 2 when it could not be (message on stderr).
     """
+    if timings:
+        import os
+
+        os.environ["WATCHKEEPER_TIMINGS"] = timings
     from watchkeeper.pipeline import run_day
 
     cfg = _config(config_path)
