@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from drift import CATEGORICAL, NUMERIC, _batch
 
 FIRST_DAY = date(2030, 1, 1)

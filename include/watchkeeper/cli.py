@@ -10,15 +10,17 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from watchkeeper.config import ConfigError, ModelConfig, load_config
-from watchkeeper.loading import InputError
-from watchkeeper.storage import Storage, StorageError, open_storages
+if TYPE_CHECKING:  # the engine's modules are imported by the commands that use them: `--help` stays instant
+    from watchkeeper.config import ModelConfig
 
 
 def _config(path: str) -> ModelConfig:
+    from watchkeeper.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -65,7 +67,9 @@ def run_day_cmd(
         import os
 
         os.environ["WATCHKEEPER_TIMINGS"] = timings
+    from watchkeeper.loading import InputError
     from watchkeeper.pipeline import run_day
+    from watchkeeper.storage import StorageError, open_storages
 
     cfg = _config(config_path)
     try:
@@ -95,6 +99,8 @@ def run_day_cmd(
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate_config_cmd(configs: tuple[str, ...]) -> None:
     """Check model YAML files against the schema; name every bad field."""
+    from watchkeeper.config import ConfigError, load_config
+
     failed = 0
     for path in configs:
         try:
@@ -115,8 +121,10 @@ def validate_config_cmd(configs: tuple[str, ...]) -> None:
 )
 def suggest_expectations_cmd(config_path: str, force: bool) -> None:
     """Write expectations/<model>/<suite>.json from the reference data, for review; never silently overwrite."""
+    from watchkeeper.loading import InputError
     from watchkeeper.quality.suite import build_suite_dict, suite_path, to_json
     from watchkeeper.reference import load_reference
+    from watchkeeper.storage import Storage
 
     cfg = _config(config_path)
     try:
@@ -174,6 +182,7 @@ def demo() -> None:
 def demo_generate_cmd(config_path: str, days: int, rows_per_day: int | None, seed: int | None) -> None:
     """Train the demo model named in the config and write its reference, days, labels and incidents to its storage."""
     from watchkeeper.demo import WORLDS
+    from watchkeeper.storage import Storage
 
     cfg = _config(config_path)
     if cfg.name not in WORLDS:
