@@ -95,6 +95,60 @@ def run_day_cmd(
     click.echo(result.model_dump_json(indent=2))
 
 
+@main.command("backfill")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
+@click.option("--start", required=True, callback=_day, help="First day, YYYY-MM-DD.")
+@click.option("--end", required=True, callback=_day, help="Last day, YYYY-MM-DD (included).")
+@click.option("--local", is_flag=True, help="Run the days here, in order, in this one process.")
+@click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, help="MLflow tracking URI (optional)."
+)
+def backfill_cmd(config_path: str, start: date, end: date, local: bool, tracking_uri: str | None) -> None:
+    """Monitor every day from START to END again; each day's stored results and MLflow run are replaced.
+
+    Without --local the backfill is created in Airflow (the model's DAG, completed runs reprocessed, at most
+    `airflow.max_active_runs` at once) and watched until it is done.
+    """
+    from watchkeeper import backfill
+    from watchkeeper.storage import open_storages
+
+    cfg = _config(config_path)
+    if end < start:
+        raise click.BadParameter("--end is before --start")
+    total = (end - start).days + 1
+    if not local:
+        seen: dict[str, str] = {}
+
+        def show(runs: dict[str, str]) -> None:
+            done = sum(s in ("success", "failed") for s in runs.values())
+            if runs != seen:
+                click.echo(
+                    f"{done}/{total} days done, {sum(s == 'failed' for s in runs.values())} failed", err=True
+                )
+                seen.clear()
+                seen.update(runs)
+
+        runs = backfill.run_airflow(cfg, start, end, show)
+        failed = sorted(d for d, s in runs.items() if s == "failed")
+        click.echo(f"{cfg.name}: {total} days backfilled in Airflow; failed: {', '.join(failed) or 'none'}")
+        return
+    data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+    alerts = failed = 0
+    with click.progressbar(
+        length=total, label=f"{cfg.name} {start}..{end}", show_eta=True, file=sys.stderr
+    ) as bar:
+
+        def advance(outcome: backfill.DayOutcome) -> None:
+            nonlocal alerts, failed
+            alerts += outcome.status == "alert"
+            failed += outcome.status == "failed"
+            bar.label = f"{cfg.name} {outcome.day}: {alerts} alert day(s), {failed} failed"
+            bar.update(1)
+
+        backfill.run_local(cfg, start, end, data, results, tracking_uri, advance)
+    click.echo(f"{cfg.name}: {total} days, {alerts} with alerts, {failed} could not be processed")
+
+
 @main.command("validate-config")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate_config_cmd(configs: tuple[str, ...]) -> None:
