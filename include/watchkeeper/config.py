@@ -95,6 +95,10 @@ class ColumnsConfig(_Model):
     """Ground-truth column, in the reference and in label records."""
     positive_label: int | str = 1
     """Value of `target`/`prediction` that is the positive class (binary classification)."""
+    label_values: dict[str, int | float | str] | None = None
+    """How label values (read as text) map to target values, e.g. `{"yes": 1, "no": 0}`; a label value not listed is
+    rejected and counted (check `performance.label_values`). Default: a classifier's labels must take the values of
+    the reference's target, a regressor's must be numbers."""
 
     @field_validator("features", mode="before")
     @classmethod

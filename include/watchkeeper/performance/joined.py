@@ -174,6 +174,54 @@ def label_values(cfg: ModelConfig, target: pa.Array) -> np.ndarray:
     return np.where(missing, np.nan, y.to_numpy(zero_copy_only=False))
 
 
+def _mapped(cfg: ModelConfig, storage: Storage, target: pa.Array) -> tuple[pa.Array, int]:
+    """Labels as target values (`columns.label_values` applied) and how many were rejected: a value outside the
+    mapping, a classifier's value its reference target never takes, a regressor's non-number. Rejected values
+    become missing (not scored)."""
+    if pa.types.is_dictionary(target.type):
+        target = target.cast(target.type.value_type)
+    text = target.cast(pa.string())
+    mapping = cfg.columns.label_values
+    if mapping:
+        keys = pa.array(list(mapping), pa.string())
+        mapped = pa.array(list(mapping.values())).take(pc.index_in(text, value_set=keys))
+    elif cfg.task == "binary_classification":
+        ref = read_table(storage, cfg.paths.reference, cfg.paths.csv, [cfg.columns.target]).column(0)
+        classes = pc.unique(ref.combine_chunks().cast(pa.string())).drop_null()
+        known = pc.fill_null(pc.is_in(text, value_set=classes), False)
+        mapped = pc.if_else(known, target, pa.nulls(len(target), target.type))
+    else:
+        return target, int(
+            np.sum(np.isnan(label_values(cfg, target)) & target.is_valid().to_numpy(zero_copy_only=False))
+        )
+    rejected = pc.and_(pc.is_null(mapped), pc.is_valid(target))
+    return mapped, int(pc.sum(rejected).as_py() or 0)
+
+
+def label_value_checks(arrival: Arrival) -> list[Check]:
+    """A named check when labels arrived with values that are not target values (rejected, not scored)."""
+    rejected = arrival.facts.get("unknown_label_values", 0)
+    if not rejected:
+        return []
+    return [
+        Check(
+            id="performance.label_values",
+            stage="performance",
+            name="label_values",
+            subject="labels",
+            value=float(rejected),
+            upper=0.0,
+            threshold_rule="label values must be target values (map others with columns.label_values)",
+            status=Status.ALERT,
+            reason=f"{rejected} label(s) have a value that is not a target value (map them with "
+            "columns.label_values); they are not scored",
+            severity=Severity.WARNING,
+            owner="data",
+            details={"unknown_label_values": rejected},
+        )
+    ]
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b) | (np.isnan(a) & np.isnan(b))
 
@@ -233,22 +281,25 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         labels = None
     if labels is None or id_col not in labels.column_names or target not in labels.column_names:
         return Arrival({"label_rows_today": 0}, [], 0)
-    values = labels.column(target).combine_chunks()
+    values, unknown_values = _mapped(cfg, storage, labels.column(target).combine_chunks())
     codes = label_values(cfg, values)
     raw_ids = labels.column(id_col)
     n = labels.num_rows
     # Per label row: its prediction day (ordinal, 0 = none yet) and row in that day.
     found_day = np.zeros(n, dtype=np.int64)
     found_row = np.full(n, -1, dtype=np.int64)
-    ids, id_types = None, None
+    as_type: dict[pa.DataType, tuple[pa.Array, IdTypes | None]] = {}
+    id_types = None
     touched = []
     for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
         pday = day - timedelta(days=offset)
         preds = predictions(cfg, storage, results, pday, refresh=offset == 0)
         if preds is None:
             continue
-        if ids is None:
-            ids, id_types = _common_ids(raw_ids, preds.schema.field(id_col).type)
+        pred_type = _canonical(preds.schema.field(id_col).type)
+        if pred_type not in as_type:  # days may differ in id type: convert once per type
+            as_type[pred_type] = _common_ids(raw_ids, pred_type)
+        ids, types = as_type[pred_type]
         open_rows = np.flatnonzero(found_row < 0)
         if open_rows.size == 0:
             break
@@ -262,7 +313,9 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         found_row[rows_hit] = pos.drop_null().to_numpy()
         found_day[rows_hit] = pday.toordinal()
         touched.append(pday)
+        id_types = id_types or types
     facts = {"label_rows_today": n, **_outcomes(cfg, results, day, raw_ids, codes, found_day, found_row)}
+    facts["unknown_label_values"] = unknown_values
     for pday in touched:
         sel = np.flatnonzero(found_day == pday.toordinal())
         rows, vals = found_row[sel], codes[sel]
@@ -307,7 +360,10 @@ def _combine(tables: list[pa.Table]) -> pa.Table:
 def known(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> pa.Table:
     """The prediction day's settled labels as of `as_of`: (row, target) sorted by row."""
     latest = _combine([t for _, t in _arrivals(cfg, results, pday, as_of)])
-    settled = latest.filter(pc.invert(latest.column(CONFLICT))) if latest.num_rows else latest
+    if not latest.num_rows:
+        return latest
+    # A missing or rejected value is no label; a conflicted id waits for a later arrival.
+    settled = latest.filter(pc.and_(pc.invert(latest.column(CONFLICT)), pc.is_valid(latest.column(TARGET))))
     return settled.select([ROW, TARGET]) if settled.num_rows else settled
 
 

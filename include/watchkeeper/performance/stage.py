@@ -16,7 +16,7 @@ import pandas as pd
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.performance import joined
-from watchkeeper.performance.joined import arrival_of, id_type_checks
+from watchkeeper.performance.joined import arrival_of, id_type_checks, label_value_checks
 from watchkeeper.performance.labels import label_record_checks
 from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import bounds_for_rows, performance_metrics, predictions_of
@@ -129,7 +129,7 @@ def performance_checks(
     facts = arrival.facts
     if not facts["label_rows_today"]:
         return [_skipped(cfg, "labels", "no labels arrived today", facts)], {}
-    checks: list[Check] = id_type_checks(arrival)
+    checks: list[Check] = id_type_checks(arrival) + label_value_checks(arrival)
     realized: dict[str, dict] = {}
     for pday in arrival.prediction_days:
         table = joined.predictions(cfg, storage, results, pday, refresh=False)
