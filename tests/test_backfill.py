@@ -7,7 +7,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from helpers import FIRST_DAY, TINY_CONFIG
-
 from watchkeeper.cli import main
 
 
