@@ -146,7 +146,7 @@ def markdown(report: dict) -> str:
         "# Whole-day benchmark (`benchmarks/day.py`)",
         "",
         f"Python {m['python']}, {m['cpus']} cores shared with other jobs (load average {m['load_average_at_start'][0]:.0f} "
-        f"at start, {m['load_average_at_end'][0]:.0f} at end): wall times are inflated by the load, CPU seconds are the "
+        f"at start, {m.get('load_average_at_end', [float('nan')])[0]:.0f} at end): wall times are inflated by the load, CPU seconds are the "
         "comparable figure. Each figure is one fresh process, imports included.",
         "",
         "| rows | ids | label window | Watchkeeper CPU s | of which startup | wall s | peak RSS MB | "
