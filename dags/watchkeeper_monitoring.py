@@ -91,6 +91,13 @@ def monitoring_dag(cfg: ModelConfig, path: str):
             return run_stage(path, day, "prepare_profile")
 
         @task
+        def update_labels(day: str, loaded: dict) -> str:
+            """Today's label file joined once to its prediction days; drift and performance read the result."""
+            from watchkeeper_airflow.context import run_stage
+
+            return run_stage(path, day, "update_labels")
+
+        @task
         def measure_drift(day: str, quality_key: str, profile_key: str) -> str:
             from watchkeeper_airflow.context import run_stage
 
@@ -145,9 +152,9 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         wait_for_data(day) >> loaded
         quality = check_quality(day, loaded)
         profile = prepare_profile(day)
-        summary = log_results(
-            day, measure_drift(day, quality, profile), measure_performance(day, quality, profile)
-        )
+        drift, performance = measure_drift(day, quality, profile), measure_performance(day, quality, profile)
+        update_labels(day, loaded) >> [drift, performance]
+        summary = log_results(day, drift, performance)
         send_messages(day, summary)
         choose_actions(summary) >> [request_retraining(day), all_clear(summary)]
 

@@ -11,16 +11,18 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from watchkeeper.alerts import write_outbox
-from watchkeeper.config import ConfigError, ModelConfig, load_config
-from watchkeeper.loading import InputError
-from watchkeeper.storage import Storage, StorageError, open_storages
+if TYPE_CHECKING:  # the engine's modules are imported by the commands that use them: `--help` stays instant
+    from watchkeeper.config import ModelConfig
+    from watchkeeper.storage import Storage
 
 
 def _config(path: str) -> ModelConfig:
+    from watchkeeper.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -67,13 +69,31 @@ def main() -> None:
 @click.option(
     "--outbox", type=click.Path(dir_okay=False), default=None, help="Also write the alerts to this outbox."
 )
-def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: str | None) -> None:
+@click.option(
+    "--timings",
+    type=click.Path(dir_okay=False),
+    envvar="WATCHKEEPER_TIMINGS",
+    default=None,
+    help="Write each stage's CPU and wall seconds and the peak RSS to this JSON file.",
+)
+def run_day_cmd(
+    config_path: str, day: date, tracking_uri: str | None, outbox: str | None, timings: str | None
+) -> None:
     """Process one day and print its result (checks, verdicts, actions) as JSON.
 
     Exit 0 when the day was processed, with or without alerts (an MLflow outage is a warning on stderr: the
     result is stored and `watchkeeper replay` logs it later); 2 when it could not be (message on stderr); 3 when
     another run of the same model-day is in progress.
     """
+    from watchkeeper.config import ConfigError
+    from watchkeeper.loading import InputError
+    from watchkeeper.outbox import write_outbox
+    from watchkeeper.storage import StorageError, open_storages
+
+    if timings:
+        import os
+
+        os.environ["WATCHKEEPER_TIMINGS"] = timings
     from watchkeeper.lease import AlreadyRunning
     from watchkeeper.pipeline import run_day
 
@@ -123,6 +143,7 @@ def run_day_cmd(config_path: str, day: date, tracking_uri: str | None, outbox: s
 def report_cmd(config_path: str, start: date, end: date, output: str | None) -> None:
     """Write the period report of a model: every signal day by day, incidents and alerts sent, from stored results."""
     from watchkeeper.reports.period import store_period
+    from watchkeeper.storage import StorageError, open_storages
 
     if end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}")
@@ -150,6 +171,7 @@ def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | Non
     to date afterwards, 1 when some projection is still pending (MLflow still unreachable).
     """
     from watchkeeper.replay import replay
+    from watchkeeper.storage import StorageError, open_storages
 
     cfg = _config(config_path)
     if end < start:
@@ -175,9 +197,11 @@ def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | Non
 def preview_cmd(config_path: str, policy_path: str | None, start: date, end: date, as_json: bool) -> None:
     """Replay the stored daily results under the current (and a candidate) policy: messages per owner and rule,
     incidents, the difference, and whether the current replay matches the delivery log. Sends nothing."""
+    from watchkeeper.config import ConfigError
     from watchkeeper.delivery import read_log
     from watchkeeper.history import replay_stored
     from watchkeeper.preview import compare_with_log, load_policy, render, summarize
+    from watchkeeper.storage import open_storages
 
     cfg = _config(config_path)
     _, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
@@ -235,6 +259,60 @@ def test_alert_cmd(config_path: str) -> None:
         sys.exit(1)
 
 
+@main.command("backfill")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
+@click.option("--start", required=True, callback=_day, help="First day, YYYY-MM-DD.")
+@click.option("--end", required=True, callback=_day, help="Last day, YYYY-MM-DD (included).")
+@click.option("--local", is_flag=True, help="Run the days here, in order, in this one process.")
+@click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, help="MLflow tracking URI (optional)."
+)
+def backfill_cmd(config_path: str, start: date, end: date, local: bool, tracking_uri: str | None) -> None:
+    """Monitor every day from START to END again; each day's stored results and MLflow run are replaced.
+
+    Without --local the backfill is created in Airflow (the model's DAG, completed runs reprocessed, at most
+    `airflow.max_active_runs` at once) and watched until it is done.
+    """
+    from watchkeeper import backfill
+    from watchkeeper.storage import open_storages
+
+    cfg = _config(config_path)
+    if end < start:
+        raise click.BadParameter("--end is before --start")
+    total = (end - start).days + 1
+    if not local:
+        seen: dict[str, str] = {}
+
+        def show(runs: dict[str, str]) -> None:
+            done = sum(s in ("success", "failed") for s in runs.values())
+            if runs != seen:
+                click.echo(
+                    f"{done}/{total} days done, {sum(s == 'failed' for s in runs.values())} failed", err=True
+                )
+                seen.clear()
+                seen.update(runs)
+
+        runs = backfill.run_airflow(cfg, start, end, show)
+        failed = sorted(d for d, s in runs.items() if s == "failed")
+        click.echo(f"{cfg.name}: {total} days backfilled in Airflow; failed: {', '.join(failed) or 'none'}")
+        return
+    data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+    alerts = failed = 0
+    with click.progressbar(
+        length=total, label=f"{cfg.name} {start}..{end}", show_eta=True, file=sys.stderr
+    ) as bar:
+
+        def advance(outcome: backfill.DayOutcome) -> None:
+            nonlocal alerts, failed
+            alerts += outcome.status == "alert"
+            failed += outcome.status == "failed"
+            bar.label = f"{cfg.name} {outcome.day}: {alerts} alert day(s), {failed} failed"
+            bar.update(1)
+
+        backfill.run_local(cfg, start, end, data, results, tracking_uri, advance)
+    click.echo(f"{cfg.name}: {total} days, {alerts} with alerts, {failed} could not be processed")
+
+
 @main.command("validate-config")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
@@ -246,7 +324,10 @@ def test_alert_cmd(config_path: str) -> None:
 def validate_config_cmd(configs: tuple[str, ...], data: bool) -> None:
     """Check model YAML files against the schema, the registries and (with --data) the reference data and suite;
     name every bad field and every configured column the data does not have."""
+    from watchkeeper.config import ConfigError, load_config
     from watchkeeper.config_check import check, committed_suite
+    from watchkeeper.loading import InputError
+    from watchkeeper.storage import Storage, StorageError
 
     failed = 0
     for path in configs:
@@ -286,8 +367,10 @@ def validate_config_cmd(configs: tuple[str, ...], data: bool) -> None:
 )
 def suggest_expectations_cmd(config_path: str, force: bool) -> None:
     """Write expectations/<model>/<suite>.json from the reference data, for review; never silently overwrite."""
+    from watchkeeper.loading import InputError
     from watchkeeper.quality.suite import build_suite_dict, suite_path, to_json
     from watchkeeper.reference import load_reference
+    from watchkeeper.storage import Storage
 
     cfg = _config(config_path)
     try:
@@ -349,6 +432,7 @@ def demo() -> None:
 def demo_generate_cmd(config_path: str, days: int, rows_per_day: int | None, seed: int | None) -> None:
     """Train the demo model named in the config and write its reference, days, labels and incidents to its storage."""
     from watchkeeper.demo import WORLDS
+    from watchkeeper.storage import Storage
 
     cfg = _config(config_path)
     if cfg.name not in WORLDS:
@@ -395,6 +479,8 @@ def stack_down_cmd(state_dir: str) -> None:
 
 
 def _registry_target(config_path: str, tracking_uri: str | None) -> tuple[ModelConfig, str, Storage]:
+    from watchkeeper.storage import open_storages
+
     cfg = _config(config_path)
     if cfg.model is None:
         raise click.ClickException(f"{config_path}: no `model:` section naming the registered model")
@@ -459,6 +545,7 @@ def rollback_cmd(config_path: str, reason: str, by: str | None, tracking_uri: st
 def retrain_cmd(config_path: str, day: date, reason: str, tracking_uri: str | None) -> None:
     """Run a retraining request in this process and print its outcome (refusals are outcomes, exit 0)."""
     from watchkeeper.retraining.run import retrain
+    from watchkeeper.storage import open_storages
 
     cfg, uri, results = _registry_target(config_path, tracking_uri)
     data, _ = open_storages(cfg.storage.uri, cfg.storage.results_uri)

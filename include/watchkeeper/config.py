@@ -137,6 +137,10 @@ class ColumnsConfig(_Model):
     pii: list[str] = []
     """Columns holding personal data: dropped when the day, the reference and label files are read, so they are
     never validated, profiled, stored, logged or named anywhere. Cannot be a feature, role or segment column."""
+    label_values: dict[str, int | float | str] | None = None
+    """How label values (read as text) map to target values, e.g. `{"yes": 1, "no": 0}`; a label value not listed is
+    rejected and counted (check `performance.label_values`). Default: a classifier's labels must take the values of
+    the reference's target, a regressor's must be numbers."""
 
     @field_validator("features", mode="before")
     @classmethod

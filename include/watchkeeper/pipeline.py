@@ -218,13 +218,24 @@ def prepare_profile(d: Day) -> str:
     return key
 
 
+def update_labels(d: Day) -> str:
+    """The day's labels step: join only today's label file to its prediction days and store the result, which
+    label drift and performance then read (`performance.joined`); re-running the day replaces its contribution."""
+    from watchkeeper.performance.joined import step_key
+    from watchkeeper.performance.joined import update_labels as update
+
+    if d.cfg.paths.labels:
+        update(d.cfg, d.storage, d.results, d.day)
+    return step_key(d.cfg, d.day)
+
+
 def measure_drift(d: Day) -> str:
     """Drift of the staged day against the cached reference profile, reading one column at a time."""
     profile = get_profile(d.cfg, d.storage, d.results)
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     states = drift_state(profile, d.results)
     checks = drift_checks(d.cfg, staged_columns(d), profile, states, blocked)
-    checks += label_checks(d.cfg, d.storage, d.day, profile, states, blocked)
+    checks += label_checks(d.cfg, d.storage, d.day, profile, states, blocked, d.results)
     rule = d.cfg.drift.persistence
     if rule.breaches > 1:
         history = [
@@ -293,7 +304,7 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
         d.key("performance/estimated.json"),
         {"day": d.day.isoformat(), "metrics": estimates, "bands": bands},
     )
-    checks, realized = performance_checks(d.cfg, d.storage, d.day, frame, profile, blocked)
+    checks, realized = performance_checks(d.cfg, d.storage, d.day, frame, profile, blocked, d.results)
     # Each prediction day's realized result is replaced in place as its labels fill in, beside its estimate.
     for pday, record in realized.items():
         est_key = d.cfg.results_key(pday, "performance/estimated.json")
@@ -424,16 +435,26 @@ def run_day(
     Holds the model-day's lease throughout (`lease.AlreadyRunning` when another run has it).
     """
     from watchkeeper.lease import held
+    from watchkeeper.timings import mark_startup, timed
 
+    mark_startup()
     d = Day(cfg, day, storage, results or storage)
     with held(d):
         try:
-            load_day(d)
+            with timed("load"):
+                load_day(d)
         except InputError:
             finish(d, tracking_uri)  # the day's result and MLflow run say why it could not be read
             raise
-        check_quality(d)
-        prepare_profile(d)
-        measure_drift(d)
-        measure_performance(d)
-        return finish(d, tracking_uri)
+        with timed("quality"):
+            check_quality(d)
+        with timed("profile"):
+            prepare_profile(d)
+        with timed("labels"):
+            update_labels(d)
+        with timed("drift"):
+            measure_drift(d)
+        with timed("performance"):
+            measure_performance(d)
+        with timed("finish"):
+            return finish(d, tracking_uri)

@@ -85,6 +85,8 @@ def chunks(cfg: ModelConfig, ref: pd.DataFrame) -> list[pd.DataFrame]:
 def labels_of(cfg: ModelConfig, frame: pd.DataFrame) -> np.ndarray:
     """Target as 0/1 for classifiers (positive label → 1), as float for regressors."""
     y = frame[cfg.columns.target]
+    if cfg.columns.label_values:
+        y = y.astype(str).map(cfg.columns.label_values)
     if cfg.task == "binary_classification":
         return (y.astype(str) == str(cfg.columns.positive_label)).to_numpy(dtype=int)
     return pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)

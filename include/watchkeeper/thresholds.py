@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats
 
 Direction = Literal["upper", "lower", "both"]
 """Which side of the bounds is bad: `upper` for distances, `lower` for higher-is-better metrics."""
@@ -83,6 +82,8 @@ def derive_bounds(
     """
     if isinstance(spec, ConstantThreshold):
         return Bounds(spec.lower, spec.upper, f"constant [{spec.lower}, {spec.upper}]")
+    from scipy import stats  # here, not at import: the DAG file parses the config and must stay light
+
     values = np.asarray([v for v in chunk_values if v is not None and math.isfinite(v)], dtype=float)
     if values.size < min_chunks:
         return Bounds(None, None, f"no bound: {values.size} reference chunk(s) < {min_chunks} needed")

@@ -38,7 +38,7 @@ def test_monitoring_dag_shape_retries_and_callbacks(models_dir):
     dag = bag().dags["watchkeeper_good"]
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == {
-        "resolve_day", "wait_for_data", "load_day", "check_quality", "prepare_profile", "measure_drift", "measure_performance", "log_results",
+        "resolve_day", "wait_for_data", "load_day", "check_quality", "prepare_profile", "update_labels", "measure_drift", "measure_performance", "log_results",
         "choose_actions", "send_messages", "request_retraining", "all_clear",
     }  # fmt: skip
     assert dag.get_task("choose_actions").downstream_task_ids == {"request_retraining", "all_clear"}

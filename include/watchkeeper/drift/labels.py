@@ -1,49 +1,46 @@
 """Label drift: the target distribution of each prediction day's labels against the reference's target.
 
 Labels arrive late and in part. Each prediction day (within `performance.label_window_days`) that received labels
-today is compared with all of its labels known so far, found as the performance stage finds them
-(`performance.stage.known_labels`); subject `target@YYYY-MM-DD` (plain `target` for today's own predictions).
+today is compared with all of its labels known so far, found by the day's labels step
+(`performance.joined`), as the performance stage finds them; subject `target@YYYY-MM-DD` (plain `target` for today's own predictions).
 Bounds are size-aware (`reference.label_bounds`): the fewer labels, the wider the sampling noise allowed.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.drift.methods import get_method, summarize
-from watchkeeper.loading import InputError, day_key, read_table
-from watchkeeper.performance.stage import known_labels
+from watchkeeper.performance.joined import TARGET, arrival_of, known
 from watchkeeper.reference import Monitored, drift_methods, label_bounds, state_key
 from watchkeeper.result import Check, NotMeasured, Severity, Status, num
 from watchkeeper.storage import Storage
 
 
 def label_checks(
-    cfg: ModelConfig, storage: Storage, day: date, profile: dict, states: dict, blocked: str | None = None
+    cfg: ModelConfig,
+    storage: Storage,
+    day: date,
+    profile: dict,
+    states: dict,
+    blocked: str | None = None,
+    results: Storage | None = None,
 ) -> list[Check]:
     """Target drift checks for every prediction day that got labels today (none when no labels arrived)."""
     entry = profile.get("labels") or {}
     if not entry or not cfg.paths.labels:
         return []
-    id_col, target = cfg.columns.id, cfg.columns.target
-    today, known, _ = known_labels(cfg, storage, day)
-    if today.empty:
+    target = cfg.columns.target
+    results = results or storage
+    arrival = arrival_of(cfg, storage, results, day)
+    if not arrival.facts["label_rows_today"]:
         return []
-    today_ids = set(today[id_col].astype(str))
-    known = known.assign(**{id_col: known[id_col].astype(str)})
     m = Monitored(target, entry["kind"], "label")
     checks = []
-    for offset in range(cfg.performance.label_window_days, -1, -1):
-        pday = day - timedelta(days=offset)
-        try:
-            ids = read_table(storage, day_key(cfg, pday), cfg.paths.csv, [id_col]).column(0).to_pandas()
-        except InputError:
-            continue
-        ids = set(ids.astype(str))
-        if not ids & today_ids:
-            continue
-        labels = known.loc[known[id_col].isin(ids), target].dropna().to_numpy()
+    for pday in arrival.prediction_days:
+        settled = known(cfg, results, pday, day)
+        labels = settled.column(TARGET).drop_null().to_numpy(zero_copy_only=False) if settled.num_rows else []
         cur = summarize(labels, m.kind)
         rows = cur.size if m.kind == "numeric" else sum(cur.values())
         suffix = "" if pday == day else f"@{pday.isoformat()}"

@@ -9,17 +9,22 @@ so the stored result of that day is replaced (idempotent) and its metric appears
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.loading import InputError, day_key, read_table
-from watchkeeper.performance.labels import known_labels, label_record_checks
+from watchkeeper.performance import joined
+from watchkeeper.performance.joined import arrival_of, id_type_checks, label_value_checks
+from watchkeeper.performance.labels import label_record_checks
 from watchkeeper.performance.metrics import compute, get_metric
-from watchkeeper.reference import bounds_for_rows, labels_of, performance_metrics, predictions_of
+from watchkeeper.reference import bounds_for_rows, performance_metrics, predictions_of
 from watchkeeper.result import Check, NotMeasured, Severity, Status, num
 from watchkeeper.storage import Storage
+
+_Y = "__label_value"
+"""The joined rows' label as the metrics read it (0/1 or float), from the labels step."""
 
 
 def _prediction_columns(cfg: ModelConfig) -> list[str]:
@@ -83,7 +88,7 @@ def _metric_checks(
                 check.not_measured = NotMeasured.TOO_FEW_ROWS
         else:
             pred, score = predictions_of(cfg, joined)
-            value = compute(metric, labels_of(cfg, joined), pred, score)
+            value = compute(metric, joined[_Y].to_numpy(), pred, score)
             if value is None:
                 check.reason = f"{name} is undefined on these labels (0/0, or a single class)"
                 check.not_measured = NotMeasured.UNDEFINED
@@ -116,60 +121,51 @@ def performance_checks(
     day_frame: pd.DataFrame | None,
     profile: dict,
     blocked: str | None = None,
+    results: Storage | None = None,
 ) -> tuple[list[Check], dict[str, dict]]:
-    """Checks for every prediction day that got labels today, and the per-prediction-day realized results."""
-    id_col = cfg.columns.id
-    today, known, facts = known_labels(cfg, storage, day)
-    if today.empty:
+    """Checks for every prediction day that got labels today, and the per-prediction-day realized results.
+
+    Labels come from the day's labels step (`joined`): only today's label file is read, and each prediction day
+    that received labels is re-scored from its stored labels and compact prediction columns."""
+    results = results or storage
+    arrival = arrival_of(cfg, storage, results, day)
+    facts = arrival.facts
+    if not facts["label_rows_today"]:
         return [_skipped(cfg, "labels", "no labels arrived today", facts)], {}
-    today_ids = set(today[id_col].astype(str))
-    matched: set[str] = set()
-    checks: list[Check] = []
+    checks: list[Check] = id_type_checks(arrival) + label_value_checks(arrival)
     realized: dict[str, dict] = {}
-    for offset in range(cfg.performance.label_window_days, -1, -1):
-        pday = day - timedelta(days=offset)
-        if pday == day and day_frame is not None:
-            preds = day_frame[[c for c in _prediction_columns(cfg) if c in day_frame]]
-        else:
-            try:
-                preds = read_table(
-                    storage, day_key(cfg, pday), cfg.paths.csv, _prediction_columns(cfg)
-                ).to_pandas()
-            except InputError:
-                continue
-        ids = preds[id_col].astype(str)
-        hit = ids.isin(today_ids)
-        if not hit.any():
+    for pday in arrival.prediction_days:
+        table = joined.predictions(cfg, storage, results, pday, refresh=False)
+        if table is None:
             continue
-        matched |= set(ids[hit])
-        joined = preds.assign(**{id_col: ids}).merge(
-            known.assign(**{id_col: known[id_col].astype(str)}), on=id_col, how="inner"
-        )
-        coverage = len(joined) / max(len(preds), 1)
+        labelled = joined.known(cfg, results, pday, day)
+        preds = table.drop_columns([cfg.columns.id]).to_pandas()
+        joined_rows = _labelled_rows(cfg, preds, labelled)
+        coverage = len(joined_rows) / max(len(preds), 1)
         subject_suffix = "" if pday == day else f"@{pday.isoformat()}"
         day_blocked = blocked if pday == day else None
-        result = {"prediction_day": pday.isoformat(), "labelled": len(joined), "predictions": len(preds)}
+        result = {"prediction_day": pday.isoformat(), "labelled": len(joined_rows), "predictions": len(preds)}
         result["coverage"] = round(coverage, 4)
         result["provisional"] = coverage < cfg.performance.min_coverage
-        if cfg.task == "binary_classification" and len(joined):
-            y, (pred, _) = labels_of(cfg, joined), predictions_of(cfg, joined)
-            result["confusion"] = {"tp": int(((y == 1) & (pred == 1)).sum()), "fp": int(((y == 0) & (pred == 1)).sum()),
-                                   "fn": int(((y == 1) & (pred == 0)).sum()), "tn": int(((y == 0) & (pred == 0)).sum())}  # fmt: skip
+        if cfg.task == "binary_classification" and len(joined_rows):
+            yv, (pred, _) = joined_rows[_Y].to_numpy(), predictions_of(cfg, joined_rows)
+            result["confusion"] = {"tp": int(((yv == 1) & (pred == 1)).sum()), "fp": int(((yv == 0) & (pred == 1)).sum()),
+                                   "fn": int(((yv == 1) & (pred == 0)).sum()), "tn": int(((yv == 0) & (pred == 0)).sum())}  # fmt: skip
         details = {**result, "as_of": day.isoformat()}
         subject = f"{{}}{subject_suffix}"
         whole = Scope(profile["performance"], profile.get("sample_rows"), cfg.performance.min_labels)
-        day_checks = _metric_checks(cfg, joined, whole, subject, details, day_blocked)
+        day_checks = _metric_checks(cfg, joined_rows, whole, subject, details, day_blocked)
         metrics = {c.name: c.value for c in day_checks}
         segments = {}
-        for segment, scope, rows in _segments(cfg, profile, joined):
-            seg_checks = _metric_checks(cfg, rows, scope, subject, details, day_blocked, segment)
-            segments[segment] = {"labelled": len(rows), "metrics": {c.name: c.value for c in seg_checks}}
+        for segment, scope, seg_rows in _segments(cfg, profile, joined_rows):
+            seg_checks = _metric_checks(cfg, seg_rows, scope, subject, details, day_blocked, segment)
+            segments[segment] = {"labelled": len(seg_rows), "metrics": {c.name: c.value for c in seg_checks}}
             day_checks += seg_checks
         checks += day_checks
         if segments:
             result["segments"] = segments
         realized[pday.isoformat()] = {**result, "as_of": day.isoformat(), "metrics": metrics}
-    unknown = len(today_ids - matched)
+    unknown = arrival.unknown
     checks.append(
         Check(
             id="performance.label_join",
@@ -190,6 +186,18 @@ def performance_checks(
     )
     checks += label_record_checks(facts)
     return checks, realized
+
+
+def _labelled_rows(cfg: ModelConfig, preds: pd.DataFrame, labelled) -> pd.DataFrame:
+    """The prediction rows that have a settled label, with the label (raw, and as the metrics read it in `_Y`);
+    missing label values are not labels and are left out."""
+    if not labelled.num_rows:
+        return preds.iloc[:0].assign(**{cfg.columns.target: pd.Series([], dtype=float), _Y: np.array([])})
+    y = joined.label_values(cfg, labelled.column(joined.TARGET).combine_chunks())
+    keep = ~np.isnan(y)
+    rows = labelled.column(joined.ROW).to_numpy()[keep]
+    target = labelled.column(joined.TARGET).to_pandas().to_numpy()[keep]
+    return preds.iloc[rows].reset_index(drop=True).assign(**{cfg.columns.target: target, _Y: y[keep]})
 
 
 def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:

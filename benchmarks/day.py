@@ -1,0 +1,183 @@
+"""Whole-day benchmark: `watchkeeper run-day` end to end as a user runs it, beside the peer stack doing the same day.
+
+    uv run --frozen python benchmarks/day.py --rows 100000 1000000 5000000 --ids str int --windows 0 30 90
+
+For each (rows, id type, label window) it writes (`benchmarks/day_data.py`) a 100k-row labelled reference, the day
+(30 columns: 20 numeric, 10 categorical, plus id, score and predicted class) and, with a window, the window's earlier
+days and a label file per day holding 1/window of each earlier day's labels. Watchkeeper runs first once untimed
+(reference profile built and cached, the window's labels steps caught up, as on any day after the first), then
+timed: a fresh `python -m watchkeeper run-day` process with MLflow logging to a local SQLite store and
+`--timings` (CPU and wall per stage, imports in `startup`). Each timing is the whole process: interpreter start,
+imports, reading from local disk, the work, writing results. Threads: Watchkeeper's drift uses its default pool
+(`drift.threads`), pyarrow its own; the peers run as they come. The peer stack, each in a fresh process of its own
+virtualenv (`benchmarks/setup_peers.sh`): GX on pandas with Watchkeeper's suite, Evidently's DataDriftPreset, NannyML's
+univariate drift + CBPE + realized performance of the prediction days that got labels today (today's label file
+merged with each window day's predictions). Results go to `benchmarks/results/day.{md,json}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from day_data import write_config, write_world  # noqa: E402
+from drift import CATEGORICAL, NUMERIC  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = {
+    "gx": Path(sys.executable),
+    "evidently": ROOT / ".bench" / "venvs" / "evidently" / "bin" / "python",
+    "nannyml": ROOT / ".bench" / "venvs" / "nannyml" / "bin" / "python",
+}
+
+
+def run(cmd: list[str], env: dict | None = None, timeout: float = 7200) -> tuple[dict, str]:
+    """Run a process; (its CPU seconds, wall seconds and peak RSS from the kernel, its stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode not in (0,):
+        raise RuntimeError(f"{cmd[:4]} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu": cpu, "wall": wall, "peak_rss_mb": after.ru_maxrss / 1024}, out.stdout
+
+
+def watchkeeper(work: Path, config: Path, day: str) -> dict:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work}/mlflow.db"}
+    cmd = [sys.executable, "-m", "watchkeeper", "run-day", "--config", str(config), "--day", day]
+    run(cmd, env)  # untimed: the profile cached and the window's labels steps caught up
+    timings = work / "timings.json"
+    usage, _ = run([*cmd, "--timings", str(timings)], env)
+    doc = json.loads(timings.read_text())
+    return {**usage, "stages": doc["stages"], "peak_rss_mb": doc["peak_rss_mb"]}
+
+
+def peers(work: Path, config: Path, day: str, window: int) -> dict:
+    data = work / "data"
+    window_days = [
+        str(data / "days" / f"{(date.fromisoformat(day) - timedelta(days=k)).isoformat()}.parquet")
+        for k in range(window + 1)
+    ]
+    spec = {
+        "config": str(config),
+        "reference": str(data / "reference.parquet"),
+        "day": str(data / "days" / f"{day}.parquet"),
+        "labels": str(data / "labels" / f"{day}.parquet") if window else None,
+        "window_days": window_days if window else [],
+        "features": NUMERIC + CATEGORICAL,
+        "numeric": NUMERIC,
+        "categorical": CATEGORICAL,
+        "parameters": {"day_start": f"{day}T00:00:00+00:00", "day_end": f"{day}T23:59:59+00:00"},
+    }
+    out = {}
+    script = Path(__file__).resolve().parent / "day_peers.py"
+    for tool, python in PEERS.items():
+        if not python.exists():
+            out[tool] = {"skipped": f"no interpreter at {python} (run benchmarks/setup_peers.sh)"}
+            continue
+        usage, stdout = run([str(python), str(script), tool, json.dumps(spec)])
+        line = json.loads(stdout.strip().splitlines()[-1])
+        out[tool] = {
+            **usage,
+            "seconds": line["seconds"],
+            "cpu": line["cpu_seconds"],
+            "peak_rss_mb": line["peak_rss_mb"],
+        }
+    return out
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    p.add_argument("--ids", nargs="+", default=["str"], choices=["str", "int"])
+    p.add_argument("--windows", type=int, nargs="+", default=[0, 30])
+    p.add_argument("--reference-rows", type=int, default=100_000)
+    p.add_argument("--no-peers", action="store_true")
+    p.add_argument("--work", type=Path, default=ROOT / ".bench" / "day")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "day")
+    args = p.parse_args(argv)
+    report = {"machine": machine(), "runs": []}
+    for rows in args.rows:
+        for ids in args.ids:
+            for window in args.windows:
+                work = args.work / f"{rows}-{ids}-{window}"
+                world = write_world(work, rows, args.reference_rows, ids, max(window, 1), window)
+                config = write_config(work, "bench_day", max(window, 1))
+                entry = {"rows": rows, "ids": ids, "window": window, "day": world["day"]}
+                entry["watchkeeper"] = watchkeeper(work, config, world["day"])
+                if not args.no_peers:
+                    entry["peers"] = peers(work, config, world["day"], window)
+                report["runs"].append(entry)
+                print(json.dumps(entry), flush=True)
+                args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    report["machine"]["load_average_at_end"] = os.getloadavg()
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    args.out.with_suffix(".md").write_text(markdown(report))
+    return report
+
+
+STAGES = ["startup", "load", "quality", "profile", "labels", "drift", "performance", "finish"]
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "# Whole-day benchmark (`benchmarks/day.py`)",
+        "",
+        f"Python {m['python']}, {m['cpus']} cores shared with other jobs (load average {m['load_average_at_start'][0]:.0f} "
+        f"at start, {m.get('load_average_at_end', [float('nan')])[0]:.0f} at end): wall times are inflated by the load, CPU seconds are the "
+        "comparable figure. Each figure is one fresh process, imports included.",
+        "",
+        "| rows | ids | label window | Watchkeeper CPU s | of which startup | wall s | peak RSS MB | "
+        "GX on pandas CPU s | Evidently CPU s | NannyML CPU s | peers total CPU s | peers / Watchkeeper |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["runs"]:
+        wk = r["watchkeeper"]
+        peers = r.get("peers", {})
+        cpu = [peers.get(t, {}).get("cpu") for t in ("gx", "evidently", "nannyml")]
+        total = sum(c for c in cpu if c is not None) if any(c is not None for c in cpu) else None
+        fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
+        ratio = f"{total / wk['cpu']:.1f}×" if total else "–"
+        lines.append(
+            f"| {r['rows']:,} | {r['ids']} | {r['window'] or 'none'} | {wk['cpu']:.1f} | "
+            f"{wk['stages']['startup']['cpu']:.1f} | {wk['wall']:.0f} | {wk['peak_rss_mb']:.0f} | "
+            f"{fmt(cpu[0])} | {fmt(cpu[1])} | {fmt(cpu[2])} | {fmt(total)} | {ratio} |"
+        )
+    lines += [
+        "",
+        "CPU seconds per Watchkeeper stage:",
+        "",
+        "| rows | ids | window | " + " | ".join(STAGES) + " |",
+    ]
+    lines.append("|---|---|---|" + "---|" * len(STAGES))
+    for r in report["runs"]:
+        st = r["watchkeeper"]["stages"]
+        cells = [f"{st[s]['cpu']:.2f}" if s in st else "–" for s in STAGES]
+        lines.append(f"| {r['rows']:,} | {r['ids']} | {r['window'] or 'none'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,446 @@
+"""Late labels joined to their prediction days once, incrementally: the day's labels step, read by label drift and
+performance alike.
+
+`update_labels(cfg, storage, results, day)` reads only the label file that arrived on `day`, finds each label's
+prediction (day, row) by joining ids as Arrow values of one type (hash join in `pyarrow.compute.index_in`), and
+stores that arrival's contribution per prediction day under `days/<P>/labels/arrivals/<day>.parquet` (row, target,
+conflicted), with a summary at `days/<day>/labels/step.json`. `known(cfg, results, P, as_of)` combines a prediction
+day's arrivals up to `as_of`: the latest arrival wins, an id with different values in that arrival stays unscored.
+Re-running a day replaces its own contributions, and a day only ever reads arrivals up to itself, so re-runs and
+backfills in any order give the same results. Each prediction day's columns the metrics need are kept compact at
+`days/<P>/labels/predictions.parquet`, so earlier days' prediction files are not re-read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from watchkeeper.config import ModelConfig
+from watchkeeper.loading import InputError, day_key, label_key, read_table
+from watchkeeper.result import Check, Severity, Status
+from watchkeeper.storage import Storage
+
+ROW, TARGET, CONFLICT = "row", "target", "conflicted"
+
+
+def prediction_columns(cfg: ModelConfig) -> list[str]:
+    cols = cfg.columns
+    return list(dict.fromkeys(c for c in (cols.id, cols.score, cols.prediction, *cfg.segments.columns) if c))
+
+
+def predictions_key(cfg: ModelConfig, pday: date) -> str:
+    return cfg.results_key(pday, "labels/predictions.parquet")
+
+
+def _arrival_key(cfg: ModelConfig, pday: date, arrival: date) -> str:
+    return cfg.results_key(pday, f"labels/arrivals/{arrival.isoformat()}.parquet")
+
+
+def step_key(cfg: ModelConfig, day: date) -> str:
+    return cfg.results_key(day, "labels/step.json")
+
+
+def _delete(results: Storage, key: str) -> None:
+    if results.exists(key):
+        results.fs.delete_file(results.path(key))
+
+
+def _write_table(results: Storage, key: str, table: pa.Table) -> None:
+    with results.open_output(key) as sink:
+        pq.write_table(table, sink)
+
+
+def _read_table(results: Storage, key: str, columns: list[str] | None = None) -> pa.Table:
+    return pq.read_table(results.path(key), filesystem=results.fs, columns=columns)
+
+
+def predictions(
+    cfg: ModelConfig, storage: Storage, results: Storage, pday: date, refresh: bool
+) -> pa.Table | None:
+    """The prediction day's id, score, prediction and segment columns (compact copy; None if it never arrived).
+
+    `refresh` re-copies from the source (the day being processed may have been re-delivered)."""
+    key = predictions_key(cfg, pday)
+    if not refresh and results.exists(key):
+        return _read_table(results, key)
+    try:
+        table = read_table(storage, day_key(cfg, pday), cfg.paths.csv, prediction_columns(cfg))
+    except InputError:
+        return None
+    _write_table(results, key, table)
+    return table
+
+
+@dataclass(frozen=True)
+class IdTypes:
+    """The label and prediction id types when they differ, and how many label ids could not be converted."""
+
+    labels: str
+    predictions: str
+    unconverted: int
+
+
+def _common_ids(label_ids: pa.ChunkedArray, pred_type: pa.DataType) -> tuple[pa.Array, IdTypes | None]:
+    """Label ids as the predictions' id type: integers, floats holding integers and digit strings convert to
+    integers; anything to strings; what cannot convert becomes null (and is counted)."""
+    ids = label_ids.combine_chunks() if isinstance(label_ids, pa.ChunkedArray) else label_ids
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(ids.type.value_type)
+    kind = _kind(ids.type)
+    if kind == _kind(pred_type):
+        return ids.cast(_canonical(pred_type)), None
+    if _kind(pred_type) == "string":
+        if kind == "float":  # 12.0 → "12", as the prediction ids are written
+            as_int = _integral(ids)
+            converted = pc.if_else(pc.is_null(as_int), ids.cast(pa.string()), as_int.cast(pa.string()))
+        else:
+            converted = ids.cast(pa.string())
+    elif kind == "float":
+        converted = _integral(ids)
+    else:  # strings (or anything else) to integers
+        converted = _int_or_null(ids.cast(pa.string()))
+    lost = int(pc.sum(pc.and_(pc.is_null(converted), pc.is_valid(ids))).as_py() or 0)
+    return converted.cast(_canonical(pred_type)), IdTypes(str(ids.type), str(pred_type), lost)
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    return str(t)
+
+
+def _canonical(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return {"int": pa.int64(), "string": pa.string(), "float": pa.float64()}.get(_kind(t), t)
+
+
+def _integral(ids: pa.Array) -> pa.Array:
+    x = ids.to_numpy(zero_copy_only=False).astype(float)
+    ok = np.isfinite(x) & (np.floor(x) == x)
+    return pa.array(np.where(ok, x, 0).astype(np.int64), mask=~ok)
+
+
+def _int_or_null(text: pa.Array) -> pa.Array:
+    digits = pc.match_substring_regex(text, r"^\s*[+-]?\d{1,18}\s*$")
+    kept = pc.if_else(digits, pc.utf8_trim_whitespace(text), pa.scalar(None, pa.string()))
+    return kept.cast(pa.int64())
+
+
+@dataclass
+class Arrival:
+    """What the label file of one day brought: facts for the label checks, and the prediction days it touched."""
+
+    facts: dict
+    prediction_days: list[date]
+    unknown: int
+    id_types: IdTypes | None = None
+
+    def to_json(self) -> dict:
+        types = self.id_types.__dict__ if self.id_types else None
+        days = [d.isoformat() for d in self.prediction_days]
+        return {"facts": self.facts, "prediction_days": days, "unknown": self.unknown, "id_types": types}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Arrival:
+        types = IdTypes(**doc["id_types"]) if doc.get("id_types") else None
+        days = [date.fromisoformat(d) for d in doc["prediction_days"]]
+        return cls(doc["facts"], days, doc["unknown"], types)
+
+
+def label_values(cfg: ModelConfig, target: pa.Array) -> np.ndarray:
+    """Label values as the metrics read them: 0/1 for classifiers (positive label → 1), floats for regressors;
+    NaN for a missing label."""
+    missing = target.is_null().to_numpy(zero_copy_only=False)
+    if cfg.task == "binary_classification":
+        text = pc.fill_null(target.cast(pa.string()), "")
+        y = pc.equal(text, pa.scalar(str(cfg.columns.positive_label))).to_numpy(zero_copy_only=False)
+        return np.where(missing, np.nan, y.astype(float))
+    y = pc.cast(target, pa.float64(), safe=False) if not pa.types.is_string(target.type) else None
+    if y is None:
+        import pandas as pd
+
+        return pd.to_numeric(pd.Series(target.to_pylist()), errors="coerce").to_numpy(dtype=float)
+    return np.where(missing, np.nan, y.to_numpy(zero_copy_only=False))
+
+
+def _mapped(cfg: ModelConfig, storage: Storage, target: pa.Array) -> tuple[pa.Array, int]:
+    """Labels as target values (`columns.label_values` applied) and how many were rejected: a value outside the
+    mapping, a classifier's value its reference target never takes, a regressor's non-number. Rejected values
+    become missing (not scored)."""
+    if pa.types.is_dictionary(target.type):
+        target = target.cast(target.type.value_type)
+    text = target.cast(pa.string())
+    mapping = cfg.columns.label_values
+    if mapping:
+        keys = pa.array(list(mapping), pa.string())
+        mapped = pa.array(list(mapping.values())).take(pc.index_in(text, value_set=keys))
+    elif cfg.task == "binary_classification":
+        ref = read_table(storage, cfg.paths.reference, cfg.paths.csv, [cfg.columns.target]).column(0)
+        classes = pc.unique(ref.combine_chunks().cast(pa.string())).drop_null()
+        known = pc.fill_null(pc.is_in(text, value_set=classes), False)
+        mapped = pc.if_else(known, target, pa.nulls(len(target), target.type))
+    else:
+        return target, int(
+            np.sum(np.isnan(label_values(cfg, target)) & target.is_valid().to_numpy(zero_copy_only=False))
+        )
+    rejected = pc.and_(pc.is_null(mapped), pc.is_valid(target))
+    return mapped, int(pc.sum(rejected).as_py() or 0)
+
+
+def label_value_checks(arrival: Arrival) -> list[Check]:
+    """A named check when labels arrived with values that are not target values (rejected, not scored)."""
+    rejected = arrival.facts.get("unknown_label_values", 0)
+    if not rejected:
+        return []
+    return [
+        Check(
+            id="performance.label_values",
+            stage="performance",
+            name="label_values",
+            subject="labels",
+            value=float(rejected),
+            upper=0.0,
+            threshold_rule="label values must be target values (map others with columns.label_values)",
+            status=Status.ALERT,
+            reason=f"{rejected} label(s) have a value that is not a target value (map them with "
+            "columns.label_values); they are not scored",
+            severity=Severity.WARNING,
+            owner="data",
+            details={"unknown_label_values": rejected},
+        )
+    ]
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+def update_labels(cfg: ModelConfig, storage: Storage, results: Storage, day: date) -> Arrival:
+    """Join today's label file to the window's prediction days and store its contributions (replacing a re-run's).
+
+    Earlier days of the window whose labels step never ran (monitoring started mid-way, a failed day) are caught
+    up first, oldest first, so the labels known as of today do not depend on which days were run."""
+    for offset in range(cfg.performance.label_window_days, 0, -1):
+        earlier = day - timedelta(days=offset)
+        if not results.exists(step_key(cfg, earlier)):
+            _update_one(cfg, storage, results, earlier)
+    return _update_one(cfg, storage, results, day)
+
+
+def _update_one(cfg: ModelConfig, storage: Storage, results: Storage, day: date) -> Arrival:
+    key = step_key(cfg, day)
+    if results.exists(key):  # a re-run of the day: take its earlier contributions back first
+        for pday in Arrival.from_json(results.read_json(key)).prediction_days:
+            _delete(results, _arrival_key(cfg, pday, day))
+        _delete(results, key)
+    arrival = _join_today(cfg, storage, results, day)
+    results.write_json(key, {**arrival.to_json(), "label_file": _fingerprint(cfg, storage, day)})
+    return arrival
+
+
+def arrival_of(cfg: ModelConfig, storage: Storage, results: Storage, day: date) -> Arrival:
+    """The day's labels step, as stored (run now when it has not been)."""
+    key = step_key(cfg, day)
+    if results.exists(key):
+        doc = results.read_json(key)
+        if doc.get("label_file") == _fingerprint(cfg, storage, day):
+            return Arrival.from_json(doc)
+    return update_labels(cfg, storage, results, day)
+
+
+def _fingerprint(cfg: ModelConfig, storage: Storage, day: date) -> list | None:
+    """(size, modification time) of the day's label file: a re-delivered file is joined again."""
+    key = label_key(cfg, day)
+    if key is None:
+        return None
+    info = storage.fs.get_file_info(storage.path(key))
+    if info.type.name == "NotFound":
+        return None
+    return [info.size, info.mtime_ns]
+
+
+def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date) -> Arrival:
+    id_col, target = cfg.columns.id, cfg.columns.target
+    lkey = label_key(cfg, day)
+    try:
+        labels = read_table(storage, lkey, cfg.paths.csv, [id_col, target]) if lkey else None
+    except InputError as exc:
+        if exc.kind not in ("not_arrived", "empty"):
+            raise
+        labels = None
+    if labels is None or id_col not in labels.column_names or target not in labels.column_names:
+        return Arrival({"label_rows_today": 0}, [], 0)
+    values, unknown_values = _mapped(cfg, storage, labels.column(target).combine_chunks())
+    codes = label_values(cfg, values)
+    raw_ids = labels.column(id_col)
+    n = labels.num_rows
+    # Per label row: its prediction day (ordinal, 0 = none yet) and row in that day.
+    found_day = np.zeros(n, dtype=np.int64)
+    found_row = np.full(n, -1, dtype=np.int64)
+    as_type: dict[pa.DataType, tuple[pa.Array, IdTypes | None]] = {}
+    id_types = None
+    touched = []
+    for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
+        pday = day - timedelta(days=offset)
+        preds = predictions(cfg, storage, results, pday, refresh=offset == 0)
+        if preds is None:
+            continue
+        pred_type = _canonical(preds.schema.field(id_col).type)
+        if pred_type not in as_type:  # days may differ in id type: convert once per type
+            as_type[pred_type] = _common_ids(raw_ids, pred_type)
+        ids, types = as_type[pred_type]
+        open_rows = np.flatnonzero(found_row < 0)
+        if open_rows.size == 0:
+            break
+        pred_ids = preds.column(id_col).combine_chunks()
+        pred_ids = pred_ids.cast(_canonical(pred_ids.type))
+        pos = pc.index_in(ids.take(pa.array(open_rows)), value_set=pred_ids, skip_nulls=True)
+        hit = pos.is_valid().to_numpy(zero_copy_only=False)
+        if not hit.any():
+            continue
+        rows_hit = open_rows[hit]
+        found_row[rows_hit] = pos.drop_null().to_numpy()
+        found_day[rows_hit] = pday.toordinal()
+        touched.append(pday)
+        id_types = id_types or types
+    facts = {"label_rows_today": n, **_outcomes(cfg, results, day, raw_ids, codes, found_day, found_row)}
+    facts["unknown_label_values"] = unknown_values
+    for pday in touched:
+        sel = np.flatnonzero(found_day == pday.toordinal())
+        rows, vals = found_row[sel], codes[sel]
+        # One entry per labelled row: its last value in this file, conflicted when the file gives it two values.
+        order = np.lexsort((sel, rows))
+        rows_o, vals_o, sel_o = rows[order], vals[order], sel[order]
+        first = np.r_[True, rows_o[1:] != rows_o[:-1]]
+        last = np.r_[rows_o[1:] != rows_o[:-1], True]
+        group = np.cumsum(first) - 1
+        distinct = np.r_[True, (rows_o[1:] != rows_o[:-1]) | ~_same(vals_o[1:], vals_o[:-1])]
+        conflicted = np.bincount(group, weights=distinct & ~first) > 0
+        table = pa.table(
+            {ROW: pa.array(rows_o[last]), TARGET: values.take(pa.array(sel_o[last])), CONFLICT: conflicted}
+        )
+        _write_table(results, _arrival_key(cfg, pday, day), table)
+    id_codes = _id_codes(raw_ids)
+    unknown = np.unique(id_codes).size - np.unique(id_codes[found_row >= 0]).size
+    return Arrival(facts, sorted(touched), unknown, id_types)
+
+
+def _arrivals(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> list[tuple[date, pa.Table]]:
+    prefix = cfg.results_key(pday, "labels/arrivals/")
+    out = []
+    for key in sorted(results.list(prefix)):
+        arrived = date.fromisoformat(key.rsplit("/", 1)[-1].removesuffix(".parquet"))
+        if arrived <= as_of:
+            out.append((arrived, _read_table(results, key)))
+    return out
+
+
+def _combine(tables: list[pa.Table]) -> pa.Table:
+    """Per row, the entry of the latest arrival (tables in arrival order)."""
+    if not tables:
+        return pa.table({ROW: pa.array([], pa.int64()), CONFLICT: pa.array([], pa.bool_())})
+    every = pa.concat_tables(tables, promote_options="permissive")
+    rows = every.column(ROW).to_numpy()
+    order = np.arange(len(rows))[::-1]
+    _, last = np.unique(rows[order], return_index=True)
+    return every.take(pa.array(order[last]))  # sorted by row
+
+
+def known(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> pa.Table:
+    """The prediction day's settled labels as of `as_of`: (row, target) sorted by row."""
+    latest = _combine([t for _, t in _arrivals(cfg, results, pday, as_of)])
+    if not latest.num_rows:
+        return latest
+    # A missing or rejected value is no label; a conflicted id waits for a later arrival.
+    settled = latest.filter(pc.and_(pc.invert(latest.column(CONFLICT)), pc.is_valid(latest.column(TARGET))))
+    return settled.select([ROW, TARGET]) if settled.num_rows else settled
+
+
+def _id_codes(raw_ids: pa.ChunkedArray) -> np.ndarray:
+    """Integer codes of the label ids (equal ids, equal codes; a missing id its own code)."""
+    encoded = pc.dictionary_encode(raw_ids.combine_chunks())
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
+
+
+def _outcomes(
+    cfg: ModelConfig,
+    results: Storage,
+    day: date,
+    raw_ids: pa.ChunkedArray,
+    values: np.ndarray,
+    found_day: np.ndarray,
+    found_row: np.ndarray,
+) -> dict[str, int]:
+    """Counts of today's repeated and conflicting labels, against each id's latest earlier arrival."""
+    id_codes = _id_codes(raw_ids)
+    vc = np.nan_to_num(values, nan=-np.inf)
+    order = np.lexsort((vc, id_codes))
+    ic, vo = id_codes[order], vc[order]
+    new_id = np.r_[True, ic[1:] != ic[:-1]]
+    new_val = new_id | np.r_[True, vo[1:] != vo[:-1]]
+    per_id_values = np.bincount(np.cumsum(new_id) - 1, weights=new_val)
+    same = changed = 0
+    _, first_rows = np.unique(id_codes, return_index=True)  # each id's first row today
+    for pday_ord in np.unique(found_day[first_rows]):
+        if pday_ord == 0:
+            continue
+        pday = date.fromordinal(int(pday_ord))
+        earlier = _combine([t for a, t in _arrivals(cfg, results, pday, day) if a < day])
+        if not earlier.num_rows:
+            continue
+        today_first = first_rows[found_day[first_rows] == pday_ord]
+        rows = earlier.column(ROW).to_numpy()
+        pos = np.minimum(np.searchsorted(rows, found_row[today_first]), len(rows) - 1)
+        was_known = rows[pos] == found_row[today_first]
+        before = label_values(cfg, earlier.column(TARGET).combine_chunks().take(pa.array(pos)))
+        eq = _same(before, values[today_first])
+        same += int((was_known & eq).sum())
+        changed += int((was_known & ~eq).sum())
+    return {
+        "duplicate_label_ids_today": int((~new_id).sum()),
+        "conflicting_ids_in_file": int((per_id_values > 1).sum()),
+        "resent_same_value": same,
+        "changed_from_earlier_arrival": changed,
+    }
+
+
+def id_type_checks(arrival: Arrival) -> list[Check]:
+    """A named check when label ids and prediction ids are of different types (matched after conversion)."""
+    t = arrival.id_types
+    if t is None:
+        return []
+    reason = f"label ids are {t.labels} but prediction ids are {t.predictions}: joined after conversion"
+    if t.unconverted:
+        reason += f"; {t.unconverted} label id(s) could not be converted and match no prediction"
+    return [
+        Check(
+            id="performance.label_id_type",
+            stage="performance",
+            name="label_id_type",
+            subject="labels",
+            value=float(t.unconverted),
+            upper=0.0,
+            threshold_rule="label ids must have the prediction ids' type",
+            status=Status.ALERT,
+            reason=reason,
+            severity=Severity.WARNING,
+            owner="data",
+            details={
+                "label_id_type": t.labels,
+                "prediction_id_type": t.predictions,
+                "unconverted": t.unconverted,
+            },
+        )
+    ]

@@ -1,0 +1,101 @@
+"""The labels step: only today's label file is read, joined by id to its prediction day; the latest arrival wins,
+in-file conflicts stay unscored, re-runs replace a day's contribution, label values and id types are checked."""
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from helpers import FIRST_DAY, parquet_bytes, tiny_config
+from watchkeeper.performance.joined import id_type_checks, known, label_value_checks, update_labels
+
+D0, D1, D2 = FIRST_DAY, FIRST_DAY + timedelta(days=1), FIRST_DAY + timedelta(days=2)
+
+
+def write(storage, key, df):
+    storage.write_bytes(key, parquet_bytes(df))
+
+
+def predictions(pids):
+    return pd.DataFrame({"pid": pids, "score": 0.7, "pred": 1, "x1": 0.0, "x2": 0.0, "c": "a"})
+
+
+def labels(pairs, id_type=str):
+    return pd.DataFrame({"pid": [id_type(p) for p, _ in pairs], "label": [v for _, v in pairs]})
+
+
+def settled(cfg, storage, pday, as_of, pids):
+    table = known(cfg, storage, pday, as_of).to_pandas()
+    return {pids[r]: v for r, v in zip(table["row"], table["target"], strict=True)} if len(table) else {}
+
+
+@pytest.fixture
+def world(tiny):
+    cfg, storage, _ = tiny
+    pids = ["a", "b", "c", "d", "e"]
+    write(storage, f"days/{D0}.parquet", predictions(pids))
+    write(storage, f"labels/{D0}.parquet", labels([]).astype({"label": int}))
+    write(storage, f"labels/{D1}.parquet", labels([("a", 1), ("b", 0), ("c", 1), ("d", 0)]))
+    # a resent unchanged, b corrected, c twice with the same value, d twice with different values, e new, z unknown
+    today = [("a", 1), ("b", 1), ("c", 1), ("c", 1), ("d", 1), ("d", 0), ("e", 0), ("z", 1)]
+    write(storage, f"labels/{D2}.parquet", labels(today))
+    return cfg, storage, pids
+
+
+def test_latest_arrival_wins_and_in_file_conflicts_stay_unscored(world):
+    cfg, storage, pids = world
+    arrival = update_labels(cfg, storage, storage, D2)  # D0 and D1 are caught up first
+    assert settled(cfg, storage, D0, D2, pids) == {"a": 1, "b": 1, "c": 1, "e": 0}
+    assert settled(cfg, storage, D0, D1, pids) == {"a": 1, "b": 0, "c": 1, "d": 0}
+    assert arrival.prediction_days == [D0] and arrival.unknown == 1
+    assert arrival.facts == {
+        "label_rows_today": 8,
+        "duplicate_label_ids_today": 2,
+        "conflicting_ids_in_file": 1,
+        "resent_same_value": 2,
+        "changed_from_earlier_arrival": 2,
+        "unknown_label_values": 0,
+    }
+
+
+def test_rerunning_an_earlier_arrival_replaces_it_and_changes_nothing_else(world):
+    cfg, storage, pids = world
+    first = update_labels(cfg, storage, storage, D2)
+    before = settled(cfg, storage, D0, D2, pids)
+    write(storage, f"labels/{D1}.parquet", labels([("a", 0)]))  # D1 re-delivered and re-run after D2
+    update_labels(cfg, storage, storage, D1)
+    assert settled(cfg, storage, D0, D1, pids) == {"a": 0}
+    assert settled(cfg, storage, D0, D2, pids) == before  # D2 decides every id D1 labelled
+    assert (
+        update_labels(cfg, storage, storage, D2).to_json()["prediction_days"]
+        == first.to_json()["prediction_days"]
+    )
+
+
+def test_yes_no_labels_are_rejected_by_name_unless_mapped(world, tmp_path):
+    cfg, storage, pids = world
+    write(storage, f"labels/{D1}.parquet", labels([("a", "yes"), ("b", "no"), ("c", "yes")]))
+    arrival = update_labels(cfg, storage, storage, D1)
+    [check] = label_value_checks(arrival)
+    assert check.id == "performance.label_values" and check.status == "alert" and check.value == 3
+    assert "yes" not in check.reason  # counts, never raw values
+    assert settled(cfg, storage, D0, D1, pids) == {}
+    mapped = tiny_config(
+        tmp_path,
+        str(tmp_path / "data"),
+        columns={**cfg.model_dump()["columns"], "label_values": {"yes": 1, "no": 0}},
+    )
+    arrival = update_labels(mapped, storage, storage, D1)
+    assert label_value_checks(arrival) == []
+    assert settled(mapped, storage, D0, D1, pids) == {"a": 1, "b": 0, "c": 1}
+
+
+def test_label_ids_of_another_type_are_joined_and_the_mismatch_named(tiny):
+    cfg, storage, _ = tiny
+    write(storage, f"days/{D0}.parquet", predictions([10, 11, 12]))
+    write(storage, f"labels/{D1}.parquet", pd.DataFrame({"pid": [10.0, 11.0, 12.5], "label": [1, 0, 1]}))
+    arrival = update_labels(cfg, storage, storage, D1)
+    assert arrival.prediction_days == [D0] and arrival.unknown == 1
+    [check] = id_type_checks(arrival)
+    assert check.id == "performance.label_id_type" and check.status == "alert" and check.value == 1
+    assert "label ids are double but prediction ids are int64" in check.reason
+    assert settled(cfg, storage, D0, D1, [10, 11, 12]) == {10: 1, 11: 0}

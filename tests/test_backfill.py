@@ -1,0 +1,65 @@
+"""`watchkeeper backfill --local`: the days of a stretch in order, with progress; a second backfill replaces the
+first's results everywhere (stored results, MLflow runs and metric points), nothing duplicated."""
+
+from datetime import timedelta
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from helpers import FIRST_DAY, TINY_CONFIG
+from watchkeeper.cli import main
+
+
+def stored(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def mlflow_points(uri: str) -> dict[str, int]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
+    points = {}
+    for run in runs:
+        for key in run.data.metrics:
+            points[f"{run.info.run_name}|{key}"] = len(client.get_metric_history(run.info.run_id, key))
+    return {"runs": len(runs), **points}
+
+
+@pytest.mark.slow
+def test_backfilling_a_stretch_twice_gives_identical_results_and_no_duplicates(tiny, tmp_path):
+    cfg, storage, _ = tiny
+    results = tmp_path / "results"
+    config = tmp_path / "backfill.yaml"
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    config.write_text(
+        yaml.safe_dump(
+            {**TINY_CONFIG, "storage": {"uri": str(tmp_path / "data"), "results_uri": str(results)}}
+        )
+    )
+    end = FIRST_DAY + timedelta(days=3)
+    args = ["backfill", "--config", str(config), "--start", str(FIRST_DAY), "--end", str(end), "--local"]
+    args += ["--tracking-uri", uri]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "tiny: 4 days" in first.output
+    before, points = stored(results), mlflow_points(uri)
+    assert sum(k.endswith("/result.json") for k in before) == 4 and points["runs"] == 4
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    after = stored(results)
+    assert sorted(after) == sorted(before)
+    changed = [
+        k for k in before if before[k] != after[k] and not k.endswith((".html", "gx_validation_result.json"))
+    ]
+    assert changed == []
+    assert mlflow_points(uri) == points
+
+
+def test_backfill_rejects_an_end_before_the_start(tiny, tmp_path):
+    config = tmp_path / "b.yaml"
+    config.write_text(yaml.safe_dump({**TINY_CONFIG, "storage": {"uri": str(tmp_path / "data")}}))
+    out = CliRunner().invoke(
+        main, ["backfill", "--config", str(config), "--start", "2025-03-05", "--end", "2025-03-01", "--local"]
+    )
+    assert out.exit_code == 2 and "--end is before --start" in out.output
