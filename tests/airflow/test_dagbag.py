@@ -46,11 +46,13 @@ def test_monitoring_dag_shape_retries_and_callbacks(models_dir):
     assert dag.get_task("measure_drift").upstream_task_ids == {
         "check_quality",
         "prepare_profile",
+        "update_labels",
         "resolve_day",
     }
     assert dag.get_task("measure_performance").upstream_task_ids == {
         "check_quality",
         "prepare_profile",
+        "update_labels",
         "resolve_day",
     }
     assert dag.get_task("load_day").upstream_task_ids == {"resolve_day", "wait_for_data"}
