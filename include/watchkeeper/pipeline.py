@@ -22,6 +22,7 @@ from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
+from watchkeeper.projections import project_mlflow, store_result
 from watchkeeper.reference import drift_state, get_profile, load_reference, profile_key
 from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
 from watchkeeper.stamps import parse_text_timestamps
@@ -69,9 +70,8 @@ def load_day(d: Day) -> dict:
     Raises InputError when the file is missing, empty or corrupt; a partly written staged copy is then removed.
     """
     d.results.delete_prefix(d.key("stages"))
-    d.results.delete(
-        d.key("result.json")
-    )  # being recomputed: no earlier result stays visible beside new stages
+    # Being recomputed: no earlier result stays visible beside the new stage files.
+    d.results.delete(d.key("result.json"))
     source = day_key(d.cfg, d.day)
     rows = 0
     try:
@@ -302,8 +302,6 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         },
     )
     # The stored result comes first; MLflow is a projection of it that `watchkeeper replay` can complete.
-    from watchkeeper.projections import project_mlflow, store_result
-
     store_result(d, result)
     if tracking_uri:
         project_mlflow(d, result, tracking_uri)
