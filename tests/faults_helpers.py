@@ -24,7 +24,7 @@ def s3_env(endpoint: str, **extra: str) -> dict[str, str]:
     }
 
 
-def wk(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def wk(env: dict[str, str], *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
     return subprocess.run([WATCHKEEPER, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
