@@ -82,16 +82,19 @@ def test_a_run_killed_mid_run_leaves_no_stale_result_and_a_rerun_gives_one_day(
     before = _consistent(s3_storage, cfg, outbox)
 
     proc = wk_start(env, *args)
-    load = cfg.results_key(FIRST_DAY, "stages/load.json")
+    lease, load, quality = (
+        cfg.results_key(FIRST_DAY, k) for k in ("lease.json", "stages/load.json", "stages/quality.json")
+    )
     deadline = time.monotonic() + 900
-    while not s3_storage.exists(load) or s3_storage.exists(cfg.results_key(FIRST_DAY, "stages/quality.json")):
+    # Killed once this run holds the lease and has loaded the day, before its quality stage is stored.
+    while not (s3_storage.exists(lease) and s3_storage.exists(load) and not s3_storage.exists(quality)):
         assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # Killed after loading: the earlier result is gone (no stale day beside new stages), a lease is left behind.
     assert not s3_storage.exists(cfg.results_key(FIRST_DAY, "result.json"))
-    assert json.loads(s3_storage.read_bytes(cfg.results_key(FIRST_DAY, "lease.json")))["pid"] == proc.pid
+    assert json.loads(s3_storage.read_bytes(lease))["pid"] == proc.pid
 
     again = wk(env, *args)  # the killed holder is gone: its lease does not block the re-run
     assert again.returncode == 0, again.stderr
