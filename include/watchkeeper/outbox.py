@@ -34,9 +34,9 @@ def _lines(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
-def write_outbox(key: str, destination: str, payload: dict, path: Path | None = None) -> Path:
+def write_outbox(key: str, destination: str, payload: dict, path: Path | str | None = None) -> Path:
     """Append one message, replacing an earlier one with the same key."""
-    path = path or outbox_path()
+    path = Path(path or outbox_path())
     line = json.dumps({"key": key, "destination": destination, "payload": payload}, sort_keys=True)
     with _locked(path):
         kept = [x for x in _lines(path) if json.loads(x).get("key") != key]
@@ -47,6 +47,6 @@ def write_outbox(key: str, destination: str, payload: dict, path: Path | None = 
     return path
 
 
-def read_outbox(path: Path | None = None) -> list[dict]:
-    path = path or outbox_path()
+def read_outbox(path: Path | str | None = None) -> list[dict]:
+    path = Path(path or outbox_path())
     return [json.loads(line) for line in _lines(path)]
