@@ -19,7 +19,7 @@ def s3_env(endpoint: str, **extra: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",  # a loaded machine answers slowly; refusals are at once
         **extra,
     }
 
