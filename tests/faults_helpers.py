@@ -19,12 +19,12 @@ def s3_env(endpoint: str, **extra: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",  # a loaded machine answers slowly; refusals are at once
         **extra,
     }
 
 
-def wk(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def wk(env: dict[str, str], *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
     return subprocess.run([WATCHKEEPER, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 

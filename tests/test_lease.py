@@ -82,16 +82,19 @@ def test_a_run_killed_mid_run_leaves_no_stale_result_and_a_rerun_gives_one_day(
     before = _consistent(s3_storage, cfg, outbox)
 
     proc = wk_start(env, *args)
-    load = cfg.results_key(FIRST_DAY, "stages/load.json")
-    deadline = time.monotonic() + 120
-    while not s3_storage.exists(load) or s3_storage.exists(cfg.results_key(FIRST_DAY, "stages/quality.json")):
+    lease, load, quality = (
+        cfg.results_key(FIRST_DAY, k) for k in ("lease.json", "stages/load.json", "stages/quality.json")
+    )
+    deadline = time.monotonic() + 900
+    # Killed once this run holds the lease and has loaded the day, before its quality stage is stored.
+    while not (s3_storage.exists(lease) and s3_storage.exists(load) and not s3_storage.exists(quality)):
         assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # Killed after loading: the earlier result is gone (no stale day beside new stages), a lease is left behind.
     assert not s3_storage.exists(cfg.results_key(FIRST_DAY, "result.json"))
-    assert json.loads(s3_storage.read_bytes(cfg.results_key(FIRST_DAY, "lease.json")))["pid"] == proc.pid
+    assert json.loads(s3_storage.read_bytes(lease))["pid"] == proc.pid
 
     again = wk(env, *args)  # the killed holder is gone: its lease does not block the re-run
     assert again.returncode == 0, again.stderr
@@ -107,7 +110,7 @@ def test_two_runs_of_the_same_day_at_once(s3_stack, s3_storage, tmp_path):
     env, outbox = s3_env(s3_stack.s3_endpoint), str(tmp_path / "outbox.jsonl")
     args = ("run-day", "--config", cfg.source, "--day", str(FIRST_DAY), "--outbox", outbox)
     procs = [wk_start(env, *args), wk_start(env, *args)]
-    outs = [(p.wait(300), *p.communicate()) for p in procs]
+    outs = [(p.wait(1200), *p.communicate()) for p in procs]
     assert sorted(code for code, _, _ in outs) == [0, 3], outs
     code, stdout, stderr = next(o for o in outs if o[0] == 3)
     assert stdout == "" and f"tiny {FIRST_DAY}: already running (pid" in stderr and "Traceback" not in stderr

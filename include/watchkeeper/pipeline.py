@@ -23,6 +23,7 @@ from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.history import apply_policy, store_signals
 from watchkeeper.loading import InputError, day_key, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
+from watchkeeper.projections import project_mlflow, store_result
 from watchkeeper.reference import dle_estimator, drift_state, get_profile, load_reference, profile_key
 from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
 from watchkeeper.stamps import parse_text_timestamps
@@ -70,9 +71,8 @@ def load_day(d: Day) -> dict:
     Raises InputError when the file is missing, empty or corrupt; a partly written staged copy is then removed.
     """
     d.results.delete_prefix(d.key("stages"))
-    d.results.delete(
-        d.key("result.json")
-    )  # being recomputed: no earlier result stays visible beside new stages
+    # Being recomputed: no earlier result stays visible beside the new stage files.
+    d.results.delete(d.key("result.json"))
     source = day_key(d.cfg, d.day)
     rows = 0
     try:
@@ -378,7 +378,6 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
     apply_policy(d.cfg, d.results, result)  # decisions, incidents and actions from the stored history
     # The stored result comes first; the report and MLflow are projections of it (`watchkeeper replay`
     # completes a pending MLflow projection), so neither can lose the day.
-    from watchkeeper.projections import project_mlflow, store_result
     from watchkeeper.reports.daily import store_report
 
     store_result(d, result)
