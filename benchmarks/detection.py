@@ -12,7 +12,9 @@ Every day runs `watchkeeper.pipeline.run_day` in-process on local storage, from 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +28,33 @@ from watchkeeper.config import parse_config  # noqa: E402
 from watchkeeper.loading import InputError  # noqa: E402
 from watchkeeper.pipeline import run_day  # noqa: E402
 from watchkeeper.storage import Storage  # noqa: E402
+
+NANNYML = Path(__file__).resolve().parents[1] / ".bench" / "venvs" / "nannyml" / "bin" / "python"
+
+
+def run_nannyml(s: sc.Scenario, root: Path) -> list[dict] | None:
+    """NannyML on the same files (its own virtualenv, `benchmarks/detection_peers.py`), as per-day notifications."""
+    if not NANNYML.exists():
+        return None
+    spec = {"data": str(root / "data"), "task": s.task, "features": ["x1", "x2", "visits", "plan"],
+            "categorical": ["plan"]}  # fmt: skip
+    worker = Path(__file__).parent / "detection_peers.py"
+    proc = subprocess.run(
+        [str(NANNYML), str(worker), json.dumps(spec)], capture_output=True, text=True, timeout=1800
+    )
+    if proc.returncode != 0:
+        print(f"nannyml failed on {s.name}: {proc.stderr[-800:]}", file=sys.stderr)
+        return None
+    by_owner = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = []
+    for t in range(s.days):
+        day = str(sc.START + timedelta(days=t))
+        owners = {o for o, days in by_owner.items() if day in days}
+        checks = sorted({c for o in owners for c in by_owner[o][day]})
+        out.append(
+            {"day": t, "notify": owners, "actions": [f"notify:{o}" for o in sorted(owners)], "checks": checks}
+        )
+    return out
 
 
 def run_scenario(s: sc.Scenario, root: Path) -> list[dict]:
@@ -93,14 +122,17 @@ def table(incidents: list[dict], healthy: list[dict], seconds: float, args) -> s
         "",
         "## Incidents",
         "",
-        "| scenario | incident | caught | days from first evidence | on time | owner | actions | first alerting checks |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | incident | caught | days from first evidence | on time | owner | actions | first alerting checks "
+        "| NannyML: caught, days | NannyML: first alerting checks |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in incidents:
+        p = r.get("nannyml")
+        peer = "not run" if p is None else ("no" if not p["caught"] else f"yes, {p['delay']}")
         lines.append(
             f"| {r['scenario']} | {r['incident']} | {'yes' if r['caught'] else '**no**'} | "
             f"{'–' if r['delay'] is None else r['delay']} | {'yes' if r['on_time'] else 'no'} | {r['owner']} | "
-            f"{r['actions']} | {r['checks']} |"
+            f"{r['actions']} | {r['checks']} | {peer} | {p['checks'] if p else ''} |"
         )
     total_days = sum(h["healthy_days"] for h in healthy)
     total_false = sum(h["false_alerts"] for h in healthy)
@@ -110,20 +142,30 @@ def table(incidents: list[dict], healthy: list[dict], seconds: float, args) -> s
         "",
         "## Healthy model-days",
         "",
-        "| scenario | healthy days | days with an alert | alerting checks |",
-        "|---|---|---|---|",
+        "| scenario | healthy days | days with an alert | alerting checks | NannyML: days with an alert | NannyML: checks |",
+        "|---|---|---|---|---|---|",
     ]
     for h in healthy:
+        p = h.get("nannyml")
         lines.append(
-            f"| {h['scenario']} | {h['healthy_days']} | {h['false_alerts']} | {', '.join(h['false_checks'])} |"
+            f"| {h['scenario']} | {h['healthy_days']} | {h['false_alerts']} | {', '.join(h['false_checks'])} | "
+            f"{'not run' if p is None else p['false_alerts']} | {', '.join(p['false_checks']) if p else ''} |"
         )
     lines += [
         "",
         f"**Total**: {caught}/{len(incidents)} incidents caught, {on_time} on time; "
         f"{total_false} false alert days in {total_days} healthy model-days "
         f"({90 * total_false / max(total_days, 1):.2f} per 90).",
-        "",
     ]
+    if all(r.get("nannyml") for r in incidents) and all(h.get("nannyml") for h in healthy):
+        peer_false = sum(h["nannyml"]["false_alerts"] for h in healthy)
+        lines.append(
+            f"**NannyML** (defaults; univariate and multivariate drift, CBPE/DLE, realized performance, unseen and "
+            f"missing values): {sum(r['nannyml']['caught'] for r in incidents)}/{len(incidents)} caught, "
+            f"{sum(r['nannyml']['on_time'] for r in incidents)} on time; {peer_false} false alert days "
+            f"({90 * peer_false / max(total_days, 1):.2f} per 90). Evidently: not run yet."
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -134,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-rows", type=int, default=200_000)
     parser.add_argument("--large-days", type=int, default=6)
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
+    parser.add_argument("--no-peers", action="store_true", help="Watchkeeper only")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "detection.md"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -145,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             days = run_scenario(s, Path(tmp))
+            peer = None if args.no_peers else run_nannyml(s, Path(tmp))
         rows, h = score(s, days)
+        if peer is not None:
+            peer_rows, peer_h = score(s, peer)
+            for r, p in zip(rows, peer_rows, strict=True):
+                r["nannyml"] = p
+            h["nannyml"] = peer_h
         incidents += rows
         healthy.append(h)
         print(f"{s.name}: {time.perf_counter() - t0:.0f} s, {rows}, {h}", file=sys.stderr, flush=True)

@@ -270,9 +270,9 @@ class DriftConfig(_Model):
     """Threads scoring the day's columns at once (0: the CPUs available to the task, at most 4)."""
     importance_model_uri: str | None = None
     """MLflow model (e.g. `models:/name@champion`) whose importances rank drifted features (default: a surrogate)."""
-    evidence_days: int = Field(30, ge=0)
+    evidence_days: int = Field(0, ge=0)
     """Days over which a CUSUM accumulates each drift statistic's excess over its reference level, so a small,
-    persistent shift alerts (`drift.cusum`) within days; 0 turns it off."""
+    persistent shift alerts (`drift.cusum`) within days; 0 (default, until its false alerts are fixed) is off."""
     unseen_lookback_days: int = Field(30, ge=0)
     """A value the reference never had alerts the data owner (`drift.unseen_categories`) on the first day it appears:
     when none of this many previous days' stored results had it."""

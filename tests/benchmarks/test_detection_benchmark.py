@@ -8,7 +8,18 @@ import pytest
 def test_detection_benchmark_scores_scenarios_into_one_table(tmp_path, benchmark_script):
     bench = benchmark_script("detection")
     out = tmp_path / "detection.md"
-    argv = ["--days", "6", "--rows", "500", "--only", "covariate_sudden", "new_category", "--out", str(out)]
+    argv = [
+        "--days",
+        "6",
+        "--rows",
+        "500",
+        "--only",
+        "covariate_sudden",
+        "new_category",
+        "--out",
+        str(out),
+        "--no-peers",
+    ]
     assert bench.main(argv) == 0
     text = out.read_text()
     assert "| covariate_sudden | sudden covariate drift | yes | 0 | yes | model |" in text

@@ -38,7 +38,7 @@ def test_bounds_hold_a_healthy_day_and_a_broken_correlation_is_caught():
     parts = [ref.iloc[i : i + 500] for i in range(0, 3000, 500)]
     chunk_masks, boot_masks = null_masks(CFG, ref, parts)
     monitored = [Monitored("a", "numeric", "feature"), Monitored("b", "numeric", "feature")]
-    entry = fit_detection(CFG, ref, monitored, chunk_masks, boot_masks, family=5)["domain_classifier"]
+    entry = fit_detection(CFG, ref, monitored, chunk_masks, boot_masks, 5, {})["domain_classifier"]
     assert 0.5 < entry["upper"] < 0.7 and "split over 5 checks" in entry["rule"]
     healthy = domain_check(CFG, DayColumns.from_pandas(_rows(500, 0.8)), entry, None)
     assert healthy.status == "ok" and 0.4 < healthy.value < entry["upper"]

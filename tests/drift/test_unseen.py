@@ -28,6 +28,9 @@ DETECTION = fit_detection(
     REF,
     [Monitored("plan", "categorical", "feature"), Monitored("user", "categorical", "feature")],
     CHUNKS,
+    [],
+    1,
+    {},
 )
 
 
