@@ -32,11 +32,13 @@ def _quality(c: Check) -> Signal:
 
 
 def _drift(c: Check) -> Signal | None:
+    if c.owner == "data":  # a schema-like change (e.g. a category never seen before) is the data owner's news
+        return _quality(c)
     return _DRIFT_ROLES.get(str(c.details.get("role", "feature")))
 
 
 def _performance(c: Check) -> Signal | None:
-    if c.name in ("label_conflicts", "label_join"):
+    if c.owner == "data" or c.name in ("label_conflicts", "label_join"):  # label records: the data owner's
         return Signal.LABEL_CONFLICTS
     if c.name.startswith("estimated_") or c.details.get("estimated"):
         return Signal.ESTIMATED_PERFORMANCE
