@@ -16,6 +16,18 @@ from watchkeeper.stack import Stack  # noqa: E402
 from watchkeeper.storage import S3Credentials, Storage  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """`long` tests run only with WATCHKEEPER_LONG_TESTS=1 (see pyproject's markers); the skip says so."""
+    import os
+
+    if os.environ.get("WATCHKEEPER_LONG_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="long end-to-end run: set WATCHKEEPER_LONG_TESTS=1 to run it")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def s3_stack(tmp_path_factory) -> Stack:
     stack = Stack(state_dir=str(tmp_path_factory.mktemp("stack")))

@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.long]
+
 
 @pytest.mark.slow
 def test_day_benchmark_runs_with_and_without_a_label_window(tmp_path, benchmark_script):

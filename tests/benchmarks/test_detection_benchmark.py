@@ -3,6 +3,8 @@ scored into one table. Asserts the table's shape and that two clear-cut incident
 
 import pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.long]
+
 
 @pytest.mark.slow
 def test_detection_benchmark_scores_scenarios_into_one_table(tmp_path, benchmark_script):

@@ -141,9 +141,23 @@ def mlflow_run(world, name: str):
     return client, found
 
 
+def data_incident(world, name: str, model: str = "tiny") -> dict | None:
+    """The data owner's incident that the day fed (consecutive bad days feed one incident, announced once)."""
+    day = DAYS[name].isoformat()
+    for key in world.storage.list(f"watchkeeper/{model}/incidents/"):
+        inc = json.loads(world.storage.read_bytes(key))
+        if "data" in inc["owners"] and day in inc["checks"]:
+            return inc
+    return None
+
+
 def data_alert(world, name: str, model: str = "tiny") -> dict | None:
+    """The message that announced the data owner's incident covering the day (None: no such incident)."""
+    inc = data_incident(world, name, model)
+    if inc is None:
+        return None
     keys = {m["key"]: m for m in read_outbox(world.outbox)}
-    return keys.get(f"{model}/{DAYS[name]}/data/notify")
+    return keys.get(f"{model}/{inc['id']}/opened/data")
 
 
 def assert_no_raw_rows(world, name: str, text: str) -> None:
@@ -178,9 +192,10 @@ def test_critical_input_problems_are_named_everywhere(world, name):
         and words in c["reason"]
     )
     assert stages(d)["quality"] == "alert" and stages(d)["drift"] == "could_not_measure"
-    assert [(a["kind"], a["owner"]) for a in d["actions"]] == [
-        ("notify", "data")
-    ]  # no retrain, not the ML team
+    # The data owner is told (once per incident, not once per bad day); no retrain, not the ML team.
+    assert not any(a["kind"] == "retrain" or a["owner"] == "model" for a in d["actions"])
+    assert any(x["fired"] and x["signal"] == "quality_critical" for x in d["decisions"])
+    assert f"{check_id}:{subject}" in data_incident(world, name)["checks"][DAYS[name].isoformat()]
 
     client, found = mlflow_run(world, name)
     assert len(found) == 1
@@ -198,8 +213,7 @@ def test_critical_input_problems_are_named_everywhere(world, name):
     alert = data_alert(world, name)
     assert alert is not None and alert["destination"] == "data-team"
     text = json.dumps(alert["payload"])
-    assert "data quality" in alert["payload"]["blocks"][0]["text"]["text"]
-    assert f"`{subject}`" in text and "data-quality problem(s)" in alert["payload"]["text"]
+    assert "opened: data_quality" in alert["payload"]["blocks"][0]["text"]["text"]
     assert_no_raw_rows(world, name, text)
 
 
@@ -255,11 +269,13 @@ def test_unreadable_days_fail_with_a_named_message_and_alert_the_data_owner(worl
     exp = client.get_experiment_by_name(f"watchkeeper/{model}")
     [day_run] = client.search_runs([exp.experiment_id], f"tags.`watchkeeper.day` = '{DAYS[name]}'")
     assert day_run.data.tags["watchkeeper.stage.load"] == "alert"
-    assert day_run.data.tags["watchkeeper.actions"] == "notify:data"
+    assert day_run.data.tags["watchkeeper.stage.load"] == "alert"
     stored = json.loads(world.storage.read_bytes(f"watchkeeper/{model}/days/{DAYS[name]}/result.json"))
     [load] = [c for c in stored["checks"] if c["stage"] == "load"]
     assert load["severity"] == "critical" and load["owner"] == "data" and words in load["reason"]
-    assert [a["owner"] for a in stored["actions"] if a["kind"] == "notify"] == ["data"]
+    assert not any(a["owner"] == "model" or a["kind"] == "retrain" for a in stored["actions"])
+    inc = data_incident(world, name, model)
+    assert inc is not None and inc["rule"] == "data_missing" and data_alert(world, name, model) is not None
 
     # In the DAG, load_day raises the same error and the failure callback alerts the data owner.
     from watchkeeper.config import load_config

@@ -18,7 +18,7 @@ from watchkeeper.retraining import registry
 from watchkeeper.retraining.run import retrain
 from watchkeeper.storage import Storage
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 DAYS = 30
 

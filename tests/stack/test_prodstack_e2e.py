@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BACKFILL_DAYS = int(os.environ.get("WATCHKEEPER_E2E_DAYS", "14"))
 """Days in the backfill (at least 14 in CI; fewer only to try the test out on a busy machine)."""
 DAG = "watchkeeper_credit_default"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 class Receiver(BaseHTTPRequestHandler):
