@@ -101,12 +101,27 @@ def run_day_cmd(
         cfg = _config(config_path)
     except click.ClickException as exc:
         raise DayNotProcessed(exc.message) from None
+
+    def send_to_outbox(results) -> None:
+        """The day's incident messages (and pending ones) to the outbox file, each key once."""
+        from watchkeeper.delivery import send_day
+        from watchkeeper.history import replay_stored
+
+        def to_outbox(role: str, key: str, payload: dict) -> str:
+            return (
+                f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
+            )
+
+        send_day(cfg, results, replay_stored(cfg, results), day, to_outbox)
+
     try:
         data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
         result = run_day(cfg, day, data, results, tracking_uri)
     except AlreadyRunning as exc:
         raise AlreadyRunningError(str(exc)) from None
     except InputError as exc:
+        if outbox:  # the day's result is stored with its critical load check: its data owner is told
+            send_to_outbox(results)
         raise DayNotProcessed(f"{cfg.name} {day}: could not process the day: {exc}") from None
     except ConfigError as exc:
         raise DayNotProcessed(f"{cfg.name} {day}: configuration does not match the data: {exc}") from None
@@ -121,15 +136,7 @@ def run_day_cmd(
             err=True,
         )
     if outbox:
-        from watchkeeper.delivery import send_day
-        from watchkeeper.history import replay_stored
-
-        def to_outbox(role: str, key: str, payload: dict) -> str:
-            return (
-                f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
-            )
-
-        send_day(cfg, results, replay_stored(cfg, results), day, to_outbox)
+        send_to_outbox(results)
     click.echo(result.model_dump_json(indent=2))
 
 

@@ -28,7 +28,8 @@ def credentials_for(conn_id: str) -> S3Credentials:
         access_key=creds.access_key,
         secret_key=creds.secret_key,
         session_token=creds.token,
-        endpoint_url=config.get_service_endpoint_url("s3"),
+        # boto3 itself honours AWS_ENDPOINT_URL(_S3); a connection without an endpoint does the same here
+        endpoint_url=config.get_service_endpoint_url("s3") or S3Credentials.from_env().endpoint_url,
         region=config.region_name or "us-east-1",
     )
 

@@ -277,7 +277,8 @@ def test_unreadable_days_fail_with_a_named_message_and_alert_the_data_owner(worl
     inc = data_incident(world, name, model)
     assert inc is not None and inc["rule"] == "data_missing" and data_alert(world, name, model) is not None
 
-    # In the DAG, load_day raises the same error and the failure callback alerts the data owner.
+    # In the DAG, load_day raises the same error; its failure callback records the same day and sends nothing
+    # already sent (the data owner heard when the incident opened), and no operator page for a data problem.
     from watchkeeper.config import load_config
     from watchkeeper.loading import InputError
     from watchkeeper.pipeline import Day, load_day
@@ -289,15 +290,15 @@ def test_unreadable_days_fail_with_a_named_message_and_alert_the_data_owner(worl
         load_day(Day(cfg, DAYS[name], world.storage, world.storage))
     outbox = world.outbox.parent / f"failure-{name}.jsonl"
     monkeypatch.setenv("WATCHKEEPER_OUTBOX", str(outbox))
+    for key, value in world.env.items():
+        monkeypatch.setenv(key, value)
     context = {
         "ti": SimpleNamespace(task_id="load_day"),
         "exception": raised.value,
         "params": {"day": str(DAYS[name])},
     }
     WatchkeeperFailureNotifier(str(cfg_path)).notify(context)
-    [message] = read_outbox(outbox)
-    assert (
-        message["key"] == f"{model}/{DAYS[name]}/data/failure/load_day"
-        and message["destination"] == "data-team"
-    )
-    assert words in message["payload"]["text"]
+    assert read_outbox(outbox) == []
+    again = json.loads(world.storage.read_bytes(f"watchkeeper/{model}/days/{DAYS[name]}/result.json"))
+    [load] = [c for c in again["checks"] if c["stage"] == "load"]
+    assert load["severity"] == "critical" and words in load["reason"]

@@ -102,6 +102,10 @@ def unseen_checks(
         show = safe_to_show(cfg, column)
         if show:
             check.details["new"] = {v: unseen[v] for v in new}
+        if not new and rows < cfg.drift.min_rows:  # a tiny day showing nothing new says little either way
+            check.reason = f"insufficient data: {rows} rows < drift.min_rows {cfg.drift.min_rows}"
+            check.not_measured = NotMeasured.TOO_FEW_ROWS
+            continue
         if not new or open_ended.get(column):
             check.status = Status.OK
             if new:
