@@ -63,7 +63,9 @@ def _consistent(storage, cfg, outbox) -> dict:
     assert result["checks"] == stage_checks and result["rows"] == 600
     keys = [m["key"] for m in read_outbox(outbox)]
     notify = [a for a in result["actions"] if a["kind"] == "notify"]
-    assert sorted(keys) == sorted(f"tiny/{FIRST_DAY}/{a['owner']}/notify" for a in notify) and notify
+    # One message per announced incident and owner (keys `<model>/<incident>/<transition>/<owner>`), none twice.
+    assert notify and len(keys) == len(set(keys)) == len(notify)
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == sorted(a["owner"] for a in notify)
     assert not storage.exists(cfg.results_key(FIRST_DAY, "lease.json"))
     return result
 

@@ -59,7 +59,7 @@ def test_mlflow_outage_keeps_the_day_and_replay_logs_it_once(s3_stack, s3_storag
 
         client = MlflowClient(server.uri)
         exp = client.get_experiment_by_name("watchkeeper/tiny")
-        (run,) = client.search_runs([exp.experiment_id])
+        (run,) = client.search_runs([exp.experiment_id], "tags.`watchkeeper.kind` = 'day'")
         stored = s3_storage.read_json(cfg.results_key(day, "result.json"))
         assert run.data.tags["watchkeeper.day"] == day and run.info.status == "FINISHED"
         assert stored["mlflow_run_id"] == run.info.run_id and run.data.metrics["rows"] == 600

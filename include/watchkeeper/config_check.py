@@ -30,9 +30,9 @@ def configured_columns(cfg: ModelConfig) -> dict[str, str]:
         out.setdefault(name, "segments.columns")
     for name in cfg.drift.features:
         out.setdefault(name, "drift.features")
-    for field in ("pii", "show_values"):  # column flags, where the configuration has them
-        for name in getattr(c, field, None) or []:
-            out.setdefault(name, f"columns.{field}")
+    # `columns.pii` is not checked: those columns are dropped as soon as any file is read, by design.
+    for name in c.show_values:
+        out.setdefault(name, "columns.show_values")
     return out
 
 
