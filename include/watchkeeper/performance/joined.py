@@ -52,8 +52,9 @@ def _delete(results: Storage, key: str) -> None:
 
 
 def _write_table(results: Storage, key: str, table: pa.Table) -> None:
+    # No schema metadata: a source file's pandas metadata names every column it had, pii ones included.
     with results.open_output(key) as sink:
-        pq.write_table(table, sink)
+        pq.write_table(table.replace_schema_metadata(None), sink)
 
 
 def _read_table(results: Storage, key: str, columns: list[str] | None = None) -> pa.Table:
