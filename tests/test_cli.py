@@ -1,6 +1,7 @@
 """The `watchkeeper` CLI as a user runs it: a real subprocess, JSON on stdout, clear errors and exit codes."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,9 @@ WATCHKEEPER = str(Path(sys.executable).parent / "watchkeeper")  # the installed 
 
 
 def wk(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([WATCHKEEPER, *args], capture_output=True, text=True, cwd=cwd)
+    # A user's shell without MLflow configured (`mlflow.set_tracking_uri` in other tests exports the variable).
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run([WATCHKEEPER, *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
 def test_help_lists_the_commands():
