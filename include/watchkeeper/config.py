@@ -203,6 +203,10 @@ class QualityConfig(_Model):
     `duplicate_rows`), e.g. `expect_column_values_to_be_between: critical`."""
     timestamps_in_day_mostly: float = Field(0.99, ge=0, le=1)
     """Share of a day's event timestamps that must fall inside the monitored day (generated suites)."""
+    critical_share: float | None = Field(0.5, gt=0, le=1)
+    """A range or value-set expectation (warning by default) becomes critical when at least this share of the
+    day's rows fails it: most of a column outside the reference's range or set is a unit, encoding or column
+    mix-up, not a tail (drift and performance are then not measured on the day). `null` keeps them warnings."""
 
     @field_validator("suite")
     @classmethod

@@ -159,7 +159,9 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     d.results.write_json(
         d.key("quality/gx_validation_result.json"), stored_result(stored(result), shown(d.cfg))
     )
-    checks = to_checks(result, shown(d.cfg))
+    from watchkeeper.quality.escalation import escalate
+
+    checks = escalate(to_checks(result, shown(d.cfg)), d.cfg.quality.critical_share)
     engine = result.meta["validation_engine"] + f", {result.meta['gx_pandas_fallback']} via GX on pandas"
     html = render_html(d.cfg.name, d.day.isoformat(), checks, suite["name"], engine)
     d.results.write_bytes(d.key("quality/report.html"), html.encode())

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 BUCKET = "s3://wk-bad-inputs/data"
 DAYS = {name: FIRST_DAY + timedelta(days=i) for i, name in enumerate(
     ["healthy", "ghost_labels", "renamed", "missing", "extra", "dtype", "nan", "inf", "dup_ids",
-     "empty", "corrupt", "not_arrived", "no_rows", "csv_delimiter", "csv_encoding"])}  # fmt: skip
+     "empty", "corrupt", "not_arrived", "no_rows", "csv_delimiter", "csv_encoding", "units"])}  # fmt: skip
 
 
 def bad_day(name: str, df: pd.DataFrame) -> pd.DataFrame | bytes | None:
@@ -47,6 +47,8 @@ def bad_day(name: str, df: pd.DataFrame) -> pd.DataFrame | bytes | None:
             df.loc[:2, "x2"] = np.inf
         case "dup_ids":
             df.loc[:9, "pid"] = df.loc[0, "pid"]
+        case "units":  # grams become milligrams upstream: every value 1000 times larger
+            return df.assign(x1=df["x1"] * 1000)
         case "empty":
             return b""
         case "corrupt":
@@ -177,6 +179,11 @@ CRITICAL = {  # case → (check id, subject, words of the reason)
     "nan": ("quality.expect_column_proportion_of_non_null_values_to_be_between", "x2", "'x2' is 40.0% null"),
     "inf": ("quality.finite_values", "x2", "'x2' has infinite values (3 rows)"),
     "dup_ids": ("quality.expect_column_values_to_be_unique", "pid", "'pid' has duplicate values"),
+    "units": (
+        "quality.expect_column_values_to_be_between",
+        "x1",
+        "most of the column left the reference's range (at least 50% of rows), a unit, encoding or column mix-up",
+    ),
 }
 
 
