@@ -261,7 +261,9 @@ class ProdStack:
         argv = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.ports["mlflow"]),
                 "--workers", "1", "--backend-store-uri", self.db_url("mlflow"),
                 "--artifacts-destination", f"s3://{stackspec.ARTIFACT_BUCKET}/"]  # fmt: skip
-        env = {**DEMO_KEYS, "MLFLOW_S3_ENDPOINT_URL": self.url("s3"), "AWS_DEFAULT_REGION": "us-east-1"}
+        env = {**DEMO_KEYS, "MLFLOW_S3_ENDPOINT_URL": self.url("s3"), "AWS_DEFAULT_REGION": "us-east-1",
+               # MLflow 3 starts seven background job consumers by default; Watchkeeper uses no server-side jobs.
+               "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # fmt: skip
         self._spawn("mlflow", argv, env)
 
     def _start_mlflow_and_airflow(self, timeout: float, say: Callable[[str], None]) -> None:
