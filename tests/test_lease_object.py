@@ -50,7 +50,9 @@ def _exactly_one_holds(storage: Storage, outcomes: list[dict]) -> None:
 @pytest.mark.slow
 def test_racing_processes_one_wins_over_s3_then_one_takes_over_the_lapsed_lease(s3_stack, s3_storage):
     _exactly_one_holds(s3_storage, _race(s3_storage.uri, s3_stack.s3_endpoint))
-    s3_storage.write_json("lease.json", {"owner": "a crashed run", "token": "old", "expires": time.time() - 1})
+    s3_storage.write_json(
+        "lease.json", {"owner": "a crashed run", "token": "old", "expires": time.time() - 1}
+    )
     _exactly_one_holds(s3_storage, _race(s3_storage.uri, s3_stack.s3_endpoint))
 
 
@@ -76,7 +78,9 @@ def test_takeover_needs_the_version_read_and_release_needs_the_token(s3_storage)
     assert not s3_storage.exists("lease.json")
 
 
-def test_a_store_without_conditional_writes_falls_back_to_settle_and_read_back(s3_storage, monkeypatch, caplog):
+def test_a_store_without_conditional_writes_falls_back_to_settle_and_read_back(
+    s3_storage, monkeypatch, caplog
+):
     client = lease_object._client(s3_storage.credentials)
     refused = ClientError({"Error": {"Code": "NotImplemented"}}, "PutObject")
     monkeypatch.setattr(type(client), "put_object", lambda *a, **k: (_ for _ in ()).throw(refused))
