@@ -226,7 +226,9 @@ def test_numeric_extremes_and_quantiles_of_columns_not_shown_appear_nowhere(tmp_
     raw += [f"{e:.6g}" for e in ends]
     found = [v for v in raw if v in text]
     if show:
-        assert {"98765.4", "5101.01", "5202.02"} <= set(found)  # a column marked safe to show keeps its values
+        assert {"98765.4", "5101.01", "5202.02"} <= set(
+            found
+        )  # a column marked safe to show keeps its values
         assert by_type["expect_column_max_to_be_between"].value == pytest.approx(98765.4321)
     else:
         assert found == []
