@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task, teardown
 from watchkeeper.config import ConfigError, ModelConfig, load_config
 from watchkeeper_airflow.assets import request_asset
 from watchkeeper_airflow.callbacks import ConfigErrorNotifier, WatchkeeperFailureNotifier
@@ -53,13 +53,13 @@ def monitoring_dag(cfg: ModelConfig, path: str):
     def monitor():
         @task
         def resolve_day() -> str:
+            from watchkeeper_airflow.context import claim_day
             from watchkeeper_airflow.days import monitored_day
 
             ctx = get_current_context()
             run = ctx["dag_run"]
-            return monitored_day(
-                ctx["params"].get("day"), ctx.get("data_interval_start"), run.run_after
-            ).isoformat()
+            day = monitored_day(ctx["params"].get("day"), ctx.get("data_interval_start"), run.run_after)
+            return claim_day(path, day.isoformat())  # the day's lease, held by this run until release_day
 
         @task.sensor(
             mode="reschedule",
@@ -147,6 +147,13 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         def all_clear(summary: dict) -> str:
             return summary["headline"]
 
+        @teardown
+        def release_day() -> str:
+            """Gives back the day's lease when the run ends, whatever happened (a failed run frees the day too)."""
+            from watchkeeper_airflow.context import release_day
+
+            return release_day(path, get_current_context()["ti"].xcom_pull(task_ids="resolve_day"))
+
         day = resolve_day()
         loaded = load_day(day)
         wait_for_data(day) >> loaded
@@ -155,8 +162,9 @@ def monitoring_dag(cfg: ModelConfig, path: str):
         drift, performance = measure_drift(day, quality, profile), measure_performance(day, quality, profile)
         update_labels(day, loaded) >> [drift, performance]
         summary = log_results(day, drift, performance)
-        send_messages(day, summary)
-        choose_actions(summary) >> [request_retraining(day), all_clear(summary)]
+        ends = [send_messages(day, summary), request_retraining(day), all_clear(summary)]
+        choose_actions(summary) >> ends[1:]
+        ends >> release_day()
 
     return monitor()
 

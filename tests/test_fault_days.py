@@ -125,6 +125,23 @@ def test_iso_text_timestamps_are_parsed_and_the_day_is_judged(tiny):
     assert _stages(result)["drift"] == "could_not_measure"
 
 
+def test_a_reference_with_iso_text_timestamps_is_read_like_one_with_timestamps(tiny):
+    from watchkeeper.quality.suite import build_suite_dict
+
+    cfg, storage, _ = tiny
+    real = load_reference(cfg, storage)
+    text = real.assign(ts=real["ts"].map(lambda t: t.isoformat()))
+    storage.write_bytes("ref.parquet", parquet_bytes(text))
+    parsed = load_reference(cfg, storage)
+    assert str(parsed["ts"].dtype).startswith("datetime64") and parsed["ts"].equals(real["ts"])
+    # As text the generated suite silently lost its critical timestamps_in_day expectation.
+    checks = [
+        e.get("meta", {}).get("watchkeeper_check") for e in build_suite_dict(cfg, parsed)["expectations"]
+    ]
+    assert "timestamps_in_day" in checks
+    assert build_suite_dict(cfg, parsed) == build_suite_dict(cfg, real)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_duplicate_column_names_are_a_named_load_result(tiny, tmp_path, fmt):

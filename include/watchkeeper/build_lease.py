@@ -1,8 +1,8 @@
 """A build lease in object storage, so concurrent runs build a shared artifact (the reference profile) once.
 
-S3 offers no lock, so the lease is a small JSON object with an owner token and an expiry: a taker writes it, waits
-`settle` seconds and reads it back; the last writer holds it. Others wait until the artifact exists or the lease
-expires (its holder died), then take it over. The check-then-write gap is milliseconds against a settle of seconds.
+The lease is a small JSON object with an owner token and an expiry, taken by a conditional write (`lease_object`:
+exactly one of several takers gets it; `settle` is used only by stores without conditional writes). Others wait
+until the artifact exists or the lease expires (its holder died), then take it over.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from watchkeeper.storage import ObjectNotFound, Storage
+from watchkeeper import lease_object
+from watchkeeper.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +34,16 @@ def build_lease(
         if done():
             yield False
             return
-        held = _read(storage, key)
-        if held is None or held["expires"] < time.time():
-            storage.write_json(key, {"owner": token, "expires": time.time() + ttl})
-            time.sleep(settle)
-            held = _read(storage, key)
-            if held is not None and held["owner"] == token:
-                break
+        doc = {"owner": token, "token": token, "expires": time.time() + ttl}
+        if lease_object.take(storage, key, doc, _unexpired, settle) is None:
+            break
         log.info("waiting for the holder of %s to finish", storage.url(key))
         time.sleep(poll)
     try:
         yield True
     finally:
-        if (_read(storage, key) or {}).get("owner") == token:
-            storage.fs.delete_file(storage.path(key))
+        lease_object.give_back(storage, key, token)
 
 
-def _read(storage: Storage, key: str) -> dict | None:
-    try:
-        return storage.read_json(key)
-    except (ObjectNotFound, ValueError):
-        return None
+def _unexpired(doc: dict) -> bool:
+    return float(doc.get("expires", 0)) >= time.time()

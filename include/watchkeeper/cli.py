@@ -171,13 +171,23 @@ def report_cmd(config_path: str, start: date, end: date, output: str | None) -> 
 @click.option("--end", required=True, callback=_day, help="Last day (inclusive), YYYY-MM-DD.")
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, help="MLflow tracking URI.")
 @click.option("--force", is_flag=True, help="Re-log days whose MLflow run is already up to date.")
-def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | None, force: bool) -> None:
-    """Complete the projections of stored day results: MLflow runs (and pending deliveries).
+@click.option(
+    "--outbox",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Send the days' messages to this outbox instead of the owners' destinations.",
+)
+def replay_cmd(
+    config_path: str, start: date, end: date, tracking_uri: str | None, force: bool, outbox: str | None
+) -> None:
+    """Complete the projections of stored day results: MLflow runs, then the days' messages.
 
-    Reads only the stored `result.json` of each day; nothing is recomputed. Exit 0 when every stored day is up
-    to date afterwards, 1 when some projection is still pending (MLflow still unreachable).
+    Reads only the stored `result.json` of each day; nothing is recomputed. Messages of those days still pending
+    (or due and never sent) go to the owners' destinations (Slack connections, as `test-alert` uses, else the
+    outbox), each once: the delivery log skips what was sent. Exit 0 when every stored day is up to date
+    afterwards, 1 when some projection is still pending (MLflow still unreachable).
     """
-    from watchkeeper.replay import replay
+    from watchkeeper.replay import delivery_hook, replay
     from watchkeeper.storage import StorageError, open_storages
 
     cfg = _config(config_path)
@@ -185,7 +195,9 @@ def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | Non
         raise click.BadParameter("--end is before --start")
     try:
         data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
-        done = replay(cfg, data, results, start, end, tracking_uri, force)
+        done = replay(
+            cfg, data, results, start, end, tracking_uri, force, [delivery_hook(_sender(cfg, outbox))]
+        )
     except (StorageError, OSError) as exc:
         raise click.ClickException(f"could not reach storage {cfg.storage.uri}: {exc}") from None
     for r in done:
@@ -193,6 +205,30 @@ def replay_cmd(config_path: str, start: date, end: date, tracking_uri: str | Non
     click.echo(f"{len(done)} stored day(s) between {start} and {end}")
     if any(r.mlflow == "pending" for r in done):
         sys.exit(1)
+
+
+def _sender(cfg, outbox: str | None):
+    """Where the CLI's messages go: the outbox file given, else each owner's destination as Airflow's tasks send."""
+    if outbox:
+        from watchkeeper.outbox import write_outbox
+
+        def to_outbox(role: str, key: str, payload: dict) -> str:
+            return (
+                f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
+            )
+
+        return to_outbox
+    return _notify().sender(cfg)
+
+
+def _notify():
+    """The plugin's delivery module (Slack connections, else the outbox), also from a checkout outside Airflow."""
+    try:
+        from watchkeeper_airflow import notify
+    except ImportError:  # the CLI outside Airflow's plugins folder: use this checkout's
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
+        from watchkeeper_airflow import notify
+    return notify
 
 
 @main.command("preview")

@@ -197,7 +197,8 @@ class QualityConfig(_Model):
     suite: str = "default"
     """Great Expectations suite file `expectations/<model>/<suite>.json`; generated from reference when absent."""
     expectations_dir: str = "expectations"
-    """Directory holding `<model>/<suite>.json`, relative to the project root (or absolute)."""
+    """Directory holding `<model>/<suite>.json`, relative: found upward from the model YAML's directory (else the
+    working directory); absolute paths, `~`, `..` segments and URLs are rejected."""
     severity: dict[str, Literal["critical", "warning"]] = {}
     """Override the severity per expectation type or Watchkeeper check (`finite_values`, `timestamps_in_day`,
     `duplicate_rows`), e.g. `expect_column_values_to_be_between: critical`."""
@@ -218,10 +219,8 @@ class QualityConfig(_Model):
     @field_validator("expectations_dir")
     @classmethod
     def _no_escape(cls, v: str) -> str:
-        # A local directory of the deployment (absolute allowed), but never a URL or a way out through `..`.
-        if ".." in v.replace("\\", "/").split("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://", v):
-            raise ValueError("must be a directory path without '..' segments or a URL scheme")
-        return v
+        # A directory of the project the YAML belongs to: a suite cannot be read from elsewhere on the machine.
+        return relative_key(v, "a directory relative to the model YAML (found upward from it)")
 
 
 class FeatureDrift(_Model):

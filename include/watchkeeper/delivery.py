@@ -72,6 +72,39 @@ def deliver_once(
     return where or f"pending ({error})"
 
 
+def queue(cfg: ModelConfig, results: Storage, key: str, owner: str, day: str, payload: dict) -> None:
+    """Keep a message as pending (not attempted yet) unless its key was sent: the next delivery sends it once."""
+    if (record(cfg, results, key) or {}).get("status") == "sent":
+        return
+    entry = {"key": key, "message": key, "owner": owner, "day": day, "status": "pending", "destination": ""}
+    results.write_json(
+        log_key(cfg, key), entry | {"error": "not sent yet", "payload": payload, "keys": [key]}
+    )
+
+
+def resend_day(cfg: ModelConfig, results: Storage, done: Replay, day: date, send: Sender) -> list[str]:
+    """`watchkeeper replay`'s delivery: the day's pending messages and its incident messages never sent, each
+    once (`key: where` per message sent or still pending; messages already sent are skipped)."""
+    out = []
+    for entry in read_log(cfg, results):
+        keys = entry.get("keys", [entry["key"]])
+        if (
+            entry.get("status") == "pending"
+            and entry.get("day") == day.isoformat()
+            and keys[0] == entry["key"]
+        ):
+            where = deliver_once(cfg, results, keys, entry["owner"], entry["day"], entry["payload"], send)
+            out.append(f"{entry['message']}: {where}")
+    outcome = done.days.get(day)
+    if outcome is not None and outcome.messages:
+        ds = DaySignals.model_validate(results.read_json(signals_key(cfg, day)))
+        for msg in outcome.messages:
+            where = send_message(cfg, results, msg, ds, done, send)
+            if where != "already sent":
+                out.append(f"{msg.keys[0]}: {where}")
+    return out
+
+
 def retry_pending(cfg: ModelConfig, results: Storage, send: Sender) -> list[str]:
     """Send every pending message once more (the first pending key of a digest carries it)."""
     out = []

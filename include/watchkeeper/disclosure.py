@@ -1,6 +1,9 @@
 """What may leave the engine: raw data values only of columns marked safe to show; `pii` columns not at all.
 
 Reasons, results, stored GX results, MLflow and messages name columns, counts, shares and the checked statistics.
+Numeric values are raw values too: an observed minimum, maximum, median or quantile of a column not shown is
+withheld, and generated bounds fitted to its extremes are coarsened (`coarse_bounds`), as are the plotted range
+of its binned distribution.
 A column's raw values (an unseen category, a duplicated id, a row of a broken CSV) appear only when the column is
 listed in `columns.show_values` (segment columns are shown too: their values name the segments). Columns listed in
 `columns.pii` are dropped as soon as a file is read, so nothing downstream can see them.
@@ -8,6 +11,7 @@ listed in `columns.show_values` (segment columns are shown too: their values nam
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -27,6 +31,20 @@ _VALUE_LISTS = (
 )
 # Expectations whose observed value describes the column (its type, its columns), never a value of it.
 _DESCRIPTIVE = {"expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type"}
+# Expectations whose observed value is a value of the column itself (an extreme, a quantile), numeric or not.
+_RAW_STATISTICS = {
+    "expect_column_min_to_be_between",
+    "expect_column_max_to_be_between",
+    "expect_column_median_to_be_between",
+    "expect_column_quantile_values_to_be_between",
+    "expect_column_most_common_value_to_be_in_set",
+}
+_BOUNDED = {
+    "expect_column_values_to_be_between",
+    "expect_column_min_to_be_between",
+    "expect_column_max_to_be_between",
+}
+GENERATED = "watchkeeper suggest-expectations"
 
 
 def shown(cfg: ModelConfig) -> frozenset[str]:
@@ -48,9 +66,39 @@ def may_show(kwargs: dict, visible: Iterable[str]) -> bool:
 
 def observed(kind: str, kwargs: dict, value: Any, visible: Iterable[str]) -> Any:
     """An expectation's observed value, or None when it is a raw value of a column not shown (e.g. a min, a mode)."""
+    if kind in _RAW_STATISTICS and columns_of(kwargs) and not may_show(kwargs, visible):
+        return None
     if isinstance(value, str) and kind not in _DESCRIPTIVE and columns_of(kwargs):
         return value if may_show(kwargs, visible) else None
     return value
+
+
+def coarse_bounds(lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] widened outward to multiples of a tenth of the span's order of magnitude ([-5202.02, 5101.01] →
+    [-6000, 6000]), so bounds fitted to a column's extremes no longer tell its exact minimum and maximum."""
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0):
+        return lo, hi
+    step = 10.0 ** (math.floor(math.log10(span)) - 1)
+    return float(f"{math.floor(lo / step) * step:.12g}"), float(f"{math.ceil(hi / step) * step:.12g}")
+
+
+def coarsen_generated_bounds(cfg: ModelConfig, suite: dict) -> dict:
+    """A suite whose generated value bounds (reference min/max plus a margin) of columns not shown are coarsened
+    (`coarse_bounds`): those bounds reach results, reports, MLflow and messages. Bounds a person wrote, and those
+    of columns in `columns.show_values`, are used as they are."""
+    visible = shown(cfg)
+    out = []
+    for e in suite.get("expectations", []):
+        kwargs = e.get("kwargs") or {}
+        lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+        generated = (e.get("meta") or {}).get("generated_by") == GENERATED
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lo, hi))
+        if e.get("type") in _BOUNDED and generated and numbers and not may_show(kwargs, visible):
+            lo, hi = coarse_bounds(float(lo), float(hi))
+            e = {**e, "kwargs": {**kwargs, "min_value": lo, "max_value": hi}}
+        out.append(e)
+    return {**suite, "expectations": out}
 
 
 def scrub_error(text: str) -> str:

@@ -1,32 +1,31 @@
 """One run per model-day at a time: a lease object `<results>/<model>/days/<day>/lease.json` with owner and expiry.
 
-On local disk the lease is created exclusively (`O_EXCL`). S3 offers no create-if-absent through pyarrow, so the
-lease is written with a random nonce, read back after a short settle time, and kept only if the nonce is still
-ours: of two runs that start together the later writer wins and the other stops. A lease expires after
+`run_day` (CLI, local backfill) holds it for the process (`held`); the DAG's tasks hold it for their Airflow run
+(`hold_for_run`: every task of the run renews it, the run's teardown gives it back), so a run's own later tasks
+and retries pass while any other run of the day stops with AlreadyRunning. The write is conditional
+(`lease_object`): of two runs that start together exactly one gets the lease. A lease expires after
 `ttl_minutes`; one held by a process of this host that no longer exists (killed) is stale at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import pyarrow.fs as pafs
+from watchkeeper import lease_object
 
 if TYPE_CHECKING:
     from watchkeeper.pipeline import Day
 
 LEASE = "lease.json"
 TTL_MINUTES = 120.0
-SETTLE_SECONDS = 0.5
+SETTLE_SECONDS = lease_object.SETTLE_SECONDS
 
 
 class AlreadyRunning(Exception):
@@ -57,15 +56,8 @@ def live(doc: dict | None) -> bool:
     return bool(doc) and float(doc.get("expires", 0)) > time.time() and _alive_here(doc)
 
 
-def _read(d: Day, key: str) -> dict | None:
-    try:
-        return json.loads(d.results.read_bytes(key))
-    except Exception:  # absent, or a lease half-written by a killed process: treated as no lease
-        return None
-
-
 def _refuse(d: Day, doc: dict) -> AlreadyRunning:
-    until = datetime.fromtimestamp(float(doc["expires"]), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    until = datetime.fromtimestamp(float(doc.get("expires", 0)), UTC).strftime("%Y-%m-%d %H:%M UTC")
     return AlreadyRunning(
         f"{d.cfg.name} {d.day}: already running ({doc.get('owner', 'another run')}, lease until {until}); "
         f"nothing was changed. Wait for it, or remove {d.results.url(d.key(LEASE))} if that run is gone"
@@ -73,50 +65,51 @@ def _refuse(d: Day, doc: dict) -> AlreadyRunning:
 
 
 def acquire(d: Day, ttl_minutes: float = TTL_MINUTES, settle: float = SETTLE_SECONDS) -> Lease:
-    """Take the model-day's lease or raise AlreadyRunning."""
+    """Take the model-day's lease for this process or raise AlreadyRunning."""
     key = d.key(LEASE)
-    held = _read(d, key)
-    if live(held):
-        raise _refuse(d, held)
-    nonce = uuid.uuid4().hex
+    nonce = lease_object.new_token()
     doc = {
         "owner": f"pid {os.getpid()} on {socket.gethostname()}",
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "nonce": nonce,
+        "token": nonce,
         "expires": time.time() + ttl_minutes * 60,
     }
-    data = json.dumps(doc).encode()
-    if isinstance(d.results.fs, pafs.LocalFileSystem):
-        path = d.results.path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        took_over = os.path.exists(path)
-        if took_over:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)  # stale (checked above)
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            raise _refuse(d, _read(d, key) or doc) from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if not took_over:
-            return Lease(key, nonce)
-        # Two runs taking over the same stale lease may each remove the other's: the settle below decides.
-    else:
-        d.results.write_bytes(key, data)
-    time.sleep(settle)
-    now = _read(d, key)
-    if not now or now.get("nonce") != nonce:
-        raise _refuse(d, now or doc)
+    holder = lease_object.take(d.results, key, doc, live, settle)
+    if holder is not None:
+        raise _refuse(d, holder)
     return Lease(key, nonce)
 
 
 def release(d: Day, lease: Lease) -> None:
     """Give the lease back, only if it is still ours."""
-    doc = _read(d, lease.key)
-    if doc and doc.get("nonce") == lease.nonce:
-        d.results.delete(lease.key)
+    lease_object.give_back(d.results, lease.key, lease.nonce)
+
+
+def hold_for_run(d: Day, run: str, ttl_minutes: float = TTL_MINUTES) -> None:
+    """Take or renew the model-day's lease for the Airflow run `run` (e.g. `<dag_id>/<run_id>`); raise
+    AlreadyRunning while another run holds it."""
+    token = lease_object.new_token()
+    doc = {
+        "owner": f"Airflow run {run}",
+        "run": run,
+        "token": token,
+        "expires": time.time() + ttl_minutes * 60,
+    }
+    holder = lease_object.take(d.results, d.key(LEASE), doc, lambda h: live(h) and h.get("run") != run)
+    # Two tasks of the same run renewing at once: the other one's write is as good as ours.
+    if holder is not None and holder.get("run") != run:
+        raise _refuse(d, holder)
+
+
+def release_for_run(d: Day, run: str) -> bool:
+    """Give back the lease if the Airflow run `run` holds it; whether it did."""
+    doc, _ = lease_object.read(d.results, d.key(LEASE))
+    if doc is None or doc.get("run") != run:
+        return False
+    lease_object.give_back(d.results, d.key(LEASE), doc.get("token", ""))
+    return True
 
 
 @contextlib.contextmanager

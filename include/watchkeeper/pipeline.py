@@ -16,7 +16,13 @@ import pyarrow.parquet as pq
 
 from watchkeeper import decisions
 from watchkeeper.config import ModelConfig
-from watchkeeper.disclosure import drop_pii_batches, shown, stored_result, suite_without_pii
+from watchkeeper.disclosure import (
+    coarsen_generated_bounds,
+    drop_pii_batches,
+    shown,
+    stored_result,
+    suite_without_pii,
+)
 from watchkeeper.drift.day import BATCH_ROWS, DayColumns
 from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
@@ -145,7 +151,7 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     suite, suite_source = load_suite_dict(
         d.cfg, lambda: ref if ref is not None else load_reference(d.cfg, d.storage)
     )
-    suite = suite_without_pii(d.cfg, suite)
+    suite = coarsen_generated_bounds(d.cfg, suite_without_pii(d.cfg, suite))
     name = f"{d.cfg.name}-{d.day.isoformat()}"
     target = d.cfg.columns.target
     batch = read_batch(d.results.path(d.staged_key), suite, filesystem=d.results.fs, ignore=(target,))

@@ -54,11 +54,14 @@ def describe(exc: BaseException) -> str:
     return _USERINFO.sub(r"\1***@", f"{type(exc).__name__}: {first}")[:300]
 
 
-def project_mlflow(d: Day, result: DayResult, tracking_uri: str) -> bool:
+def project_mlflow(d: Day, result: DayResult, tracking_uri: str, close_outage: bool = True) -> bool:
     """Log the stored result to MLflow; on any failure keep it pending (with a warning) instead of raising.
 
-    On success the stored result is rewritten (atomically) with the MLflow run it now has.
+    On success the stored result is rewritten (atomically) with the MLflow run it now has. The operator hears of
+    an outage once (`outages`): the first failure opens it, the next success closes it (`close_outage=False`
+    leaves that to the caller, e.g. replay, which closes it after its whole range).
     """
+    from watchkeeper import outages
     from watchkeeper.tracking import log_day
 
     before = (result.mlflow_experiment_id, result.mlflow_run_id)
@@ -75,7 +78,10 @@ def project_mlflow(d: Day, result: DayResult, tracking_uri: str) -> bool:
             error,
         )
         mark(d, "mlflow", "pending", error=error)
+        outages.mlflow_failed(d, error)
         return False
     store_result(d, result)
     mark(d, "mlflow", "done", run_id=result.mlflow_run_id, experiment_id=result.mlflow_experiment_id)
+    if close_outage:
+        outages.mlflow_logged(d)
     return True

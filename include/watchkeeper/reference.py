@@ -38,7 +38,10 @@ class Monitored:
 
 
 def load_reference(cfg: ModelConfig, storage: Storage) -> pd.DataFrame:
-    return drop_pii_table(cfg, read_table(storage, cfg.paths.reference, cfg.paths.csv)).to_pandas()
+    from watchkeeper.stamps import parse_text_timestamps_table
+
+    table = drop_pii_table(cfg, read_table(storage, cfg.paths.reference, cfg.paths.csv))
+    return parse_text_timestamps_table(table, cfg.columns.timestamp).to_pandas()
 
 
 CATEGORICAL_LIKE_MAX_VALUES = 20

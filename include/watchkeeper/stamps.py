@@ -1,4 +1,5 @@
-"""Event timestamps stored as ISO 8601 text, parsed while a day is staged so every stage sees real timestamps.
+"""Event timestamps stored as ISO 8601 text, parsed while a day is staged (and when the reference is read), so
+every stage sees real timestamps.
 
 The first batch decides the type: text with a zone offset (`Z`, `+02:00`) becomes UTC-aware timestamps, text
 without one naive (local) timestamps, as a timestamp column of that kind would be stored. Text that does not parse
@@ -65,3 +66,14 @@ def _one(value: str | None, target: pa.DataType) -> object:
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     yield first
     yield from rest
+
+
+def parse_text_timestamps_table(table: pa.Table, column: str | None) -> pa.Table:
+    """A whole table (the reference) with its timestamp column parsed from text, as a staged day's is."""
+    if table.num_rows == 0:
+        return table
+    schema, batches, parsed = parse_text_timestamps(table.schema, iter(table.to_batches()), column)
+    if not parsed:
+        return table
+    # The pandas metadata of the file still calls the column text, and `to_pandas` would follow it.
+    return pa.Table.from_batches(list(batches), schema).replace_schema_metadata(None)

@@ -63,8 +63,10 @@ class S3Credentials:
 class Storage:
     """Keys are '/'-separated paths relative to the root location (bucket/prefix or directory)."""
 
-    def __init__(self, fs: pafs.FileSystem, root: str, uri: str):
+    def __init__(self, fs: pafs.FileSystem, root: str, uri: str, credentials: S3Credentials | None = None):
         self.fs = fs
+        self.credentials = credentials
+        """The S3 credentials behind `fs` (None on local disk); leases use them for conditional writes."""
         self.root = root.rstrip("/")
         self.uri = uri.rstrip("/")
 
@@ -78,9 +80,9 @@ class Storage:
         parsed = urlparse(uri)
         if parsed.scheme == "s3":
             os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-            fs = (credentials or S3Credentials.from_env()).filesystem()
+            credentials = credentials or S3Credentials.from_env()
             root = f"{parsed.netloc}/{parsed.path.strip('/')}".rstrip("/")
-            return cls(fs, root, uri)
+            return cls(credentials.filesystem(), root, uri, credentials)
         if parsed.scheme not in ("", "file"):
             raise StorageError(
                 f"unsupported storage URI {uri!r}: use s3://bucket/prefix or a local directory"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from watchkeeper.result import DayResult
 
-from watchkeeper_airflow.context import day_for
+from watchkeeper_airflow.context import leased_day
 from watchkeeper_airflow.notify import sender
 
 
 def _result(config_path: str, day: str):
-    d = day_for(config_path, day)
+    d = leased_day(config_path, day)
     return d, DayResult.model_validate(d.results.read_json(d.key("result.json")))
 
 
@@ -22,7 +22,7 @@ def send_messages(config_path: str, day: str) -> str:
     from watchkeeper.delivery import send_day
     from watchkeeper.history import replay_stored
 
-    d = day_for(config_path, day)
+    d = leased_day(config_path, day)
     done = replay_stored(d.cfg, d.results)
     sent = send_day(d.cfg, d.results, done, d.day, sender(d.cfg))
     return ", ".join(sent) or "nothing to send"

@@ -39,7 +39,7 @@ def test_monitoring_dag_shape_retries_and_callbacks(models_dir):
     assert dag.catchup is False
     assert {t.task_id for t in dag.tasks} == {
         "resolve_day", "wait_for_data", "load_day", "check_quality", "prepare_profile", "update_labels", "measure_drift", "measure_performance", "log_results",
-        "choose_actions", "send_messages", "request_retraining", "all_clear",
+        "choose_actions", "send_messages", "request_retraining", "all_clear", "release_day",
     }  # fmt: skip
     assert dag.get_task("choose_actions").downstream_task_ids == {"request_retraining", "all_clear"}
     assert dag.get_task("send_messages").upstream_task_ids == {"resolve_day", "log_results"}
@@ -56,6 +56,12 @@ def test_monitoring_dag_shape_retries_and_callbacks(models_dir):
         "resolve_day",
     }
     assert dag.get_task("load_day").upstream_task_ids == {"resolve_day", "wait_for_data"}
+    release = dag.get_task("release_day")  # gives the day's lease back however the run ended
+    assert release.is_teardown and release.upstream_task_ids == {
+        "send_messages",
+        "request_retraining",
+        "all_clear",
+    }
     sensor = dag.get_task("wait_for_data")
     assert sensor.mode == "reschedule" and sensor.timeout == 360 * 60
     for t in dag.tasks:

@@ -61,14 +61,14 @@ def world(s3_stack, models_dir):
     cfg = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
     cfg["storage"]["uri"] = "s3://wk-e2e/credit_default"
     cfg["airflow"] = {"retries": 0, "data_deadline_minutes": 0}  # a missing day alerts at once
-    cfg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    cfg["quality"] = {"expectations_dir": "expectations"}
     (models_dir / "credit_default.yaml").write_text(yaml.safe_dump(cfg))
     regressor = Storage.from_uri("s3://wk-e2e/delivery_time", creds)
     generate_delivery_world(regressor.write_bytes)
     reg = yaml.safe_load((ROOT / "include/models/delivery_time.yaml").read_text())
     reg["storage"]["uri"] = "s3://wk-e2e/delivery_time"
     reg["airflow"] = {"retries": 0}
-    reg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    reg["quality"] = {"expectations_dir": "expectations"}
     (models_dir / "delivery_time.yaml").write_text(yaml.safe_dump(reg))
     return storage, manifest
 

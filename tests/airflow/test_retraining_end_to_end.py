@@ -34,7 +34,7 @@ def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, 
     raw = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
     raw["storage"]["uri"] = "s3://wk-e2e-retrain/credit_default"
     raw["airflow"] = {"retries": 0}
-    raw["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    raw["quality"] = {"expectations_dir": "expectations"}
     (models_dir / "credit_default.yaml").write_text(yaml.safe_dump(raw))
     cfg = load_config(models_dir / "credit_default.yaml")
     uri = f"sqlite:///{tmp_path}/mlflow.db"

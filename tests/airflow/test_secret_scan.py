@@ -61,7 +61,7 @@ def test_task_logs_results_and_mlflow_hold_no_connection_secret(airflow_db, mode
     cfg = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
     cfg["storage"]["uri"] = "s3://wk-secret-scan/credit_default"
     cfg["airflow"] = {"retries": 0}
-    cfg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    cfg["quality"] = {"expectations_dir": "expectations"}
     cfg["reference"] = {"bootstrap_samples": 10}
     (models_dir / "credit_default.yaml").write_text(yaml.safe_dump(cfg))
     s3_conn = {"conn_type": "aws", "login": "test", "password": S3_SECRET,

@@ -27,7 +27,7 @@ def setup_world(model, s3_credentials, tmp_path, **model_overrides):
     bucket = f"wk-rt-{model.replace('_', '-')}-{len(model_overrides)}"
     raw = yaml.safe_load((ROOT / f"include/models/{model}.yaml").read_text())
     raw["storage"]["uri"] = f"s3://{bucket}/{model}"
-    raw["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    raw["quality"] = {"expectations_dir": "expectations"}
     raw["model"].update(model_overrides)
     (tmp_path / f"{model}.yaml").write_text(yaml.safe_dump(raw))
     cfg = load_config(tmp_path / f"{model}.yaml")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from helpers import TINY_CONFIG
-from watchkeeper.config import ConfigError, parse_config
+from watchkeeper.config import ConfigError, load_config, parse_config
+from watchkeeper.quality.suite import suite_path
 from watchkeeper.storage import Storage, StorageError
 
 
@@ -52,10 +54,27 @@ def test_a_suite_is_a_plain_name(suite):
         parse_config(_config(quality={"suite": suite}), "m.yaml")
 
 
-@pytest.mark.parametrize("where", ["../../elsewhere", "expectations/../..", "s3://bucket/x"])
-def test_expectations_dir_cannot_climb_or_be_a_url(where):
-    with pytest.raises(ConfigError, match="quality.expectations_dir: Value error"):
-        parse_config(_config(quality={"expectations_dir": where}), "m.yaml")
+@pytest.mark.parametrize("where", ESCAPES.values(), ids=list(ESCAPES))
+def test_expectations_dir_stays_in_the_project_of_the_yaml(where, tmp_path):
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(_config(quality={"expectations_dir": where})))
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "m.yaml")
+    # The message names the file and the field, as for every other configured path.
+    assert str(err.value).startswith(f"{tmp_path / 'm.yaml'}: invalid model configuration")
+    assert "quality.expectations_dir: Value error, must be a directory relative to the model YAML" in str(
+        err.value
+    )
+
+
+def test_the_suite_is_found_upward_from_the_yaml(tmp_path):
+    suite = tmp_path / "project" / "suites" / "tiny" / "default.json"
+    suite.parent.mkdir(parents=True)
+    suite.write_text("{}")
+    (tmp_path / "project" / "models").mkdir()
+    (tmp_path / "project" / "models" / "m.yaml").write_text(
+        yaml.safe_dump(_config(quality={"expectations_dir": "suites"}))
+    )
+    assert suite_path(load_config(tmp_path / "project" / "models" / "m.yaml")) == suite
 
 
 def test_ordinary_paths_still_pass(tmp_path):
@@ -63,7 +82,7 @@ def test_ordinary_paths_still_pass(tmp_path):
         _config(
             storage={"results_prefix": "monitoring/watchkeeper-v2"},
             paths={"reference": "ref/reference.v1.parquet", "predictions": "days/{ds_nodash}.csv"},
-            quality={"suite": "default.v2", "expectations_dir": str(tmp_path / "expectations")},
+            quality={"suite": "default.v2", "expectations_dir": "config/expectations"},
         )
     )
     assert cfg.results_key("2025-03-01", "result.json").startswith("monitoring/watchkeeper-v2/tiny/")

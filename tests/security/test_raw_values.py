@@ -161,3 +161,78 @@ def test_pii_cannot_be_monitored_shown_or_segmented(columns, segments):
     data = {**TINY_CONFIG, "storage": {"uri": "/x"}, "columns": {**TINY_CONFIG["columns"], **columns}}
     with pytest.raises(ConfigError, match="pii"):
         parse_config({**data, "segments": {"columns": segments}}, "m.yaml")
+
+
+def _scan(*roots) -> str:
+    """Every file below `roots` as text (stored results, reports, GX results, the MLflow database and artifacts),
+    the staged copy of the day and the cached reference profile left out."""
+    from pathlib import Path
+
+    return "\n".join(
+        p.read_bytes().decode("utf-8", "replace")
+        for root in roots
+        for p in Path(root).rglob("*")
+        if p.is_file() and "staged" not in p.parts and "reference" not in p.parts
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("show", [False, True])
+def test_numeric_extremes_and_quantiles_of_columns_not_shown_appear_nowhere(tmp_path, show):
+    """Planted extremes: the reference's x1 spans [-4343.4343, 4242.4242], the day's x1 reaches 98765.4321.
+    A committed suite asks for x1's min, max and median; the generated bound is fitted to the
+    reference's extremes; x1 drifts, so its binned distribution is stored."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from watchkeeper.pipeline import run_day
+    from watchkeeper.quality.suite import build_suite_dict, to_json
+    from watchkeeper.reference import load_reference
+
+    storage = Storage.from_uri(str(tmp_path / "data"))
+    frames = write_tiny_world(storage, days=1)
+    ref = pd.read_parquet(io.BytesIO(storage.read_bytes("ref.parquet")))
+    ref.loc[0, "x1"], ref.loc[1, "x1"] = 4242.4242, -4343.4343
+    storage.write_bytes("ref.parquet", parquet_bytes(ref))
+    day = frames[FIRST_DAY.isoformat()].drop(columns=["label"])
+    day["x1"] += 3.0  # drifted: x1's distribution is drawn in the report
+    day.loc[0, "x1"] = 98765.4321
+    storage.write_bytes(f"days/{FIRST_DAY}.parquet", parquet_bytes(day))
+    columns = {**TINY_CONFIG["columns"], "show_values": ["x1"] if show else []}
+    cfg = tiny_config(tmp_path, storage.uri, columns=columns)
+    suite = build_suite_dict(cfg, load_reference(cfg, storage))
+    suite["expectations"] += [
+        {"type": t, "kwargs": {"column": "x1", **kw}, "severity": "warning"}
+        for t, kw in [
+            ("expect_column_max_to_be_between", {"min_value": -10, "max_value": 10}),
+            ("expect_column_min_to_be_between", {"min_value": -10, "max_value": 10}),
+            ("expect_column_median_to_be_between", {"min_value": -1, "max_value": 1}),
+        ]
+    ]  # fmt: skip
+    (tmp_path / "expectations" / "tiny").mkdir(parents=True)
+    (tmp_path / "expectations" / "tiny" / "default.json").write_text(to_json(suite))
+
+    result = run_day(cfg, FIRST_DAY, storage, tracking_uri=f"sqlite:///{tmp_path}/mlflow/mlflow.db")
+    assert result.mlflow_run_id and "x1" in [d.column for d in result.distributions]
+    by_type = {c.name: c for c in result.checks if c.subject == "x1"}
+    assert by_type["expect_column_max_to_be_between"].status == "alert"  # still judged, only not quoted
+    text = _scan(tmp_path / "data" / "watchkeeper", tmp_path / "mlflow")
+    x1 = np.sort(day["x1"].to_numpy())
+    median = np.median(x1)
+    raw = ["98765.4", "9.87654e+04", f"{median:.6g}", "4242.42", "4343.43"]
+    raw += ["5101.01", "5202.02"]  # the exact generated bounds: reference extremes ± 10 % of the range
+    ends = np.quantile(np.sort(ref["x1"].to_numpy()), [0.005, 0.995])  # the plot's range before coarsening
+    raw += [f"{e:.6g}" for e in ends]
+    found = [v for v in raw if v in text]
+    if show:
+        assert {"98765.4", "5101.01", "5202.02"} <= set(
+            found
+        )  # a column marked safe to show keeps its values
+        assert by_type["expect_column_max_to_be_between"].value == pytest.approx(98765.4321)
+    else:
+        assert found == []
+        assert by_type["expect_column_max_to_be_between"].value is None
+        between = next(c for c in result.checks if c.id == "quality.expect_column_values_to_be_between"
+                       and c.subject == "x1")  # fmt: skip
+        assert (between.lower, between.upper) == (-6000.0, 6000.0)  # coarsened, still a bound

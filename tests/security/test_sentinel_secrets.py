@@ -56,7 +56,7 @@ def test_no_secret_or_pii_anywhere_after_three_days(s3_stack, tmp_path):
     generate_world(with_pii(storage.write_bytes), days=14, rows_per_day=1200, reference_days=10)
     cfg = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
     cfg["storage"]["uri"] = "s3://wk-sentinel/credit_default"
-    cfg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    cfg["quality"] = {"expectations_dir": "expectations"}
     cfg["columns"]["pii"] = [PII_COLUMN]
     cfg["reference"] = {"bootstrap_samples": 10}
     config = tmp_path / "credit_default.yaml"

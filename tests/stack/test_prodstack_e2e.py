@@ -127,7 +127,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         "max_active_runs": 2,
         "data_deadline_minutes": 30,
     }
-    cfg["quality"] = {"expectations_dir": str(ROOT / "expectations")}
+    cfg["quality"] = {"expectations_dir": "expectations"}
     (models / "credit_default.yaml").write_text(yaml.safe_dump(cfg))
     model = load_config(models / "credit_default.yaml")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from watchkeeper.config import ModelConfig
+from watchkeeper.disclosure import coarse_bounds
 from watchkeeper.drift.day import DayColumns
 from watchkeeper.result import Check, Distribution, Status
 
@@ -47,7 +48,7 @@ def distributions(
         if ref is None or rows == 0:
             continue
         if kinds[column] == "numeric" and isinstance(ref, np.ndarray) and ref.size:
-            out.append(numeric(column, ref, today))
+            out.append(numeric(column, ref, today, coarse=not _may_show_values(cfg, column)))
         elif kinds[column] != "numeric" and isinstance(ref, dict):
             shown = categorical(column, ref, today, int(profile.get("reference_rows", 0)))
             out.append(shown if _may_show_values(cfg, column) else anonymized(shown, ref))
@@ -98,10 +99,17 @@ def _shares(sorted_values: np.ndarray, edges: np.ndarray) -> list[float]:
     return [round(float(c) / max(sorted_values.size, 1), 5) for c in counts]
 
 
-def numeric(column: str, ref_sorted: np.ndarray, today_sorted: np.ndarray) -> Distribution:
-    """Equal-width bins over the central 99 % of both samples together, so one outlier does not flatten the plot."""
+def numeric(
+    column: str, ref_sorted: np.ndarray, today_sorted: np.ndarray, coarse: bool = False
+) -> Distribution:
+    """Equal-width bins over the central 99 % of both samples together, so one outlier does not flatten the plot.
+
+    `coarse` (a column whose values are not shown): that range's ends, two quantiles of the data, are widened
+    to round numbers (`disclosure.coarse_bounds`)."""
     lo = min(np.quantile(ref_sorted, 0.005), np.quantile(today_sorted, 0.005))
     hi = max(np.quantile(ref_sorted, 0.995), np.quantile(today_sorted, 0.995))
+    if coarse:
+        lo, hi = coarse_bounds(float(lo), float(hi))
     if not hi > lo:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, BINS + 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from watchkeeper import lease_object
 from watchkeeper.config import ModelConfig
 from watchkeeper.retraining.training_set import Refused
 from watchkeeper.storage import Storage
@@ -19,25 +20,26 @@ def _key(cfg: ModelConfig, name: str) -> str:
 
 def acquire(cfg: ModelConfig, results: Storage, holder: str, day: date) -> None:
     """Take the model's retraining lease for `holder`, or raise Refused("busy") while another holds it."""
-    key = _key(cfg, "lease.json")
     now = datetime.now(UTC)
-    if results.exists(key):
-        lease = results.read_json(key)
-        if lease["holder"] != holder and datetime.fromisoformat(lease["expires"]) > now:
-            raise Refused(
-                "busy", f"{cfg.name} {day}: a retraining is already running (request of {lease['day']})"
-            )
     expires = now + timedelta(minutes=cfg.model.retraining.lease_minutes)
-    results.write_json(key, {"holder": holder, "day": day.isoformat(), "expires": expires.isoformat()})
-    # Read back: of two writers racing, the later write wins and the other sees it is not the holder.
-    if results.read_json(key)["holder"] != holder:
-        raise Refused("busy", f"{cfg.name} {day}: another retraining took the lease first")
+    doc = {"holder": holder, "token": holder, "day": day.isoformat(), "expires": expires.isoformat()}
+
+    def blocks(lease: dict) -> bool:
+        return (
+            lease.get("holder") != holder
+            and datetime.fromisoformat(lease.get("expires", "1970-01-01T00:00+00:00")) > now
+        )
+
+    # A conditional write (`lease_object`): of two requests racing, exactly one becomes the holder.
+    lease = lease_object.take(results, _key(cfg, "lease.json"), doc, blocks)
+    if lease is not None and lease.get("holder") != holder:
+        raise Refused(
+            "busy", f"{cfg.name} {day}: a retraining is already running (request of {lease.get('day', '?')})"
+        )
 
 
 def release(cfg: ModelConfig, results: Storage, holder: str) -> None:
-    key = _key(cfg, "lease.json")
-    if results.exists(key) and results.read_json(key)["holder"] == holder:
-        results.fs.delete_file(results.path(key))
+    lease_object.give_back(results, _key(cfg, "lease.json"), holder)
 
 
 def check_cooldown(cfg: ModelConfig, results: Storage, day: date) -> None:
