@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from watchkeeper.reports.ranking import breached, excess
 from watchkeeper.result import Check, DayResult, Status, num
+from watchkeeper.text import clip
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -255,7 +256,18 @@ def run_tags(result: DayResult) -> dict[str, str]:
         "watchkeeper.top_drifted_features": ",".join(result.top_drifted_features)[:500],
         **{f"watchkeeper.stage.{s.stage}": s.status for s in result.stages},
         "mlflow.note.content": render_summary(result),
+        "mlflow.runName": run_name(result),
     }
+
+
+def run_name(result: DayResult, limit: int = 120) -> str:
+    """'<model> <day> · ok' or '<model> <day> · ALERT <severity> · <what>': the runs list's first column, so the
+    verdict shows without adding tag columns (runs are found by their `watchkeeper.day` tag, not by name)."""
+    name = f"{result.model} {result.day.isoformat()}"
+    if result.status == "ok":
+        return f"{name} · ok"
+    what = result.headline.removeprefix(f"{name}: ")
+    return clip(f"{name} · ALERT {result.severity or 'alert'} · {what}", limit)
 
 
 def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> None:
