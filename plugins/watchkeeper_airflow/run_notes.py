@@ -40,28 +40,24 @@ def note_for(summary: dict | None, failed_tasks: list[str]) -> str | None:
 def _annotate(dag_run, failed: bool) -> None:
     if not dag_run.dag_id.startswith("watchkeeper_"):
         return
-    from airflow.utils.session import create_session
+    from airflow import settings
+    from airflow.models.dagrun import DagRun
     from airflow.utils.state import TaskInstanceState
     from sqlalchemy.orm import object_session
 
-    def write(session) -> None:
+    try:
+        # The scheduler passes a run bound to its session; `dag.test()` a detached copy, with its session in
+        # the thread's scoped `settings.Session`. Either way the caller commits the run's new state and the note.
+        session = object_session(dag_run) or settings.Session()
+        target = dag_run if object_session(dag_run) is session else session.get(DagRun, dag_run.id)
         failed_tasks = sorted(
             ti.task_id
             for ti in dag_run.get_task_instances(state=[TaskInstanceState.FAILED], session=session)
         ) if failed else []  # fmt: skip
         note = note_for(verdict_of(dag_run, session), failed_tasks)
-        if note:
-            dag_run.note = note
+        if note and target is not None:
+            target.note = note
             log.info("note of %s %s: %s", dag_run.dag_id, dag_run.run_id, note)
-
-    try:
-        session = object_session(dag_run)
-        if session is not None:  # the caller's session commits the run's new state, and the note with it
-            write(session)
-        else:
-            with create_session() as own:
-                write(own)
-                own.merge(dag_run)
     except Exception:  # a note must never break the scheduler loop
         log.exception("could not write the note of %s %s", dag_run.dag_id, dag_run.run_id)
 
