@@ -43,8 +43,8 @@ def test_runs_are_keyed_by_day_and_replaced_on_rerun(tiny, tmp_path):
         c.upper for c in again.checks if c.id == "drift.ks" and c.subject == "x1" and c.segment is None
     )
     tags = runs[str(second)].data.tags
-    verdict = "ok" if again.status == "ok" else f"ALERT {again.severity}"
-    assert runs[str(second)].info.run_name.startswith(f"tiny {second} · {verdict}")  # the verdict in the list
+    verdict = "ok" if again.status == "ok" else str(again.severity).upper()
+    assert runs[str(second)].info.run_name.startswith(f"{second} {verdict} · ")  # the verdict in the list
     assert tags["watchkeeper.status"] == again.status
     assert again.headline in tags["mlflow.note.content"]
     top = {a.path for a in client.list_artifacts(r2.mlflow_run_id)}
@@ -155,10 +155,10 @@ def test_step_is_the_day_index_since_the_start_date(tmp_path):
 def test_the_run_name_carries_the_verdict_and_stays_short():
     ok = _result(FIRST_DAY, ["x"])
     ok.headline = f"unicode {FIRST_DAY}: all checks ok on 10 predictions"
-    assert run_name(ok) == f"unicode {FIRST_DAY} · ok"
+    assert run_name(ok) == f"{FIRST_DAY} ok · unicode"
     alert = ok.model_copy(
         update={"status": "alert", "headline": f"unicode {FIRST_DAY}: drift in " + "x, " * 80}
     )
     alert.checks[0].status, alert.checks[0].severity = Status.ALERT, "critical"
     name = run_name(alert)
-    assert name.startswith(f"unicode {FIRST_DAY} · ALERT critical · drift in x, x") and len(name) == 120
+    assert name.startswith(f"{FIRST_DAY} CRITICAL · drift in x, x") and len(name) == 120

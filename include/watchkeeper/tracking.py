@@ -261,13 +261,14 @@ def run_tags(result: DayResult) -> dict[str, str]:
 
 
 def run_name(result: DayResult, limit: int = 120) -> str:
-    """'<model> <day> · ok' or '<model> <day> · ALERT <severity> · <what>': the runs list's first column, so the
-    verdict shows without adding tag columns (runs are found by their `watchkeeper.day` tag, not by name)."""
-    name = f"{result.model} {result.day.isoformat()}"
+    """'<day> ok · <model>' or '<day> CRITICAL · <what> · <model>' (WARNING, INFO): MLflow's runs list shows only
+    the first ~22 characters of a name, so the day and verdict come first (the experiment already names the model;
+    runs are found by their `watchkeeper.day` tag, not by name)."""
+    day = result.day.isoformat()
     if result.status == "ok":
-        return f"{name} · ok"
-    what = result.headline.removeprefix(f"{name}: ")
-    return clip(f"{name} · ALERT {result.severity or 'alert'} · {what}", limit)
+        return f"{day} ok · {result.model}"
+    what = result.headline.removeprefix(f"{result.model} {day}: ")
+    return clip(f"{day} {str(result.severity or 'alert').upper()} · {what} · {result.model}", limit)
 
 
 def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> None:
