@@ -60,12 +60,8 @@ def run_local(
 
 
 def _quiet() -> dict[str, str]:
-    """Airflow's CLI without its info lines, so the progress bar is what the person sees; on a SQLite metadata
-    database it waits for the scheduler's lock instead of failing (see `watchkeeper.sqlite_args`)."""
-    env = {**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
-    if env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith("sqlite"):
-        env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "watchkeeper.sqlite_args.CONNECT_ARGS")
-    return env
+    """Airflow's CLI without its info lines, so the progress bar is what the person sees."""
+    return {**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
 
 
 def airflow_command(cfg: ModelConfig, start: date, end: date) -> list[str]:
