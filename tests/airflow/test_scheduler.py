@@ -1,8 +1,9 @@
 """The DAGs under a real scheduler: `watchkeeper backfill` (without --local) through Airflow, and a run past its
 `DeadlineAlert` telling the operator once.
 
-One module-scoped Airflow of its own (SQLite metadata database, LocalExecutor): api-server (the tasks' execution
-API), scheduler and dag-processor, each started and stopped by its PID. Two tiny models: `tiny` is backfilled;
+One module-scoped Airflow of its own: PostgreSQL metadata database (started like `./scripts/stack`, from Debian's
+package; with SQLite `airflow backfill create` beside a running scheduler fails with `database is locked`),
+LocalExecutor, api-server (the tasks' execution API), scheduler and dag-processor, each started and stopped by its PID. Two tiny models: `tiny` is backfilled;
 `late` has no data for its scheduled day, so its run waits for the file past `policy.run_deadline_hours`.
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -36,7 +39,7 @@ pytestmark = pytest.mark.slow
 class Airflow:
     """A running Airflow: its environment, REST base URL and the PIDs of its processes."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, database_url: str):
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -45,7 +48,7 @@ class Airflow:
             **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLFLOW_"))},
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -131,22 +134,37 @@ def airflow(tmp_path_factory) -> Iterator[Airflow]:
             "airflow": {"retries": 0, "data_deadline_minutes": 30, "data_poke_minutes": 1}}  # fmt: skip
     (home / "models" / "tiny.yaml").write_text(yaml.safe_dump(tiny))
     (home / "models" / "late.yaml").write_text(yaml.safe_dump(late))
-    af = Airflow(home)
-    af.run("db", "migrate", timeout=600)
+    from watchkeeper.prodstack import ProdStack, StackError, check_packages
+
     try:
+        bindir = check_packages()["postgres"]
+    except StackError as exc:
+        pytest.skip(f"PostgreSQL is not installed ({exc})")
+    # Under /tmp, not pytest's 0700 folder: the `postgres` user must reach its data directory.
+    pg_dir = tempfile.mkdtemp(prefix="wk-sched-pg-")
+    db = ProdStack(data_dir=pg_dir, ports={"postgres": free_port()}, db_password="test-only-password")
+    for sub in ("run", "logs"):
+        (db.root / sub).mkdir(parents=True, exist_ok=True)
+    af = Airflow(home, db.db_url("airflow"))
+    try:
+        db._start_postgres(
+            bindir, timeout=120
+        )  # the native stack's own start: initdb as `postgres`, databases
+        af.run("db", "migrate", timeout=600)
         af.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(af.port), "--workers", "1")
         af.wait("api-server", lambda: af.get("/api/v2/monitor/health")["metadatabase"]["status"] == "healthy")
         af.start("dag-processor", "dag-processor")
         af.start("scheduler", "scheduler")
         af.wait("DAGs parsed", lambda: {"watchkeeper_tiny", "watchkeeper_late"}
                 <= {d["dag_id"] for d in af.get("/api/v2/dags")["dags"]})  # fmt: skip
-        af.run(
-            "dags", "unpause", "watchkeeper_late"
-        )  # its latest day has no data: the run waits past its deadline
+        # The latest day of `late` has no data: its scheduled run waits past its deadline.
+        af.run("dags", "unpause", "watchkeeper_late")
         af.run("dags", "unpause", "watchkeeper_tiny")
         yield af
     finally:
         af.stop()
+        db.down(say=lambda _: None)
+        shutil.rmtree(pg_dir, ignore_errors=True)
 
 
 def _backfill(af: Airflow) -> subprocess.CompletedProcess:
