@@ -11,7 +11,7 @@ from helpers import FIRST_DAY, TINY_CONFIG, tiny_config
 from mlflow import MlflowClient
 from watchkeeper.pipeline import run_day
 from watchkeeper.result import Check, DayResult, StageSummary, Status
-from watchkeeper.tracking import experiment_name, log_day, metric_key
+from watchkeeper.tracking import experiment_name, log_day, metric_key, run_name
 
 
 def _ms(day: date) -> int:
@@ -43,7 +43,8 @@ def test_runs_are_keyed_by_day_and_replaced_on_rerun(tiny, tmp_path):
         c.upper for c in again.checks if c.id == "drift.ks" and c.subject == "x1" and c.segment is None
     )
     tags = runs[str(second)].data.tags
-    assert runs[str(second)].info.run_name == f"tiny {second}"
+    verdict = "ok" if again.status == "ok" else str(again.severity).upper()
+    assert runs[str(second)].info.run_name.startswith(f"{second} {verdict} · ")  # the verdict in the list
     assert tags["watchkeeper.status"] == again.status
     assert again.headline in tags["mlflow.note.content"]
     top = {a.path for a in client.list_artifacts(r2.mlflow_run_id)}
@@ -149,3 +150,15 @@ def test_step_is_the_day_index_since_the_start_date(tmp_path):
     assert (
         client.get_experiment_by_name(experiment_name(cfg.name)).tags["mlflow.note.content"] == "tiny model"
     )
+
+
+def test_the_run_name_carries_the_verdict_and_stays_short():
+    ok = _result(FIRST_DAY, ["x"])
+    ok.headline = f"unicode {FIRST_DAY}: all checks ok on 10 predictions"
+    assert run_name(ok) == f"{FIRST_DAY} ok · unicode"
+    alert = ok.model_copy(
+        update={"status": "alert", "headline": f"unicode {FIRST_DAY}: drift in " + "x, " * 80}
+    )
+    alert.checks[0].status, alert.checks[0].severity = Status.ALERT, "critical"
+    name = run_name(alert)
+    assert name.startswith(f"{FIRST_DAY} CRITICAL · drift in x, x") and len(name) == 120

@@ -9,6 +9,7 @@ command (`airflow backfill create --reprocess-behavior completed`) and polls the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -58,6 +59,11 @@ def run_local(
     return outcomes
 
 
+def _quiet() -> dict[str, str]:
+    """Airflow's CLI without its info lines, so the progress bar is what the person sees."""
+    return {**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
+
+
 def airflow_command(cfg: ModelConfig, start: date, end: date) -> list[str]:
     """Airflow's own backfill of the model's DAG; completed runs are reprocessed (results replace, keyed by day)."""
     return [
@@ -71,10 +77,12 @@ def airflow_runs(cfg: ModelConfig, start: date, end: date) -> dict[str, str]:
     """State of the DAG's runs whose logical date falls in the stretch, by day."""
     out = subprocess.run(
         ["airflow", "dags", "list-runs", f"watchkeeper_{cfg.name}", "-o", "json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=_quiet(),
     )  # fmt: skip
+    # Airflow's CLI may print log lines on stdout before the JSON document: read the document, one line.
+    document = next((line for line in reversed(out.stdout.splitlines()) if line.startswith("[")), "[]")
     runs = {}
-    for run in json.loads(out.stdout or "[]"):
+    for run in json.loads(document):
         day = (run.get("logical_date") or "")[:10]
         if day and start.isoformat() <= day <= end.isoformat():
             runs[day] = run.get("state", "")
@@ -89,7 +97,7 @@ def run_airflow(
     poll_seconds: float = 10,
 ) -> dict[str, str]:
     """Create the backfill in Airflow and poll its runs until every day is finished (success or failed)."""
-    subprocess.run(airflow_command(cfg, start, end), check=True)
+    subprocess.run(airflow_command(cfg, start, end), check=True, env=_quiet())
     wanted = {d.isoformat() for d in days(start, end)}
     while True:
         runs = airflow_runs(cfg, start, end)

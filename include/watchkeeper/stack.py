@@ -61,7 +61,7 @@ class Stack:
         return str(Path(self.state_dir, "outbox.jsonl").resolve())
 
     def mlflow_ui_command(self, port: int = 5000) -> str:
-        return f"uv run mlflow ui --backend-store-uri {self.tracking_uri} --host 127.0.0.1 --port {port} --workers 1"
+        return f"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false uv run mlflow ui --backend-store-uri {self.tracking_uri} --host 127.0.0.1 --port {port} --workers 1"
 
     def environment(self, project_dir: str | Path) -> dict[str, str]:
         """Variables for the CLI, Airflow (connections as AIRFLOW_CONN_*) and MLflow to use this stack."""
@@ -123,7 +123,8 @@ class Stack:
         Path(self.state_dir, "mlflow").mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.tracking_uri,
                 "--host", "127.0.0.1", "--port", str(self.mlflow_ui_port), "--workers", "1"]  # fmt: skip
-        self._spawn("mlflow", argv)
+        # No background job consumers (MLflow 3.17 starts seven by default): Watchkeeper uses none, 2 cores are few.
+        self._spawn("mlflow", argv, {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
         wait_for_port(self.mlflow_ui_port, timeout=90)
         self.save()
         return f"http://127.0.0.1:{self.mlflow_ui_port}"

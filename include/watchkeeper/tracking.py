@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from watchkeeper.reports.ranking import breached, excess
 from watchkeeper.result import Check, DayResult, Status, num
+from watchkeeper.text import clip
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -255,7 +256,19 @@ def run_tags(result: DayResult) -> dict[str, str]:
         "watchkeeper.top_drifted_features": ",".join(result.top_drifted_features)[:500],
         **{f"watchkeeper.stage.{s.stage}": s.status for s in result.stages},
         "mlflow.note.content": render_summary(result),
+        "mlflow.runName": run_name(result),
     }
+
+
+def run_name(result: DayResult, limit: int = 120) -> str:
+    """'<day> ok · <model>' or '<day> CRITICAL · <what> · <model>' (WARNING, INFO): MLflow's runs list shows only
+    the first ~22 characters of a name, so the day and verdict come first (the experiment already names the model;
+    runs are found by their `watchkeeper.day` tag, not by name)."""
+    day = result.day.isoformat()
+    if result.status == "ok":
+        return f"{day} ok · {result.model}"
+    what = result.headline.removeprefix(f"{result.model} {day}: ")
+    return clip(f"{day} {str(result.severity or 'alert').upper()} · {what} · {result.model}", limit)
 
 
 def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> None:

@@ -80,6 +80,7 @@ def finish_day(config_path: str, day: str) -> dict:
     """Store and log the day's result; return the small summary the branch decides on."""
     from watchkeeper.pipeline import finish
     from watchkeeper.projections import pending
+    from watchkeeper.run_note import run_note
 
     d = leased_day(config_path, day)
     result = finish(d, os.environ.get("MLFLOW_TRACKING_URI"))
@@ -89,6 +90,7 @@ def finish_day(config_path: str, day: str) -> dict:
         "headline": result.headline,
         "run_id": result.mlflow_run_id,
         "actions": [f"{a.kind}:{a.owner}" for a in result.actions],
+        "note": run_note(d.cfg, result),  # the DAG run's note (plugins/watchkeeper_airflow/run_notes.py)
     }
 
 

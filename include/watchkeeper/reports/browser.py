@@ -68,3 +68,13 @@ def screenshot(page: Path, out: Path, width: int = 1200, height: int = 2000, tim
     if not out.exists():
         raise RuntimeError(f"chromium wrote no screenshot of {page}")
     return out
+
+
+def screenshot_url(url: str, out: Path, width: int = 1400, height: int = 900, wait_ms: int = 20_000) -> Path:
+    """A PNG of a served page (e.g. the MLflow UI) after `wait_ms` of virtual time for its scripts and requests."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _run([f"--window-size={width},{height}", f"--virtual-time-budget={wait_ms}", f"--screenshot={out.resolve()}", url],
+         timeout=180)  # fmt: skip
+    if not out.exists():
+        raise RuntimeError(f"chromium wrote no screenshot of {url}")
+    return out
