@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from watchkeeper.alerts import read_outbox  # noqa: E402
 from watchkeeper.config import load_config  # noqa: E402
+from watchkeeper.delivery import read_log  # noqa: E402
 from watchkeeper.demo import WORLDS  # noqa: E402
 from watchkeeper.demo.score import render, score  # noqa: E402
 from watchkeeper.result import DayResult  # noqa: E402
@@ -41,7 +42,6 @@ def run(argv: list[str], log: Path) -> None:
 
 def alert_summary(cfg, storage: Storage) -> str:
     """Messages sent per owner (from the delivery log) and the incidents with their open and close days."""
-    from watchkeeper.delivery import read_log
     from watchkeeper.history import replay_stored
 
     log = read_log(cfg, storage)
@@ -173,7 +173,7 @@ def main() -> int:
                 key = cfg.results_key(day, "result.json")
                 if storage.exists(key):
                     results[day] = DayResult.model_validate(storage.read_json(key))
-            reports[model] = score(results, manifest)
+            reports[model] = score(results, manifest, read_log(cfg, storage))
             missing += [f"{model} {d}" for d in manifest_days(first, args.days) if d not in results]
             print(f"\n{model}: what was caught (ground truth: incidents.json in {cfg.storage.uri}):")
             print(render(reports[model]))
