@@ -128,8 +128,17 @@ def test_scorer_names_the_owners_told_of_the_incident_the_catching_checks_fed(wo
                  severity="critical", owner="data")  # fmt: skip
     drift = Check(id="drift.ks", stage="drift", name="ks", subject="age", status="alert", owner="model")
     results = {
-        day: DayResult(model="m", task="binary_classification", day=day, rows=1, status="alert", stages=[],
-                       checks=checks, actions=[], headline="")  # fmt: skip
+        day: DayResult(
+            model="m",
+            task="binary_classification",
+            day=day,
+            rows=1,
+            status="alert",
+            stages=[],
+            checks=checks,
+            actions=[],
+            headline="",
+        )  # fmt: skip
         for day, checks in ((dq, [null, drift]), (after, [null]))
     }
     done = replay(PolicyConfig(), "m", [day_signals(r) for r in results.values()])
