@@ -29,9 +29,9 @@ def log_key(cfg: ModelConfig, key: str) -> str:
     return log_key_at(model_key(cfg, "deliveries"), key)
 
 
-def log_key_at(log: str, key: str) -> str:
-    """Where a message key's entry lives in the delivery log under the prefix `log`."""
-    return f"{log}/{key.replace('/', '__')}.json"
+def log_key_at(prefix: str, key: str) -> str:
+    """Where a message key's entry lives in the delivery log under `prefix`."""
+    return f"{prefix}/{key.replace('/', '__')}.json"
 
 
 def record(cfg: ModelConfig, results: Storage, key: str) -> dict | None:
@@ -39,8 +39,8 @@ def record(cfg: ModelConfig, results: Storage, key: str) -> dict | None:
     return record_at(results, model_key(cfg, "deliveries"), key)
 
 
-def record_at(results: Storage, log: str, key: str) -> dict | None:
-    k = log_key_at(log, key)
+def record_at(results: Storage, prefix: str, key: str) -> dict | None:
+    k = log_key_at(prefix, key)
     return results.read_json(k) if results.exists(k) else None
 
 
@@ -62,10 +62,10 @@ def deliver_once(
 
 
 def deliver_once_at(
-    results: Storage, log: str, keys: list[str], owner: str, day: str, payload: dict, send: Sender
+    results: Storage, prefix: str, keys: list[str], owner: str, day: str, payload: dict, send: Sender
 ) -> str:
-    """`deliver_once` with the delivery log under the prefix `log` (e.g. of a model whose YAML is broken)."""
-    if all((record_at(results, log, k) or {}).get("status") == "sent" for k in keys):
+    """`deliver_once` with the delivery log under `prefix` (e.g. of a model whose YAML is broken)."""
+    if all((record_at(results, prefix, k) or {}).get("status") == "sent" for k in keys):
         return "already sent"
     message = keys[0] if len(keys) == 1 else f"digest:{keys[0]}"
     try:
@@ -84,7 +84,7 @@ def deliver_once_at(
         }
         if status == "pending":
             entry |= {"error": error, "payload": payload, "keys": keys}
-        results.write_json(log_key_at(log, k), entry)
+        results.write_json(log_key_at(prefix, k), entry)
     return where or f"pending ({error})"
 
 
