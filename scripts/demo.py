@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from watchkeeper.alerts import read_outbox  # noqa: E402
 from watchkeeper.config import load_config  # noqa: E402
+from watchkeeper.delivery import read_log  # noqa: E402
 from watchkeeper.demo import WORLDS  # noqa: E402
 from watchkeeper.demo.score import render, score  # noqa: E402
 from watchkeeper.result import DayResult  # noqa: E402
@@ -30,6 +32,8 @@ from watchkeeper.storage import Storage  # noqa: E402
 
 MODELS = ROOT / "include" / "models"
 STATE = ROOT / ".watchkeeper" / "demo"
+NOISE = re.compile(r"^(\s|\d{4}-\d\d-\d\dT)")
+"""Runner output lines that are Airflow's captured warnings (timestamped, or their indented continuations)."""
 ROWS = {"credit_default": 4000, "delivery_time": 1500}
 """Predictions per day of each demo model (the regressor's days are smaller to keep the demo's runtime down)."""
 
@@ -41,13 +45,17 @@ def run(argv: list[str], log: Path) -> None:
 
 def alert_summary(cfg, storage: Storage) -> str:
     """Messages sent per owner (from the delivery log) and the incidents with their open and close days."""
-    from watchkeeper.delivery import read_log
-    from watchkeeper.history import replay_stored
+    from watchkeeper.history import load_days, replay_stored
+    from watchkeeper.preview import without_incidents
 
     log = read_log(cfg, storage)
     messages = {e["message"]: e for e in log if e["status"] == "sent"}
     per_owner = dict(sorted(Counter(e["owner"] for e in messages.values()).items()))
-    lines = [f"{len(messages)} message(s) sent, per owner {per_owner}; incidents:"]
+    before = without_incidents(cfg.policy, load_days(cfg, storage))
+    lines = [
+        f"{len(messages)} message(s) sent, per owner {per_owner} (without incidents and persistence, one message "
+        f"per owner per alerting day: {before['messages']}, per owner {before['per_owner']}); incidents:"
+    ]
     for inc in sorted(replay_stored(cfg, storage).incidents.values(), key=lambda i: (i.opened, i.id)):
         closed = f"closed {inc.closed}" if inc.closed else "still open"
         to = ",".join(inc.owners) or "nobody (recorded only)"
@@ -120,17 +128,23 @@ def main() -> int:
         help="approve each model's latest proposed challenger (watchkeeper_promote)",
     )
     parser.add_argument(
+        "--state-dir",
+        default=str(STATE),
+        help=f"where the stack, logs and Airflow home live (default {STATE.relative_to(ROOT)}); removed first",
+    )
+    parser.add_argument(
         "--keep-running", action="store_true", help="leave the S3 server up (stop: watchkeeper stack down)"
     )
     args = parser.parse_args()
+    state = Path(args.state_dir).resolve()
     models = [m for m in args.models.split(",") if m]
     unknown = sorted(set(models) - set(WORLDS))
     if unknown:
         parser.error(f"unknown demo model(s) {unknown}; valid: {', '.join(WORLDS)}")
 
-    Stack.load(str(STATE)).stop()  # leftovers of an earlier demo, by their recorded PIDs
-    shutil.rmtree(STATE, ignore_errors=True)
-    stack = Stack(state_dir=str(STATE))
+    Stack.load(str(state)).stop()  # leftovers of an earlier demo, by their recorded PIDs
+    shutil.rmtree(state, ignore_errors=True)
+    stack = Stack(state_dir=str(state))
     try:
         print(f"starting the local S3 server ... {stack.start_s3()}")
         os.environ.update(stack.environment(ROOT))
@@ -146,7 +160,7 @@ def main() -> int:
             print(f"wrote the {model} world to {cfg.storage.uri}: {args.days} days x ~{rows} predictions")
         first = date.fromisoformat(next(iter(worlds.values()))[2]["start"])
         last = first + timedelta(days=args.days - 1)
-        log = STATE / "logs" / "airflow.log"
+        log = state / "logs" / "airflow.log"
         print(f"migrating Airflow's metadata database (SQLite) in {stack.airflow_home} ...")
         run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], log)
         dags = ",".join(f"watchkeeper_{m}" for m in models)
@@ -164,7 +178,10 @@ def main() -> int:
                 runner, stdout=subprocess.PIPE, stderr=out, text=True, env=os.environ.copy()
             )
             for line in proc.stdout:
-                print("  " + line.rstrip(), flush=True)
+                if NOISE.match(line):  # Airflow's captured warnings: to the log, not the screen
+                    out.write(line)
+                else:
+                    print("  " + line.rstrip(), flush=True)
             runner_failed = proc.wait() != 0
         missing, reports = [], {}
         for model, (cfg, storage, manifest) in worlds.items():
@@ -173,11 +190,11 @@ def main() -> int:
                 key = cfg.results_key(day, "result.json")
                 if storage.exists(key):
                     results[day] = DayResult.model_validate(storage.read_json(key))
-            reports[model] = score(results, manifest)
+            reports[model] = score(results, manifest, read_log(cfg, storage))
             missing += [f"{model} {d}" for d in manifest_days(first, args.days) if d not in results]
             print(f"\n{model}: what was caught (ground truth: incidents.json in {cfg.storage.uri}):")
             print(render(reports[model]))
-        (STATE / "detection.json").write_text(json.dumps(reports, indent=2))
+        (state / "detection.json").write_text(json.dumps(reports, indent=2))
         for model, (cfg, storage, _) in worlds.items():
             print(f"\n{model}: " + alert_summary(cfg, storage))
         retraining_story(worlds, stack, log, args.approve)
@@ -191,7 +208,7 @@ def main() -> int:
             print(
                 f"{model} day results: {cfg.storage.uri}/{cfg.storage.results_prefix}/ (on the S3 server while it runs)"
             )
-        print(f"detection summary: {STATE / 'detection.json'}")
+        print(f"detection summary: {state / 'detection.json'}")
         if runner_failed or missing:
             print(f"\nFAILED: {len(missing)} day(s) have no result ({', '.join(missing[:5])} ...); see {log}")
             return 1

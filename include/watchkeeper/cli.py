@@ -242,8 +242,8 @@ def preview_cmd(config_path: str, policy_path: str | None, start: date, end: dat
     incidents, the difference, and whether the current replay matches the delivery log. Sends nothing."""
     from watchkeeper.config import ConfigError
     from watchkeeper.delivery import read_log
-    from watchkeeper.history import replay_stored
-    from watchkeeper.preview import compare_with_log, load_policy, render, summarize
+    from watchkeeper.history import load_days, replay_stored
+    from watchkeeper.preview import compare_with_log, load_policy, render, summarize, without_incidents
     from watchkeeper.storage import open_storages
 
     cfg = _config(config_path)
@@ -256,10 +256,21 @@ def preview_cmd(config_path: str, policy_path: str | None, start: date, end: dat
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
     check = compare_with_log(current, read_log(cfg, results), start, end)
+    baseline = without_incidents(cfg.policy, load_days(cfg, results), start, end)
     if as_json:
-        click.echo(json.dumps({"current": current, "candidate": candidate, "delivery_log": check}, indent=2))
+        doc = {
+            "current": current,
+            "candidate": candidate,
+            "delivery_log": check,
+            "without_incidents": baseline,
+        }
+        click.echo(json.dumps(doc, indent=2))
         return
     click.echo(render(current, candidate))
+    click.echo(
+        f"without incidents and persistence (one message per owner per alerting day): {baseline['messages']} "
+        f"message(s), per owner {baseline['per_owner']}"
+    )
     if check["missing_from_log"] or check["not_replayed"]:
         click.echo(f"delivery log differs from the current policy's replay: {check}")
     else:

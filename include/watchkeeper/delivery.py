@@ -26,12 +26,21 @@ Sender = Callable[[str, str, dict], str]
 
 
 def log_key(cfg: ModelConfig, key: str) -> str:
-    return model_key(cfg, f"deliveries/{key.replace('/', '__')}.json")
+    return log_key_at(model_key(cfg, "deliveries"), key)
+
+
+def log_key_at(prefix: str, key: str) -> str:
+    """Where a message key's entry lives in the delivery log under `prefix`."""
+    return f"{prefix}/{key.replace('/', '__')}.json"
 
 
 def record(cfg: ModelConfig, results: Storage, key: str) -> dict | None:
     """The delivery log entry of a message key (None: never attempted)."""
-    k = log_key(cfg, key)
+    return record_at(results, model_key(cfg, "deliveries"), key)
+
+
+def record_at(results: Storage, prefix: str, key: str) -> dict | None:
+    k = log_key_at(prefix, key)
     return results.read_json(k) if results.exists(k) else None
 
 
@@ -49,7 +58,14 @@ def deliver_once(
     cfg: ModelConfig, results: Storage, keys: list[str], owner: str, day: str, payload: dict, send: Sender
 ) -> str:
     """Send one payload covering `keys` unless all were sent already; log the outcome per key."""
-    if all((record(cfg, results, k) or {}).get("status") == "sent" for k in keys):
+    return deliver_once_at(results, model_key(cfg, "deliveries"), keys, owner, day, payload, send)
+
+
+def deliver_once_at(
+    results: Storage, prefix: str, keys: list[str], owner: str, day: str, payload: dict, send: Sender
+) -> str:
+    """`deliver_once` with the delivery log under `prefix` (e.g. of a model whose YAML is broken)."""
+    if all((record_at(results, prefix, k) or {}).get("status") == "sent" for k in keys):
         return "already sent"
     message = keys[0] if len(keys) == 1 else f"digest:{keys[0]}"
     try:
@@ -68,7 +84,7 @@ def deliver_once(
         }
         if status == "pending":
             entry |= {"error": error, "payload": payload, "keys": keys}
-        results.write_json(log_key(cfg, k), entry)
+        results.write_json(log_key_at(prefix, k), entry)
     return where or f"pending ({error})"
 
 

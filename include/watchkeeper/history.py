@@ -3,11 +3,19 @@
 `<results_prefix>/<model>/signals/<day>.json` is the day's `DaySignals` (written when the day finishes; derived from
 its `result.json` when missing), `<results_prefix>/<model>/incidents/<id>.json` each incident as the last replay
 left it. `apply_policy` replays every stored day, so a day re-run or backfilled in any order rebuilds the incidents.
+
+Runs of different days of one model may finish at once (a backfill with concurrency). Each stores its day's signals
+first, then rebuilds the incidents holding the model's incidents lease (`<model>/leases/incidents.json`, taken
+through `build_lease`, waited for): the last rebuild to take the lease sees every day stored before it, so the
+documents always end as a replay of all stored days, and no run removes another's incident mid-rebuild.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date
 
 from watchkeeper.config import ModelConfig, PolicyConfig
@@ -17,6 +25,10 @@ from watchkeeper.result import DayResult
 from watchkeeper.storage import Storage
 
 log = logging.getLogger(__name__)
+
+LEASE_TTL_SECONDS = 300.0
+"""A rebuild takes seconds; a holder killed mid-rebuild delays the model's other runs at most this long."""
+ACQUIRE_ATTEMPTS = 4
 
 
 def model_key(cfg: ModelConfig, name: str) -> str:
@@ -33,6 +45,8 @@ def load_days(
     """Every stored day's signals in [start, end], from the signals documents or, when absent, `result.json`."""
     out: dict[date, DaySignals] = {}
     for key in results.list(model_key(cfg, "signals")):
+        if not key.endswith(".json"):  # another run's temporary file on local disk
+            continue
         ds = DaySignals.model_validate(results.read_json(key))
         out[ds.day] = ds
     for key in results.list(model_key(cfg, "days")):
@@ -46,17 +60,42 @@ def load_days(
 
 def store_signals(cfg: ModelConfig, results: Storage, result: DayResult) -> DaySignals:
     today = day_signals(result)
-    results.write_json(signals_key(cfg, result.day), today.model_dump(mode="json"))
+    results.write_json_atomic(signals_key(cfg, result.day), today.model_dump(mode="json"))
     return today
+
+
+@contextmanager
+def incidents_lease(cfg: ModelConfig, results: Storage) -> Iterator[None]:
+    """Hold the model's incidents lease, waiting while another run holds it.
+
+    Taking it is retried on a storage error: a read of the lease object can fail while another run replaces it
+    (seen on the moto S3 server; S3 itself may answer a transient 5xx)."""
+    from watchkeeper.build_lease import build_lease
+
+    key = model_key(cfg, "leases/incidents.json")
+    with ExitStack() as stack:
+        for attempt in range(1, ACQUIRE_ATTEMPTS + 1):
+            try:
+                stack.enter_context(
+                    build_lease(results, key, lambda: False, ttl=LEASE_TTL_SECONDS, settle=0.5, poll=0.5)
+                )
+                break
+            except Exception as exc:  # noqa: BLE001 - transient storage errors; the last one is raised
+                if attempt == ACQUIRE_ATTEMPTS:
+                    raise
+                log.warning("%s: taking the incidents lease failed (%s); trying again", cfg.name, exc)
+                time.sleep(attempt)
+        yield
 
 
 def apply_policy(cfg: ModelConfig, results: Storage, result: DayResult) -> Replay:
     """Store the day's signals, replay all stored days, write the incidents, and fill the day's decisions,
     incident transitions and actions into `result`."""
     today = store_signals(cfg, results, result)
-    days = [d for d in load_days(cfg, results) if d.day != today.day] + [today]
-    done = replay(cfg.policy, cfg.name, days)
-    write_incidents(cfg, results, done)
+    with incidents_lease(cfg, results):
+        days = [d for d in load_days(cfg, results) if d.day != today.day] + [today]
+        done = replay(cfg.policy, cfg.name, days)
+        write_incidents(cfg, results, done)
     outcome = done.days[result.day]
     result.decisions = outcome.decisions
     result.incidents = outcome.incidents

@@ -118,14 +118,15 @@ def slug(subject: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", subject).strip("_") or "_"
 
 
-def _matches(rule: Rule, r: Raised) -> bool:
+def matches(rule: Rule, r: Raised) -> bool:
+    """Whether a raised signal counts for the rule: one of its signals, at least its minimum severity."""
     return r.signal in rule.signals and SEVERITY_RANK[r.severity] <= SEVERITY_RANK[rule.min_severity]
 
 
 def _units(rule: Rule, ds: DaySignals) -> dict[str, list[Raised]]:
     out: dict[str, list[Raised]] = defaultdict(list)
     for r in ds.raised:
-        if _matches(rule, r):
+        if matches(rule, r):
             out[r.subject if rule.per_subject else "*"].append(r)
     return out
 

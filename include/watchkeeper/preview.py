@@ -3,6 +3,8 @@
 No stage is re-computed and nothing is sent: `history.replay_stored` gives each policy's messages and incidents,
 `summarize` counts them per owner and rule (with the days), `render` prints both and their difference, and
 `compare_with_log` checks the current policy's replay against what the delivery log says was actually sent.
+`without_incidents` counts what the same routing would send without persistence and incidents: one message per
+owner per alerting day (how alerts went out before the policy), the baseline the policy is measured against.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 import yaml
 
 from watchkeeper.config import ConfigError, PolicyConfig
-from watchkeeper.incidents import Replay
+from watchkeeper.incidents import Replay, matches
+from watchkeeper.policy import DaySignals
 
 
 def load_policy(path: str | Path) -> PolicyConfig:
@@ -53,6 +56,26 @@ def summarize(done: Replay, start: date | None = None, end: date | None = None) 
         "incidents": incidents,
         "keys": sorted(k for m in inside for k in m.keys),
     }
+
+
+def without_incidents(
+    policy: PolicyConfig, days: list[DaySignals], start: date | None = None, end: date | None = None
+) -> dict:
+    """One message per owner per day on which any of the owner's rules saw its signal: no persistence, no
+    incidents, no recovery messages, no daily cap (the per-day alerting the policy replaced)."""
+    per_owner: dict[str, int] = defaultdict(int)
+    for ds in days:
+        if (start is not None and ds.day < start) or (end is not None and ds.day > end):
+            continue
+        owners = {
+            o
+            for rule in policy.effective_rules()
+            for o in rule.notify
+            if any(matches(rule, r) for r in ds.raised)
+        }
+        for owner in owners:
+            per_owner[owner] += 1
+    return {"messages": sum(per_owner.values()), "per_owner": dict(sorted(per_owner.items()))}
 
 
 def render_summary(s: dict) -> list[str]:

@@ -108,6 +108,9 @@ class ConfigErrorNotifier(BaseNotifier):
 
     The YAML is broken, so the destination is read leniently from its `owners.operator` (or `owners.model`)
     `slack_conn_id` when that part still parses, else from env `WATCHKEEPER_OPERATOR_CONN_ID`; the outbox without one.
+    What was told is recorded in a delivery log in storage, so it holds across workers: the model's own (its
+    `storage` section, when that still validates), else the one at env `WATCHKEEPER_OPERATOR_LOG_URI`; only
+    without either does a file beside the outbox remember it (this worker only).
     """
 
     template_fields = ()
@@ -130,12 +133,6 @@ class ConfigErrorNotifier(BaseNotifier):
         key = f"config_error/{Path(self.config_path).stem}/{digest}/operator"
         conn_id = _lenient_operator_conn(self.config_path) or os.environ.get("WATCHKEEPER_OPERATOR_CONN_ID")
         owner = Owner(name="operator", slack_conn_id=conn_id)
-        marker = Path(os.environ.get("WATCHKEEPER_OUTBOX", ".watchkeeper/outbox.jsonl")).with_name(
-            "config-errors.txt"
-        )
-        if marker.exists() and key in marker.read_text().split():
-            log.info("config error %s already told", key)
-            return
         name = escape_mrkdwn(Path(self.config_path).name)
         text = f":x: model configuration {name} is invalid; its DAG does nothing until it is fixed"
         body = clip(escape_mrkdwn(self.error), 2900)
@@ -143,10 +140,77 @@ class ConfigErrorNotifier(BaseNotifier):
             {"type": "header", "text": {"type": "plain_text", "text": f"{Path(self.config_path).name} · critical · invalid YAML"[:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{text}\n```{body}```"}},
         ]}  # fmt: skip
+        where = _config_error_log(self.config_path)
+        if where is not None:
+            from watchkeeper.delivery import deliver_once_at
+
+            storage, log_prefix = where
+            day = _interval_day(context or {})
+            try:
+                told = deliver_once_at(
+                    storage,
+                    log_prefix,
+                    [key],
+                    "operator",
+                    day,
+                    payload,
+                    lambda _r, k, p: deliver(owner, k, p),
+                )
+            except Exception:  # noqa: BLE001 - the log's storage failed before sending: the local marker decides
+                log.exception("delivery log %s unavailable for %s", storage.url(log_prefix), key)
+            else:
+                log.info("config error %s: %s (log %s)", key, told, storage.url(log_prefix))
+                return
+        marker = Path(os.environ.get("WATCHKEEPER_OUTBOX", ".watchkeeper/outbox.jsonl")).with_name(
+            "config-errors.txt"
+        )
+        if marker.exists() and key in marker.read_text().split():
+            log.info("config error %s already told", key)
+            return
         deliver(owner, key, payload)
         marker.parent.mkdir(parents=True, exist_ok=True)
         with marker.open("a") as f:
             f.write(key + "\n")
+
+
+def _config_error_log(path: str):
+    """(results storage, delivery-log prefix) for a broken YAML, or None when no storage can be found.
+
+    The YAML's `storage` section is validated on its own, so a mistake elsewhere keeps the model's own log.
+    """
+    import os
+    import re
+    from pathlib import Path
+
+    import yaml
+    from watchkeeper.config import StorageConfig
+    from watchkeeper.storage import Storage
+
+    from watchkeeper_airflow.storage import credentials_for
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            raw = yaml.safe_load(f) or {}
+        storage = StorageConfig.model_validate(raw["storage"])
+        name = raw.get("name")
+        name = name if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]+", name) else Path(path).stem
+        uri = storage.results_uri or storage.uri
+        creds = credentials_for(storage.conn_id) if uri.startswith("s3://") else None
+        return Storage.from_uri(uri, creds), f"{storage.results_prefix}/{name}/deliveries"
+    except Exception:  # noqa: BLE001 - the YAML is known to be broken; its storage section may be too
+        log.info("no readable storage section in %s; using WATCHKEEPER_OPERATOR_LOG_URI", path)
+    uri = os.environ.get("WATCHKEEPER_OPERATOR_LOG_URI")
+    if not uri:
+        log.warning(
+            "WATCHKEEPER_OPERATOR_LOG_URI is unset: broken-YAML alerts are de-duplicated on this worker only"
+        )
+        return None
+    try:
+        creds = credentials_for("watchkeeper_s3") if uri.startswith("s3://") else None
+        return Storage.from_uri(uri, creds), "deliveries"
+    except Exception:  # noqa: BLE001 - told without the log rather than not at all
+        log.exception("the operator log %s cannot be opened", uri)
+        return None
 
 
 def _lenient_operator_conn(path: str) -> str | None:

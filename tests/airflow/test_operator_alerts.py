@@ -82,3 +82,48 @@ def test_a_broken_yaml_is_told_to_the_operator_once_per_distinct_error(tmp_path,
         ConfigErrorNotifier(config_path=str(path), error=error).notify({})
     outbox = read_outbox(tmp_path / "outbox.jsonl")
     assert len(outbox) == 2 and all("broken.yaml is invalid" in m["payload"]["text"] for m in outbox)
+
+
+def test_a_broken_yaml_is_told_once_across_workers_through_the_delivery_log_in_storage(
+    tmp_path, monkeypatch, s3_stack, s3_storage
+):
+    """Two workers (each with its own outbox, so no shared local file) fail the same broken YAML: one message.
+
+    With a valid `storage` section the log is the model's own on the local S3 server; a YAML that does not even
+    parse uses the log at WATCHKEEPER_OPERATOR_LOG_URI."""
+    import json
+
+    from watchkeeper_airflow.callbacks import ConfigErrorNotifier
+
+    conn = {
+        "conn_type": "aws",
+        "login": "test",
+        "password": "test",
+        "extra": {"endpoint_url": s3_stack.s3_endpoint},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_WATCHKEEPER_S3", json.dumps(conn))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        yaml.safe_dump({"name": "broken", "task": "ranking", "storage": {"uri": s3_storage.uri}})
+    )
+    garbled = tmp_path / "garbled.yaml"
+    garbled.write_text("name: [unclosed\n  task: x\n")
+    monkeypatch.setenv("WATCHKEEPER_OPERATOR_LOG_URI", str(tmp_path / "operator-log"))
+    outboxes = [tmp_path / "worker1" / "outbox.jsonl", tmp_path / "worker2" / "outbox.jsonl"]
+    for path in (broken, garbled):
+        for outbox, error in zip(
+            outboxes * 2, ["task: Input should be", "task: Input should be"] * 2, strict=True
+        ):
+            monkeypatch.setenv("WATCHKEEPER_OUTBOX", str(outbox))
+            ConfigErrorNotifier(config_path=str(path), error=error).notify({})
+        monkeypatch.setenv("WATCHKEEPER_OUTBOX", str(outboxes[1]))
+        ConfigErrorNotifier(config_path=str(path), error="columns: Field required").notify({})
+    told = [m for o in outboxes for m in read_outbox(o)]
+    assert sorted(m["payload"]["text"].split()[3] for m in told) == ["broken.yaml"] * 2 + ["garbled.yaml"] * 2
+    assert not any((o.parent / "config-errors.txt").exists() for o in outboxes)
+    logged = s3_storage.list("watchkeeper/broken/deliveries")
+    assert len(logged) == 2 and all(s3_storage.read_json(k)["status"] == "sent" for k in logged)
+    operator_log = Storage.from_uri(str(tmp_path / "operator-log"))
+    assert [operator_log.read_json(k)["key"].split("/")[1] for k in operator_log.list("deliveries")] == [
+        "garbled"
+    ] * 2

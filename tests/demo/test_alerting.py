@@ -7,6 +7,7 @@ incidents as they were; `preview`'s replay of the policy matches the delivery lo
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ def run(request, tmp_path_factory):
     data["storage"]["uri"] = str(root / "data")
     data["quality"] = {"expectations_dir": "no-suite"}
     cfg = parse_config(data)
+    (root / "model.yaml").write_text(yaml.safe_dump(data))
     outbox = root / "outbox.jsonl"
 
     def send(role: str, key: str, payload: dict) -> str:
@@ -112,3 +114,44 @@ def test_preview_of_the_current_policy_matches_the_delivery_log(run):
     assert compare_with_log(summary, read_log(cfg, storage), days[0], days[-1]) == {
         "missing_from_log": [], "not_replayed": []}  # fmt: skip
     assert summary["messages"] == len({e["message"] for e in read_log(cfg, storage)})
+
+
+def test_preview_shows_fewer_alerts_when_tightened_and_more_when_loosened(run, tmp_path):
+    """`watchkeeper preview` with candidate policies: persistence 2 of 3 and 3 of 3 (tightened) hold back one-day
+    breaches, so fewer incidents and messages, each still carried by an incident of the current policy; notifying
+    quality warnings (the data owner's severity threshold loosened) adds the warning days, and nothing else."""
+    from click.testing import CliRunner
+    from watchkeeper.cli import main
+
+    cfg, storage, manifest, days, *_ = run
+    config = Path(cfg.storage.uri).parent / "model.yaml"
+
+    def preview(policy: dict) -> dict:
+        path = tmp_path / "candidate.yaml"
+        path.write_text(yaml.safe_dump({"policy": cfg.policy.model_dump(mode="json") | policy}))
+        args = ["preview", "--config", str(config), "--policy", str(path), "--json"]
+        out = CliRunner().invoke(main, [*args, "--start", str(days[0]), "--end", str(days[-1])])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.stdout)
+
+    loose = preview({"notify_warnings": True})
+    current = loose["current"]
+    assert loose["delivery_log"] == {"missing_from_log": [], "not_replayed": []}
+    opened = {(i["rule"], i["subject"]): i["opened"] for i in reversed(current["incidents"])}
+    previous = current
+    for breaches in (2, 3):
+        tight = preview({"persistence": {"breaches": breaches, "days": 3}})["candidate"]
+        assert tight["messages"] <= previous["messages"] and len(tight["incidents"]) <= len(
+            previous["incidents"]
+        )
+        for inc in tight[
+            "incidents"
+        ]:  # opened later than (or with) the current policy's incident, never alone
+            assert opened[(inc["rule"], inc["subject"])] <= inc["opened"]
+        previous = tight
+    assert previous["messages"] < current["messages"], "the demo's one-day breaches should be held back"
+    more = loose["candidate"]
+    added = set(more["per_owner_rule"]) - set(current["per_owner_rule"])
+    assert added <= {"data quality_warnings"} and more["messages"] >= current["messages"]
+    for who, when in current["per_owner_rule"].items():
+        assert set(when) <= set(more["per_owner_rule"][who])

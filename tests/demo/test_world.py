@@ -109,3 +109,48 @@ def test_scorer_counts_catches_and_false_alerts(world):
     assert caught["data_quality"] == dq and caught["covariate_drift"] is None
     assert report["false_alert_days"]["drift"] == [healthy]
     assert np.isclose(report["healthy_days"], len(manifest["healthy_days"]))
+
+
+def test_scorer_names_the_owners_told_of_the_incident_the_catching_checks_fed(world):
+    """Decisions from the real policy replay: the day also tells the model owner of an unrelated drift alert,
+    and the next day only updates the open incident; "notified" is the data owner alone, and with a delivery
+    log only when its message was really sent."""
+    from datetime import date, timedelta
+
+    from watchkeeper.config import PolicyConfig
+    from watchkeeper.incidents import replay
+    from watchkeeper.policy import day_signals
+
+    _, manifest = world
+    dq = incident(manifest, "data_quality")["start"]
+    after = (date.fromisoformat(dq) + timedelta(days=1)).isoformat()
+    null = Check(id="quality.nulls", stage="quality", name="nulls", subject="income", status="alert",
+                 severity="critical", owner="data")  # fmt: skip
+    drift = Check(id="drift.ks", stage="drift", name="ks", subject="age", status="alert", owner="model")
+    results = {
+        day: DayResult(
+            model="m",
+            task="binary_classification",
+            day=day,
+            rows=1,
+            status="alert",
+            stages=[],
+            checks=checks,
+            actions=[],
+            headline="",
+        )  # fmt: skip
+        for day, checks in ((dq, [null, drift]), (after, [null]))
+    }
+    done = replay(PolicyConfig(), "m", [day_signals(r) for r in results.values()])
+    for r in results.values():
+        outcome = done.days[r.day]
+        r.decisions, r.incidents, r.actions = outcome.decisions, outcome.incidents, outcome.actions
+    assert {a.owner for a in results[dq].actions if a.kind == "notify"} == {"data", "model"}
+
+    def notified(log=None):
+        return next(i for i in score(results, manifest, log)["incidents"] if i["type"] == "data_quality")
+
+    assert notified()["days_caught"] == [dq, after] and notified()["notified"] == ["data"]
+    key = f"data_quality._.{dq}/opened/data"
+    assert notified([{"key": key, "owner": "data", "status": "pending"}])["notified"] == []
+    assert notified([{"key": key, "owner": "data", "status": "sent"}])["notified"] == ["data"]
