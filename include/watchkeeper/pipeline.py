@@ -393,7 +393,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
             from watchkeeper.retraining.shadow import log_shadow
 
             try:
-                log_shadow(result, tracking_uri)
+                log_shadow(result, tracking_uri, d.cfg.start_date)
             except Exception as exc:  # the champion's day is logged; the shadow metrics are extra
                 log.warning("%s %s: shadow metrics not logged: %s", d.cfg.name, d.day, exc)
     return result

@@ -70,4 +70,5 @@ def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, 
     assert registry.by_alias(c, "credit_default", "previous_champion") == "1"
     assert registry.history(storage, cfg)[-1] | {"at": None} == {
         "at": None, "event": "promoted", "version": v2, "from_version": "1", "by": "ana",
-        "why": "approved in the demo (--approve)"}  # fmt: skip
+        "why": "approved in the demo (--approve)",
+        "shadow_days": {"metric": "roc_auc", "required": 0, "labelled_days": 0, "supporting_days": 0}}  # fmt: skip

@@ -18,6 +18,7 @@ from watchkeeper.config import ModelConfig
 from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import labels_of
 from watchkeeper.retraining import registry
+from watchkeeper.retraining.bootstrap import paired_bootstrap
 from watchkeeper.retraining.train import input_columns
 from watchkeeper.retraining.training_set import TrainingSet
 
@@ -91,33 +92,6 @@ def _outputs(cfg: ModelConfig, model: Any, x: pd.DataFrame) -> tuple[np.ndarray,
         score = model.predict_proba(x)[:, 1]
         return model.predict(x).astype(int), score
     return np.asarray(model.predict(x), dtype=float), None
-
-
-def paired_bootstrap(
-    metric_name: str,
-    task: str,
-    y: np.ndarray,
-    a: tuple,
-    b: tuple,
-    samples: int,
-    confidence: float,
-    seed: int = 0,
-) -> tuple[float, list[float]]:
-    """(difference b − a signed so positive is better, its percentile interval) over paired resamples of rows."""
-    metric = get_metric(metric_name, task)
-    sign = 1.0 if metric.higher_is_better else -1.0
-    point = sign * (compute(metric, y, *b) - compute(metric, y, *a))
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(samples):
-        i = rng.integers(0, len(y), len(y))
-        va = compute(metric, y[i], a[0][i], None if a[1] is None else a[1][i])
-        vb = compute(metric, y[i], b[0][i], None if b[1] is None else b[1][i])
-        if va is not None and vb is not None:
-            diffs.append(sign * (vb - va))
-    tail = (1 - confidence) / 2 * 100
-    lo, hi = np.percentile(diffs, [tail, 100 - tail])
-    return point, [float(lo), float(hi)]
 
 
 def compare(cfg: ModelConfig, tracking_uri: str, ts: TrainingSet, trained: dict[str, Any]) -> Verdict:
