@@ -57,6 +57,10 @@ def test_the_challenger_is_estimated_and_realized_beside_the_champion_at_the_day
     assert realized["labelled"]["rows"] == 600
     assert realized["champion"]["roc_auc"] != realized["challenger"]["roc_auc"]
 
+    # The day's report draws the challenger beside the champion's estimate and realized values.
+    html = storage.read_bytes(cfg.results_key(last.day, "report.html")).decode()
+    assert "challenger est." in html and ">challenger<" in html
+
     c = registry.client(uri)
     step = day_index(last.day, cfg.start_date)
     points = c.get_metric_history(last.mlflow_run_id, "shadow.estimated_roc_auc.challenger")
