@@ -22,7 +22,7 @@ from watchkeeper.retraining import registry
 from watchkeeper.storage import S3Credentials, Storage
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.slow, pytest.mark.long]
+pytestmark = pytest.mark.slow
 
 
 def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, models_dir, tmp_path):
