@@ -3,6 +3,7 @@ metrics beside the champion's, logged at the day index like the rest of the hist
 
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers import FIRST_DAY, tiny_config, write_tiny_world
@@ -15,7 +16,7 @@ from watchkeeper.pipeline import run_day
 from watchkeeper.reference import load_reference
 from watchkeeper.retraining import registry
 from watchkeeper.retraining.evidence import shadow_evidence
-from watchkeeper.retraining.promote import promote
+from watchkeeper.retraining.promote import promote, promote_on_evidence
 from watchkeeper.storage import Storage
 from watchkeeper.tracking import day_index
 
@@ -39,7 +40,11 @@ def shadowed(tmp_path_factory):
     ref = load_reference(cfg, storage)
     sample = ref[["x1", "x2", "c"]].head(5)
     registry.register_champion(cfg, uri, storage, _fit(ref, 1.0), sample, {}, "first model")
-    _, v2 = registry.log_sklearn(cfg, uri, _fit(ref, 0.01), sample, "challenger", {}, {}, registry.CHALLENGER)
+    # A challenger fitted on shuffled labels: no better than chance, so every labelled shadow day goes against it.
+    shuffled = ref.assign(label=np.random.default_rng(0).permutation(ref["label"].to_numpy()))
+    _, v2 = registry.log_sklearn(
+        cfg, uri, _fit(shuffled, 1.0), sample, "challenger", {}, {}, registry.CHALLENGER
+    )
     results = [run_day(cfg, FIRST_DAY + timedelta(days=i), storage, storage, uri) for i in range(DAYS)]
     return cfg, storage, uri, results, v2
 
@@ -85,10 +90,15 @@ def test_promotion_requires_the_configured_shadow_days_and_says_how_many_support
     assert (
         evidence["labelled_days"] == DAYS - 1 and evidence["metric"] == "roc_auc" and not evidence["enough"]
     )
-    supporting = sum(d["challenger"] >= d["champion"] for d in evidence["days"].values())
-    assert evidence["supporting_days"] == supporting
-    with pytest.raises(registry.RegistryError, match=f"{DAYS} required.*not met"):
+    assert evidence["supporting_days"] == 0
+    assert all(d["challenger"] < d["champion"] for d in evidence["days"].values())
+    with pytest.raises(registry.RegistryError, match=f"0 of {DAYS - 1} labelled shadow day.*{DAYS} required"):
         promote(cfg, uri, storage, v2, "ana", "looks good")
+    # Automatic promotion waits for the shadow days even with a "better" verdict.
+    registry.client(uri).set_model_version_tag("tiny_model", v2, "watchkeeper.verdict", "better")
+    auto = tiny_config(tmp_path, storage.uri, model={"registered_name": "tiny_model", "auto_promote": True,
+                                                     "evaluation": {"shadow_days": 1}})  # fmt: skip
+    assert promote_on_evidence(auto, uri, storage, v2) is None
     assert registry.by_alias(registry.client(uri), "tiny_model", "champion") == "1"
 
     (tmp_path / "relaxed").mkdir()
@@ -97,7 +107,7 @@ def test_promotion_requires_the_configured_shadow_days_and_says_how_many_support
         main, ["promote", "--config", relaxed.source, "--version", v2, "--by", "ana", "--tracking-uri", uri]
     )
     assert out.exit_code == 0, out.output
-    assert f"{supporting} of {DAYS - 1} labelled shadow day(s)" in out.output
+    assert f"0 of {DAYS - 1} labelled shadow day(s)" in out.output
     event = registry.history(storage, relaxed)[-1]
     assert event["shadow_days"] == {"metric": "roc_auc", "required": 0, "labelled_days": DAYS - 1,
-                                    "supporting_days": supporting}  # fmt: skip
+                                    "supporting_days": 0}  # fmt: skip
