@@ -94,7 +94,10 @@ def test_concept_drift_leads_to_a_challenger_that_wins_on_the_post_drift_holdout
     assert all(
         (b - a).days >= cfg.model.retraining.cooldown_days for a, b in zip(days, days[1:], strict=False)
     )
-    assert any(o.get("kind") == "cooldown" for o in outcomes)
+    versions = len(c.search_model_versions(f"name='{cfg.model.registered_name}'"))
+    again, _ = retrain(cfg, storage, storage, uri, days[-1] + timedelta(days=1), "a second request")
+    assert again["status"] == "refused" and again["kind"] == "cooldown"
+    assert len(c.search_model_versions(f"name='{cfg.model.registered_name}'")) == versions
 
 
 def test_a_covariate_only_week_promotes_nothing_the_holdout_does_not_support(s3_credentials, tmp_path):
