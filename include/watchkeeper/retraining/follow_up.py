@@ -22,13 +22,13 @@ SETTLED = ("proposed", "promoted")
 
 def last_outcome(cfg: ModelConfig, results: Storage, day: date) -> dict | None:
     """The latest retraining outcome requested before `day` within the retraining window, or None."""
-    for offset in range(1, cfg.model.retraining.window_days + 1):
-        key = (
-            f"{cfg.storage.results_prefix}/{cfg.name}/retraining/{day - timedelta(days=offset)}/outcome.json"
-        )
-        if results.exists(key):
-            return results.read_json(key)
-    return None
+    prefix = f"{cfg.storage.results_prefix}/{cfg.name}/retraining/"
+    first = (day - timedelta(days=cfg.model.retraining.window_days)).isoformat()
+    days = sorted(
+        k[len(prefix) :].split("/")[0] for k in results.list(prefix) if k.endswith("/outcome.json")
+    )  # one listing: the outcomes sit under retraining/<request day>/
+    earlier = [d for d in days if first <= d < day.isoformat()]
+    return results.read_json(f"{prefix}{earlier[-1]}/outcome.json") if earlier else None
 
 
 def follow_up(cfg: ModelConfig, results: Storage, result: DayResult) -> Action | None:
