@@ -560,6 +560,7 @@ def promote_cmd(
     """Move the `champion` alias to VERSION; the replaced champion becomes `previous_champion`."""
     import getpass
 
+    from watchkeeper.retraining.evidence import describe, shadow_evidence
     from watchkeeper.retraining.promote import promote
     from watchkeeper.retraining.registry import RegistryError
 
@@ -569,6 +570,7 @@ def promote_cmd(
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{cfg.name}: version {event['version']} is the champion (was {event['from_version']})")
+    click.echo(f"  shadow days: {describe(shadow_evidence(cfg, results, event['version']))}")
 
 
 @main.command("rollback")

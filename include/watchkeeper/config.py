@@ -475,6 +475,10 @@ class EvaluationConfig(_Model):
     """Paired bootstrap resamples of the holdout for the primary metric's difference."""
     confidence: float = Field(0.95, gt=0.5, lt=1)
     """Level of the bootstrap interval; the gain counts as larger than chance when the interval excludes 0."""
+    shadow_days: int = Field(0, ge=0)
+    """Labelled shadow days a promotion needs: on each of the most recent `shadow_days` prediction days scored in
+    shadow and labelled, the challenger's realized primary metric must be no worse than the champion's. 0: the
+    holdout verdict alone suffices (shadow days are still counted and reported with every promotion)."""
 
 
 class RegistryModelConfig(_Model):

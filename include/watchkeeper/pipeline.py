@@ -384,6 +384,10 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
         },
     )
     apply_policy(d.cfg, d.results, result)  # decisions, incidents and actions from the stored history
+    if d.cfg.model is not None:  # a retraining that came to nothing is asked again while performance alerts
+        from watchkeeper.retraining.follow_up import follow_up
+
+        follow_up(d.cfg, d.results, result)
     # The stored result comes first; the report and MLflow are projections of it (`watchkeeper replay`
     # completes a pending MLflow projection), so neither can lose the day.
     from watchkeeper.reports.daily import store_report
@@ -401,7 +405,7 @@ def finish(d: Day, tracking_uri: str | None = None) -> DayResult:
             from watchkeeper.retraining.shadow import log_shadow
 
             try:
-                log_shadow(result, tracking_uri)
+                log_shadow(result, tracking_uri, d.cfg.start_date)
             except Exception as exc:  # the champion's day is logged; the shadow metrics are extra
                 log.warning("%s %s: shadow metrics not logged: %s", d.cfg.name, d.day, exc)
     return result

@@ -254,6 +254,10 @@ class Shadow(BaseModel):
     """Mean absolute difference between the two models' scores or predictions, row by row."""
     realized: dict[str, dict[str, dict[str, float | None]]] = Field(default_factory=dict)
     """Per shadowed prediction day labelled today: `champion` and `challenger` metrics on the same labelled rows."""
+    estimated: dict[str, float | None] = Field(default_factory=dict)
+    """The challenger's label-free estimates of the day (CBPE/DLE as the champion's, fitted on `estimated_from`)."""
+    estimated_from: str = ""
+    """Labelled rows the challenger's estimator was fitted on: its retraining holdout, else the reference."""
 
 
 class StageSummary(BaseModel):

@@ -7,11 +7,14 @@ the extra of the model's retraining-request Asset event; the latest request wins
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import date
 from typing import Any
 
 from watchkeeper_airflow.context import day_for
+
+log = logging.getLogger(__name__)
 
 
 def _tracking_uri() -> str:
@@ -107,7 +110,12 @@ def promotion(config_path: str, action: str, version: int | None, by: str, why: 
         return rollback(cfg, _tracking_uri(), results, by, why)
     if version is None:
         raise ValueError("promote needs a version")
-    return promote(cfg, _tracking_uri(), results, version, by, why)
+    from watchkeeper.retraining.evidence import describe, shadow_evidence
+
+    event = promote(cfg, _tracking_uri(), results, version, by, why)
+    log.info("%s: version %s is the champion; shadow days: %s", cfg.name, version,
+             describe(shadow_evidence(cfg, results, version)))  # fmt: skip
+    return event
 
 
 def _links() -> dict[str, str]:

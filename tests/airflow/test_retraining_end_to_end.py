@@ -22,7 +22,7 @@ from watchkeeper.retraining import registry
 from watchkeeper.storage import S3Credentials, Storage
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.slow, pytest.mark.long]
+pytestmark = pytest.mark.slow
 
 
 def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, models_dir, tmp_path):
@@ -70,4 +70,5 @@ def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, 
     assert registry.by_alias(c, "credit_default", "previous_champion") == "1"
     assert registry.history(storage, cfg)[-1] | {"at": None} == {
         "at": None, "event": "promoted", "version": v2, "from_version": "1", "by": "ana",
-        "why": "approved in the demo (--approve)"}  # fmt: skip
+        "why": "approved in the demo (--approve)",
+        "shadow_days": {"metric": "roc_auc", "required": 0, "labelled_days": 0, "supporting_days": 0}}  # fmt: skip

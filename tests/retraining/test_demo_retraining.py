@@ -18,7 +18,7 @@ from watchkeeper.retraining import registry
 from watchkeeper.retraining.run import retrain
 from watchkeeper.storage import Storage
 
-pytestmark = [pytest.mark.slow, pytest.mark.long]
+pytestmark = pytest.mark.slow
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 DAYS = 30
 
@@ -40,6 +40,22 @@ def setup_world(model, s3_credentials, tmp_path, **model_overrides):
     return cfg, storage, manifest, uri
 
 
+@pytest.fixture(scope="module")
+def worlds(s3_stack, tmp_path_factory):
+    """One world per demo model, shared by the tests that leave its champion alone (the profile is built once)."""
+    from watchkeeper.storage import S3Credentials
+
+    creds = S3Credentials(access_key="test", secret_key="test", endpoint_url=s3_stack.s3_endpoint)
+    made = {}
+
+    def get(model):
+        if model not in made:
+            made[model] = setup_world(model, creds, tmp_path_factory.mktemp(model))
+        return made[model]
+
+    return get
+
+
 def monitor_and_retrain(cfg, storage, uri, first: date, last: date) -> list[dict]:
     outcomes = []
     day = first
@@ -53,9 +69,9 @@ def monitor_and_retrain(cfg, storage, uri, first: date, last: date) -> list[dict
 
 @pytest.mark.parametrize("model", ["credit_default", "delivery_time"])
 def test_concept_drift_leads_to_a_challenger_that_wins_on_the_post_drift_holdout_and_is_proposed(
-    model, s3_credentials, tmp_path
+    model, worlds
 ):
-    cfg, storage, manifest, uri = setup_world(model, s3_credentials, tmp_path)
+    cfg, storage, manifest, uri = worlds(model)
     concept = incident(manifest, "concept_drift")
     start, end = date.fromisoformat(concept["start"]), date.fromisoformat(concept["end"])
     outcomes = monitor_and_retrain(cfg, storage, uri, start, end + timedelta(days=2))
@@ -78,7 +94,10 @@ def test_concept_drift_leads_to_a_challenger_that_wins_on_the_post_drift_holdout
     assert all(
         (b - a).days >= cfg.model.retraining.cooldown_days for a, b in zip(days, days[1:], strict=False)
     )
-    assert any(o.get("kind") == "cooldown" for o in outcomes)
+    versions = len(c.search_model_versions(f"name='{cfg.model.registered_name}'"))
+    again, _ = retrain(cfg, storage, storage, uri, days[-1] + timedelta(days=1), "a second request")
+    assert again["status"] == "refused" and again["kind"] == "cooldown"
+    assert len(c.search_model_versions(f"name='{cfg.model.registered_name}'")) == versions
 
 
 def test_a_covariate_only_week_promotes_nothing_the_holdout_does_not_support(s3_credentials, tmp_path):
@@ -100,8 +119,9 @@ def test_a_covariate_only_week_promotes_nothing_the_holdout_does_not_support(s3_
     )
 
 
-def test_a_request_on_a_day_that_failed_quality_is_refused_with_its_reason(s3_credentials, tmp_path):
-    cfg, storage, manifest, uri = setup_world("credit_default", s3_credentials, tmp_path)
+def test_a_request_on_a_day_that_failed_quality_is_refused_with_its_reason(worlds):
+    cfg, storage, manifest, uri = worlds("credit_default")
+    versions = registry.client(uri).search_model_versions(f"name='{cfg.model.registered_name}'")
     dq = incident(manifest, "data_quality")
     day = date.fromisoformat(dq["start"])
     run_day(cfg, day, storage, storage, uri)
@@ -109,4 +129,6 @@ def test_a_request_on_a_day_that_failed_quality_is_refused_with_its_reason(s3_cr
     assert outcome["status"] == "refused" and outcome["kind"] == "quality"
     assert "failed quality" in outcome["why"] and "income" in outcome["why"]
     assert "retraining refused" in message["text"] and "income" in message["text"]
-    assert registry.by_alias(registry.client(uri), cfg.model.registered_name, "challenger") is None
+    # Nothing was trained: the registry holds the same versions as before the request.
+    after = registry.client(uri).search_model_versions(f"name='{cfg.model.registered_name}'")
+    assert sorted(v.version for v in after) == sorted(v.version for v in versions)

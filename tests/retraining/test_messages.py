@@ -39,3 +39,14 @@ def test_a_challenger_within_chance_is_not_proposed_and_an_auto_promotion_says_h
         "Promoted automatically: version 4" in auto["text"]
         and "watchkeeper rollback --config" in auto["text"]
     )
+
+
+def test_a_proposal_says_how_many_shadow_days_a_promotion_waits_for(tmp_path):
+    model = {"registered_name": "tiny_model", "auto_promote": True, "evaluation": {"shadow_days": 3}}
+    cfg = tiny_config(tmp_path, str(tmp_path), model=model)
+    msg = proposal_message(cfg, verdict("better"), None)
+    assert "Proposed, not promoted" in msg["text"]
+    assert (
+        "waits for 3 labelled shadow day(s) with the challenger no worse than the champion (then it is automatic)"
+        in msg["text"]
+    )

@@ -74,6 +74,13 @@ def metric_series(
             s.band_upper.append(e.band_upper if e else None)
             s.lower.append(e.lower if e and e.lower is not None else rb[0])
             s.upper.append(e.upper if e and e.upper is not None else rb[1])
+            s.challenger.append(r.shadow.estimated.get(m) if r and r.shadow else None)
+        # The challenger's realized value of each prediction day: the latest labelling wins.
+        for r in sorted(results, key=lambda r: r.day):
+            for pday, roles in (r.shadow.realized if r.shadow else {}).items():
+                if (value := roles.get("challenger", {}).get(m)) is not None:
+                    s.challenger_realized[date.fromisoformat(pday)] = value
+        s.challenger_realized = {k: v for k, v in s.challenger_realized.items() if k >= days[0]}
         s.realized = {k: v for k, v in s.realized.items() if k >= days[0]}
         s.alerts = {k for k in s.alerts if k >= days[0]}
         out.append(s)
@@ -221,7 +228,8 @@ def _metrics(series: list[figures.MetricSeries], today: date) -> str:
     return (
         f"<h2>Monitored metrics over the last {WINDOW_DAYS} days</h2><p class='note'>Estimated before labels "
         "(line, with its sampling band), realized once labels arrive (dots; hollow while provisional), alert "
-        f"bounds dashed, alert days shaded.</p><div class='grid'>{body}</div>"
+        "bounds dashed, alert days shaded; a challenger scored in shadow dotted (estimate) and as diamonds "
+        f"(realized).</p><div class='grid'>{body}</div>"
     )
 
 

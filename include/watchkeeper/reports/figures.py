@@ -26,6 +26,8 @@ REFERENCE, TODAY, ESTIMATED, REALIZED, BOUND, ALERT = (
     "#c5221f",
     "#d93025",
 )
+CHALLENGER = "#9334e6"
+"""The registry challenger scored in shadow, beside the champion's lines."""
 STYLE = {
     "svg.fonttype": "none",
     "svg.hashsalt": "watchkeeper",
@@ -102,6 +104,9 @@ class MetricSeries:
     realized: dict[date, float] = field(default_factory=dict)
     provisional: set[date] = field(default_factory=set)
     alerts: set[date] = field(default_factory=set)
+    challenger: list[float | None] = field(default_factory=list)
+    """The registry challenger's estimate of each day, while it is scored in shadow."""
+    challenger_realized: dict[date, float] = field(default_factory=dict)
 
 
 def _nan(values: list[float | None]) -> list[float]:
@@ -134,6 +139,13 @@ def metric_over_days(s: MetricSeries, today: date) -> Figure:
                 markersize=3,
                 label="estimated",
             )
+        if any(v is not None for v in s.challenger):
+            ax.plot(x, _nan(s.challenger), color=CHALLENGER, linewidth=1.2, linestyle=":", marker=".",
+                    markersize=3, label="challenger est.")  # fmt: skip
+        if s.challenger_realized:
+            days = sorted(s.challenger_realized)
+            ax.plot(days, [s.challenger_realized[d] for d in days], "D", color=CHALLENGER, markersize=3,
+                    label="challenger")  # fmt: skip
         for bound in (s.lower, s.upper):
             if any(v is not None for v in bound):
                 ax.step(x, _nan(bound), where="mid", color=BOUND, linestyle="--", linewidth=1, label="bound")

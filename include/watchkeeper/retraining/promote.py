@@ -13,6 +13,7 @@ from typing import Any
 from watchkeeper.config import ModelConfig
 from watchkeeper.retraining import registry
 from watchkeeper.retraining.evaluate import Verdict
+from watchkeeper.retraining.evidence import describe, shadow_evidence
 from watchkeeper.storage import Storage
 from watchkeeper.text import escape_mrkdwn as mrkdwn
 
@@ -37,6 +38,9 @@ def promote(
     current = registry.by_alias(c, name, registry.CHAMPION)
     if current is not None and current == version:
         raise registry.RegistryError(f"{name} version {version} is already the champion")
+    evidence = shadow_evidence(cfg, results, version)
+    if evidence["required"] and not evidence["enough"]:
+        raise registry.RegistryError(f"{name} version {version} not promoted: {describe(evidence)}")
     if current is not None:
         c.set_registered_model_alias(name, registry.PREVIOUS, current)
     c.set_registered_model_alias(name, registry.CHAMPION, version)
@@ -44,8 +48,10 @@ def promote(
     if challenger is not None and challenger == version:
         c.delete_registered_model_alias(name, registry.CHALLENGER)  # shadow scoring stops with the proposal
     _tag(c, name, version, "promoted", by, why)
+    c.set_model_version_tag(name, version, "watchkeeper.promoted_shadow_days", describe(evidence))
+    shadow = {k: evidence[k] for k in ("metric", "required", "labelled_days", "supporting_days")}
     event = {"event": "promoted", "version": version, "from_version": current if current else None,
-             "by": by, "why": why}  # fmt: skip
+             "by": by, "why": why, "shadow_days": shadow}  # fmt: skip
     return registry.record(results, cfg, event)
 
 
@@ -70,9 +76,28 @@ def act_on(cfg: ModelConfig, tracking_uri: str, results: Storage, verdict: Verdi
     """Promote automatically when the model opted in and the verdict is "better"; else nothing (a person decides)."""
     if not (cfg.model.auto_promote and verdict.verdict == "better"):
         return None
+    if cfg.model.evaluation.shadow_days:
+        return None  # the daily shadow scoring promotes once enough labelled shadow days support it
     return promote(
         cfg, tracking_uri, results, verdict.challenger_version, "watchkeeper auto-promotion", verdict.why
     )
+
+
+def promote_on_evidence(
+    cfg: ModelConfig, tracking_uri: str, results: Storage, version: str
+) -> dict[str, Any] | None:
+    """Auto-promotion that waited for shadow days: promote `version` once its verdict is "better" and enough
+    labelled shadow days support it (models with `auto_promote` and `evaluation.shadow_days`); else None."""
+    if cfg.model is None or not (cfg.model.auto_promote and cfg.model.evaluation.shadow_days):
+        return None
+    c = registry.client(tracking_uri)
+    name = registry.model_section(cfg).registered_name
+    if c.get_model_version(name, version).tags.get("watchkeeper.verdict") != "better":
+        return None
+    evidence = shadow_evidence(cfg, results, version)
+    if not evidence["enough"]:
+        return None
+    return promote(cfg, tracking_uri, results, version, "watchkeeper auto-promotion", describe(evidence))
 
 
 def proposal_key(cfg: ModelConfig, verdict: Verdict) -> str:
@@ -93,6 +118,9 @@ def proposal_message(
         ask = (f"Proposed, not promoted. To promote: trigger the `watchkeeper_promote` DAG with "
                f"model={cfg.name}, version={v.challenger_version}, or run `watchkeeper promote --config {config} "
                f"--version {v.challenger_version}`.")  # fmt: skip
+        if n := cfg.model.evaluation.shadow_days:
+            ask += (f" Promotion waits for {n} labelled shadow day(s) with the challenger no worse than the "
+                    f"champion{' (then it is automatic)' if cfg.model.auto_promote else ''}.")  # fmt: skip
     else:
         ask = f"Not proposed: the champion (version {v.champion_version}) stays. The challenger keeps its alias for shadow scoring."
     title = {"better": "challenger beats champion", "not_better": "challenger not better"}[v.verdict]

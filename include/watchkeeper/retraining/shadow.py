@@ -8,6 +8,7 @@ shadowed prediction day, both models' realized metrics on the same labelled rows
 from __future__ import annotations
 
 import io
+import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -19,11 +20,13 @@ from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import labels_of, performance_metrics, predictions_of
 from watchkeeper.result import DayResult, Shadow
 from watchkeeper.retraining import registry
+from watchkeeper.retraining.shadow_estimates import estimated_metrics
 from watchkeeper.retraining.train import input_columns
 
 if TYPE_CHECKING:
     from watchkeeper.pipeline import Day
 
+log = logging.getLogger(__name__)
 PREDICTIONS = "shadow/predictions.parquet"
 _PRED, _SCORE = "__shadow_prediction", "__shadow_score"
 
@@ -40,7 +43,9 @@ def shadow_day(d: Day, tracking_uri: str, realized: dict[str, dict]) -> Shadow |
     model = registry.load(cfg, tracking_uri, version)
     columns = input_columns(cfg, model)
     cols = cfg.columns
-    frame = staged_frame(d, [cols.id, *columns, cols.prediction, *([cols.score] if cols.score else [])])
+    features = [f.name for f in cols.features]
+    wanted = [cols.id, *columns, *features, cols.prediction, *([cols.score] if cols.score else [])]
+    frame = staged_frame(d, list(dict.fromkeys(wanted)))
     pred, score = _outputs(cfg, model, frame[columns])
     out = pd.DataFrame({cols.id: frame[cols.id].astype(str), _PRED: pred, "version": version})
     if score is not None:
@@ -60,7 +65,18 @@ def shadow_day(d: Day, tracking_uri: str, realized: dict[str, dict]) -> Shadow |
         mean_abs_difference=_mean(np.abs(np.asarray(chall, float) - np.asarray(champ, float))),
         realized=_realized(d, version, sorted(realized)),
     )
+    request_day = c.get_model_version(cfg.model.registered_name, version).tags.get("watchkeeper.request_day")
+    try:
+        shadow.estimated, shadow.estimated_from = estimated_metrics(
+            cfg, d.storage, d.results, version, request_day, lambda f: _outputs(cfg, model, f[columns]), frame
+        )
+    except Exception as exc:  # an estimator that cannot be fitted leaves the realized comparison standing
+        log.warning("%s %s: challenger estimates skipped: %s", cfg.name, d.day, exc)
     d.results.write_json(d.key("shadow.json"), shadow.model_dump(mode="json"))
+    from watchkeeper.retraining.promote import promote_on_evidence
+
+    if event := promote_on_evidence(cfg, tracking_uri, d.results, version):
+        log.warning("%s %s: version %s promoted automatically: %s", cfg.name, d.day, version, event["why"])
     return shadow
 
 
@@ -101,30 +117,54 @@ def _realized(d: Day, version: str, days: list[str]) -> dict[str, dict[str, dict
         b = (joined[_PRED].to_numpy(), joined[_SCORE].to_numpy() if _SCORE in joined else None)
         out[p] = {"labelled": {"rows": float(len(joined))}}
         for role, (pred, score) in (("champion", a), ("challenger", b)):
-            out[p][role] = {
-                m: compute(get_metric(m, cfg.task), y, pred, score) for m in performance_metrics(cfg)
-            }
+            out[p][role] = {m: compute(get_metric(m, cfg.task), y, pred, score) for m in shadow_metrics(cfg)}
     return out
 
 
-def log_shadow(result: DayResult, tracking_uri: str) -> None:
-    """The day's shadow metrics into its MLflow run, stamped with the day like the rest of its history."""
+def shadow_metrics(cfg) -> list[str]:
+    """The monitored metrics, plus the verdict's primary metric (what shadow days are evidence for)."""
+    from watchkeeper.retraining.evaluate import primary_and_guardrails
+
+    return list(dict.fromkeys([*performance_metrics(cfg), primary_and_guardrails(cfg)[0]]))
+
+
+def shadow_points(s: Shadow) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(the day's shadow metrics, realized shadow metrics per prediction day), as MLflow keys."""
+    day = {"shadow.champion_mean": s.champion_mean, "shadow.challenger_mean": s.challenger_mean,
+           "shadow.mean_abs_difference": s.mean_abs_difference}  # fmt: skip
+    day.update({f"shadow.estimated_{m}.challenger": v for m, v in s.estimated.items()})
+    past = {
+        p: {
+            f"shadow.{m}.{role}": v
+            for role in ("champion", "challenger")
+            for m, v in roles.get(role, {}).items()
+        }
+        for p, roles in s.realized.items()
+    }
+    return (
+        {k: float(v) for k, v in day.items() if v is not None},
+        {p: {k: float(v) for k, v in vs.items() if v is not None} for p, vs in past.items()},
+    )
+
+
+def log_shadow(result: DayResult, tracking_uri: str, start: date) -> None:
+    """The day's shadow metrics into its MLflow run, the realized ones into their prediction day's run, each at its
+    day index as step and stamped with the monitored day, like the rest of the model's history (`tracking`)."""
     if result.shadow is None or not result.mlflow_run_id:
         return
-    from datetime import UTC, datetime
+    from watchkeeper.tracking import _log_past_day, _ms, _points, _send, day_index, timeline_run
 
-    from mlflow.entities import Metric
-
-    day = result.day
-    ts = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-    s = result.shadow
-    values = {"shadow.champion_mean": s.champion_mean, "shadow.challenger_mean": s.challenger_mean,
-              "shadow.mean_abs_difference": s.mean_abs_difference}  # fmt: skip
-    for p, roles in s.realized.items():
-        for role in ("champion", "challenger"):
-            for m, v in roles.get(role, {}).items():
-                values[f"shadow.{m}.{role}.{p}"] = v
-    metrics = [Metric(k, float(v), ts, day.toordinal()) for k, v in values.items() if v is not None]
     c = registry.client(tracking_uri)
-    c.log_batch(result.mlflow_run_id, metrics=metrics, tags=[])
-    c.set_tag(result.mlflow_run_id, "watchkeeper.shadow_version", s.version)
+    ts, step = _ms(result.day), day_index(result.day, start)
+    today, past = shadow_points(result.shadow)
+    points = _points(today, ts, step)
+    _send(c, result.mlflow_run_id, points, {"watchkeeper.shadow_version": result.shadow.version})
+    for p, values in past.items():
+        pday = date.fromisoformat(p)
+        pts = _points(values, ts, day_index(pday, start))
+        points += pts
+        _log_past_day(c, result.mlflow_experiment_id, result.model, pday, pts)
+    if result.mlflow_experiment_id:
+        timeline = timeline_run(c, result.mlflow_experiment_id, result.model, start)
+        _send(c, timeline, points)
+        c.set_terminated(timeline, "FINISHED")
