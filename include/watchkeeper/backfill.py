@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -89,6 +90,22 @@ def airflow_runs(cfg: ModelConfig, start: date, end: date) -> dict[str, str]:
     return runs
 
 
+def create_backfill(
+    cfg: ModelConfig, start: date, end: date, poll_seconds: float = 10, wait: float = 900
+) -> None:
+    """`airflow backfill create`, waiting while another backfill of the DAG is still running (Airflow allows one a
+    DAG, and marks a backfill complete a little after its last run ends); any other refusal is raised as it is."""
+    deadline = time.monotonic() + wait
+    while True:
+        out = subprocess.run(airflow_command(cfg, start, end), capture_output=True, text=True, env=_quiet())
+        if out.returncode == 0:
+            return
+        if "AlreadyRunningBackfill" not in out.stderr or time.monotonic() > deadline:
+            raise RuntimeError(f"airflow backfill create failed ({out.returncode}):\n{out.stderr[-2000:]}")
+        print(f"another backfill of watchkeeper_{cfg.name} is still running; waiting for it", file=sys.stderr)
+        time.sleep(poll_seconds)
+
+
 def run_airflow(
     cfg: ModelConfig,
     start: date,
@@ -97,7 +114,7 @@ def run_airflow(
     poll_seconds: float = 10,
 ) -> dict[str, str]:
     """Create the backfill in Airflow and poll its runs until every day is finished (success or failed)."""
-    subprocess.run(airflow_command(cfg, start, end), check=True, env=_quiet())
+    create_backfill(cfg, start, end, poll_seconds)
     wanted = {d.isoformat() for d in days(start, end)}
     while True:
         runs = airflow_runs(cfg, start, end)

@@ -346,7 +346,10 @@ def backfill_cmd(config_path: str, start: date, end: date, local: bool, tracking
                 seen.clear()
                 seen.update(runs)
 
-        runs = backfill.run_airflow(cfg, start, end, show)
+        try:
+            runs = backfill.run_airflow(cfg, start, end, show)
+        except RuntimeError as exc:  # Airflow refused the backfill: its own words, without a traceback
+            raise click.ClickException(str(exc)) from None
         failed = sorted(d for d, s in runs.items() if s == "failed")
         click.echo(f"{cfg.name}: {total} days backfilled in Airflow; failed: {', '.join(failed) or 'none'}")
         return

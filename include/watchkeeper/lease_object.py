@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow.fs as pafs
 
@@ -92,7 +92,7 @@ def read(storage: Storage, key: str) -> tuple[dict | None, str | None]:
         except Exception as exc:
             if _code(exc) in ("NoSuchKey", "404"):
                 return None, None
-            raise
+            _reraise(storage, exc)
         return _parse(got["Body"].read()), got["ETag"]
     try:
         return _parse(storage.read_bytes(key)), None
@@ -121,6 +121,11 @@ def _split(storage: Storage, key: str) -> tuple[str, str]:
 def _client(credentials: S3Credentials) -> Any:
     import boto3
 
+    # botocore's DEBUG records print each signed request, session token included: never below INFO, even when
+    # the process (or an Airflow task) logs at DEBUG.
+    quiet = logging.getLogger("botocore")
+    if quiet.getEffectiveLevel() < logging.INFO:
+        quiet.setLevel(logging.INFO)
     return boto3.session.Session().client(
         "s3",
         endpoint_url=credentials.endpoint_url,
@@ -159,8 +164,18 @@ def _s3_write(storage: Storage, key: str, data: bytes, tag: str | None) -> bool 
                 code,
             )
             return None
-        raise
+        _reraise(storage, exc)
     return True
+
+
+def _reraise(storage: Storage, exc: Exception) -> NoReturn:
+    """Raise boto3's connection failures as the OSError the storage layer raises for a store that is down
+    (callers name the store instead of printing a traceback); other errors as they are."""
+    from botocore.exceptions import ConnectionError, HTTPClientError
+
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        raise OSError(f"{storage.credentials.endpoint_url or 'AWS S3'} unreachable: {exc}") from exc
+    raise exc
 
 
 def _settled_write(storage: Storage, key: str, doc: dict, data: bytes, settle: float) -> dict | None:

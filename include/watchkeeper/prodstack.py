@@ -358,7 +358,10 @@ def check_packages() -> dict[str, str]:
 
 
 def port_taken(port: int) -> bool:
+    """Whether a server could not listen on the port now. Like the servers themselves, with SO_REUSEADDR: a
+    port whose last connections linger in TIME_WAIT after a stop is free, one something listens on is not."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
