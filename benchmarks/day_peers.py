@@ -9,15 +9,11 @@ imported at the top.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 import warnings
 
-
-def _usage() -> dict:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_seconds": u.ru_utime + u.ru_stime, "peak_rss_mb": u.ru_maxrss / 1024}
+from peer_steps import nannyml_drift, usage
 
 
 def gx(spec: dict) -> dict:
@@ -70,13 +66,7 @@ def nannyml(spec: dict) -> dict:
     day = pd.read_parquet(spec["day"])
     seconds["read"] = time.perf_counter() - t
     t = time.perf_counter()
-    calc = nml.UnivariateDriftCalculator(
-        column_names=spec["numeric"] + spec["categorical"],
-        treat_as_categorical=spec["categorical"],
-        continuous_methods=["kolmogorov_smirnov", "wasserstein", "jensen_shannon"],
-        categorical_methods=["jensen_shannon", "l_infinity"],
-        chunk_number=1,
-    )
+    calc = nannyml_drift(nml, spec)
     calc.fit(ref)
     calc.calculate(day)
     seconds["drift"] = time.perf_counter() - t
@@ -110,4 +100,4 @@ if __name__ == "__main__":
     warnings.filterwarnings("ignore")
     tool, spec = sys.argv[-2], json.loads(sys.argv[-1])
     out = {"gx": gx, "evidently": evidently, "nannyml": nannyml}[tool](spec)
-    print(json.dumps({**out, **_usage()}))
+    print(json.dumps({**out, **usage()}))

@@ -8,14 +8,11 @@ the file runs under interpreters that cannot import Watchkeeper.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 import warnings
 
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+from peer_steps import nannyml_drift, usage
 
 
 def evidently(spec: dict) -> dict:
@@ -51,13 +48,7 @@ def nannyml(spec: dict) -> dict:
     ref = pd.read_parquet(spec["reference"])
     day = pd.read_parquet(spec["day"])
     seconds["read"] = time.perf_counter() - t
-    calc = nml.UnivariateDriftCalculator(
-        column_names=spec["numeric"] + spec["categorical"],
-        treat_as_categorical=spec["categorical"],
-        continuous_methods=["kolmogorov_smirnov", "wasserstein", "jensen_shannon"],
-        categorical_methods=["jensen_shannon", "l_infinity"],
-        chunk_number=1,
-    )
+    calc = nannyml_drift(nml, spec)
     t = time.perf_counter()
     calc.fit(ref)
     seconds["fit"] = time.perf_counter() - t
@@ -77,4 +68,4 @@ if __name__ == "__main__":
     warnings.filterwarnings("ignore")
     tool, spec = sys.argv[-2], json.loads(sys.argv[-1])  # after an optional "worker"
     out = {"evidently": evidently, "nannyml": nannyml}[tool](spec)
-    print(json.dumps({**out, "peak_rss_mb": _peak_rss_mb()}))
+    print(json.dumps({**out, "peak_rss_mb": usage()["peak_rss_mb"]}))

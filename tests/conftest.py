@@ -14,6 +14,7 @@ from helpers import tiny_config, write_tiny_world  # noqa: E402
 from watchkeeper.config import ModelConfig  # noqa: E402
 from watchkeeper.stack import Stack  # noqa: E402
 from watchkeeper.storage import S3Credentials, Storage  # noqa: E402
+from webhook_receiver import WebhookReceiver  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
@@ -55,3 +56,11 @@ def tiny(tmp_path) -> tuple[ModelConfig, Storage, dict]:
     storage = Storage.from_uri(str(tmp_path / "data"))
     frames = write_tiny_world(storage)
     return tiny_config(tmp_path, str(tmp_path / "data")), storage, frames
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP webhook receiver (see webhook_receiver.py), shut down after the test."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()

@@ -1,4 +1,4 @@
-"""Helpers shared by tests: a tiny synthetic model world (generic, not the demo's) and its config.
+"""Helpers shared by tests: a tiny synthetic model world (generic, not the demo's) and its config; a demo world.
 
 Two numeric features, one categorical and a score; labels of each day arrive the next day.
 """
@@ -14,6 +14,8 @@ import pandas as pd
 import yaml
 from watchkeeper.config import ModelConfig, load_config
 from watchkeeper.storage import Storage
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_DAY = date(2025, 3, 1)
 
@@ -102,3 +104,19 @@ def stored_frame(store: dict[str, bytes], key: str) -> pd.DataFrame:
 def incident(doc: dict, kind: str) -> dict:
     """The first incident of a type in a world's manifest or a detection report."""
     return next(i for i in doc["incidents"] if i["type"] == kind)
+
+
+def demo_world(model: str, root: Path, days: int, rows: int) -> tuple[ModelConfig, Storage, dict, date]:
+    """Write `model`'s demo world under `root/data` and point the model's own YAML at it (with a quality suite
+    generated from this world's reference), also written to `root/model.yaml`; return the config, the storage,
+    the world's manifest and its first production day."""
+    from watchkeeper.config import parse_config
+    from watchkeeper.demo import WORLDS
+
+    storage = Storage.from_uri(str(root / "data"))
+    manifest = WORLDS[model](storage.write_bytes, days=days, rows_per_day=rows)
+    data = yaml.safe_load((ROOT / "include" / "models" / f"{model}.yaml").read_text())
+    data["storage"]["uri"] = str(root / "data")
+    data["quality"] = {"expectations_dir": "no-suite"}
+    (root / "model.yaml").write_text(yaml.safe_dump(data))
+    return parse_config(data), storage, manifest, date.fromisoformat(manifest["start"])

@@ -1,12 +1,14 @@
 """`watchkeeper backfill --local`: the days of a stretch in order, with progress; a second backfill replaces the
 first's results everywhere (stored results, MLflow runs and metric points), nothing duplicated."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from helpers import FIRST_DAY, TINY_CONFIG
+from watchkeeper import backfill
 from watchkeeper.cli import main
 
 
@@ -64,3 +66,11 @@ def test_backfill_rejects_an_end_before_the_start(tiny, tmp_path):
         main, ["backfill", "--config", str(config), "--start", "2025-03-05", "--end", "2025-03-01", "--local"]
     )
     assert out.exit_code == 2 and "--end is before --start" in out.output
+
+
+def test_backfill_takes_its_concurrency_from_the_yaml(tiny):
+    cfg = tiny[0].model_copy(update={"airflow": tiny[0].airflow.model_copy(update={"max_active_runs": 3})})
+    argv = backfill.airflow_command(cfg, date(2026, 1, 1), date(2026, 1, 14), "none")
+    assert argv[1:] == ["backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}", "--from-date", "2026-01-01",
+                        "--to-date", "2026-01-14", "--max-active-runs", "3", "--reprocess-behavior", "none"]  # fmt: skip
+    assert Path(argv[0]).name == "airflow"

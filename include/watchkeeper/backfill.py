@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.storage import Storage
@@ -60,17 +61,22 @@ def run_local(
     return outcomes
 
 
-def _quiet() -> dict[str, str]:
+def _quiet(env: dict[str, str] | None = None) -> dict[str, str]:
     """Airflow's CLI without its info lines, so the progress bar is what the person sees."""
-    return {**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
+    return {**(os.environ if env is None else env), "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
 
 
-def airflow_command(cfg: ModelConfig, start: date, end: date) -> list[str]:
-    """Airflow's own backfill of the model's DAG; completed runs are reprocessed (results replace, keyed by day)."""
+def airflow_command(cfg: ModelConfig, start: date, end: date, reprocess: str = "completed") -> list[str]:
+    """`airflow backfill create` for the model's DAG; with `completed`, finished runs are reprocessed (results
+    replace, keyed by day). Its concurrency comes from the YAML (`airflow.max_active_runs`): Airflow takes a
+    backfill's concurrency from the backfill itself, not from the DAG's `max_active_runs`."""
+    beside = Path(sys.executable).with_name(
+        "airflow"
+    )  # the project's Airflow, even when its venv is not on PATH
     return [
-        "airflow", "backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}",
+        str(beside) if beside.exists() else "airflow", "backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}",
         "--from-date", start.isoformat(), "--to-date", end.isoformat(),
-        "--reprocess-behavior", "completed", "--max-active-runs", str(cfg.airflow.max_active_runs),
+        "--max-active-runs", str(cfg.airflow.max_active_runs), "--reprocess-behavior", reprocess,
     ]  # fmt: skip
 
 
@@ -91,13 +97,21 @@ def airflow_runs(cfg: ModelConfig, start: date, end: date) -> dict[str, str]:
 
 
 def create_backfill(
-    cfg: ModelConfig, start: date, end: date, poll_seconds: float = 10, wait: float = 900
+    cfg: ModelConfig,
+    start: date,
+    end: date,
+    poll_seconds: float = 10,
+    wait: float = 900,
+    reprocess: str = "completed",
+    env: dict[str, str] | None = None,
 ) -> None:
     """`airflow backfill create`, waiting while another backfill of the DAG is still running (Airflow allows one a
     DAG, and marks a backfill complete a little after its last run ends); any other refusal is raised as it is."""
     deadline = time.monotonic() + wait
     while True:
-        out = subprocess.run(airflow_command(cfg, start, end), capture_output=True, text=True, env=_quiet())
+        out = subprocess.run(
+            airflow_command(cfg, start, end, reprocess), capture_output=True, text=True, env=_quiet(env)
+        )
         if out.returncode == 0:
             return
         if "AlreadyRunningBackfill" not in out.stderr or time.monotonic() > deadline:

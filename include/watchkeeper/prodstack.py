@@ -328,16 +328,6 @@ class ProdStack:
         return stopped
 
 
-def backfill_command(cfg, first: str, last: str, reprocess: str = "none") -> list[str]:
-    """`airflow backfill create` for a model's DAG, its concurrency from the YAML (`airflow.max_active_runs`).
-
-    Airflow takes a backfill's concurrency from the backfill itself, not from the DAG's `max_active_runs`.
-    """
-    return [str(Path(sys.executable).parent / "airflow"), "backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}",
-            "--from-date", first, "--to-date", last, "--max-active-runs", str(cfg.airflow.max_active_runs),
-            "--reprocess-behavior", reprocess]  # fmt: skip
-
-
 # --- checks ------------------------------------------------------------------------------------------------------
 
 

@@ -12,8 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,29 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 HEALTHY, DQ, DRIFT, MISSING = "2026-01-11", "2026-01-12", "2026-01-25", "2026-01-14"
 REGRESSOR_DRIFT = "2026-01-29"
 pytestmark = pytest.mark.slow
-
-
-class Receiver(BaseHTTPRequestHandler):
-    posts: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.posts.append({"path": self.path, "json": json.loads(body)})
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Receiver.posts = []
-    yield f"http://127.0.0.1:{server.server_port}/hook/data"
-    server.shutdown()
 
 
 @pytest.fixture
@@ -85,7 +60,9 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
                 "extra": {"endpoint_url": s3_stack.s3_endpoint},
             }
         ),  # fmt: skip
-        "AIRFLOW_CONN_SLACK_DATA": json.dumps({"conn_type": "slackwebhook", "password": webhook}),
+        "AIRFLOW_CONN_SLACK_DATA": json.dumps(
+            {"conn_type": "slackwebhook", "password": f"{webhook.url}/data"}
+        ),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
         "WATCHKEEPER_OUTBOX": str(tmp_path / "outbox.jsonl"),
         "PYTHONPATH": str(ROOT / "plugins"),
@@ -137,8 +114,8 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
     # The data owner's Slack connection received real HTTP posts, one per incident transition: the DQ incident
     # opened (once, though its day ran twice) and recovered, and the day whose data never came opened a
     # `data_missing` incident (through the failure callback of the sensor), told once.
-    texts = [p["json"]["text"] for p in Receiver.posts]
-    assert Receiver.posts[0]["json"]["blocks"][0]["type"] == "header"
+    texts = [p["json"]["text"] for p in webhook.posts]
+    assert webhook.posts[0]["json"]["blocks"][0]["type"] == "header"
     assert [t for t in texts if "opened: data_quality" in t] == [
         t for t in texts if DQ in t and "income" in t
     ]
@@ -150,7 +127,7 @@ def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp
         f"did not arrive within 0 minutes: s3://wk-e2e/credit_default/predictions/{MISSING}.parquet"
         in missing_msg
     )
-    assert len(Receiver.posts) == 3, texts
+    assert len(webhook.posts) == 3, texts
     log = [storage.read_json(k) for k in storage.list("watchkeeper/credit_default/deliveries")]
     assert {e["status"] for e in log} == {"sent"} and len(log) >= 4
     # The model owner has no Slack connection here: its messages went to the outbox, opened on the drift day.

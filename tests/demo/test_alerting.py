@@ -14,17 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import demo_world
 from watchkeeper.alerts import read_outbox, write_outbox
-from watchkeeper.config import parse_config
 from watchkeeper.delivery import read_log, send_day
-from watchkeeper.demo import WORLDS
 from watchkeeper.history import model_key, replay_stored
 from watchkeeper.pipeline import run_day
 from watchkeeper.preview import compare_with_log, summarize
-from watchkeeper.storage import Storage
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 DAYS = 24
 RULES = {"data_quality": "data_quality", "covariate_drift": "drift", "concept_drift": "realized_performance",
          "label_conflicts": "label_records"}  # fmt: skip
@@ -35,19 +32,12 @@ RULES = {"data_quality": "data_quality", "covariate_drift": "drift", "concept_dr
 def run(request, tmp_path_factory):
     model, rows = request.param
     root = tmp_path_factory.mktemp(model)
-    storage = Storage.from_uri(str(root / "data"))
-    manifest = WORLDS[model](storage.write_bytes, days=DAYS, rows_per_day=rows)
-    data = yaml.safe_load((ROOT / "include" / "models" / f"{model}.yaml").read_text())
-    data["storage"]["uri"] = str(root / "data")
-    data["quality"] = {"expectations_dir": "no-suite"}
-    cfg = parse_config(data)
-    (root / "model.yaml").write_text(yaml.safe_dump(data))
+    cfg, storage, manifest, first = demo_world(model, root, DAYS, rows)
     outbox = root / "outbox.jsonl"
 
     def send(role: str, key: str, payload: dict) -> str:
         return f"outbox:{write_outbox(key, role, payload, outbox)}"
 
-    first = date.fromisoformat(manifest["start"])
     days = [first + timedelta(days=i) for i in range(DAYS)]
     for day in days:
         run_day(cfg, day, storage)

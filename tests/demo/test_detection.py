@@ -8,19 +8,14 @@ fall inside the ±3σ band reported beside each estimate about as often as the b
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-import yaml
-from helpers import incident
+from helpers import demo_world, incident
 from scipy import stats
-from watchkeeper.config import parse_config
-from watchkeeper.demo import WORLDS
 from watchkeeper.demo.score import score
 from watchkeeper.pipeline import run_day
 from watchkeeper.storage import Storage
 
-ROOT = Path(__file__).resolve().parents[2]
 DAYS = 24
 
 
@@ -29,14 +24,7 @@ DAYS = 24
 )
 def run(request, tmp_path_factory):
     model, rows = request.param
-    root = tmp_path_factory.mktemp(model)
-    storage = Storage.from_uri(str(root / "data"))
-    manifest = WORLDS[model](storage.write_bytes, days=DAYS, rows_per_day=rows)
-    data = yaml.safe_load((ROOT / "include" / "models" / f"{model}.yaml").read_text())
-    data["storage"]["uri"] = str(root / "data")
-    data["quality"] = {"expectations_dir": "no-suite"}  # suite generated from this world's reference
-    cfg = parse_config(data)
-    first = date.fromisoformat(manifest["start"])
+    cfg, storage, manifest, first = demo_world(model, tmp_path_factory.mktemp(model), DAYS, rows)
     results = {}
     for i in range(DAYS):
         day = first + timedelta(days=i)

@@ -30,10 +30,3 @@ def test_a_missing_server_names_its_apt_package(monkeypatch):
     monkeypatch.setattr(prodstack.shutil, "which", lambda _: None)
     with pytest.raises(StackError, match=r"apt-get install -y postgresql redis-server"):
         prodstack.check_packages()
-
-
-def test_backfill_takes_its_concurrency_from_the_yaml(tiny):
-    cfg = tiny[0].model_copy(update={"airflow": tiny[0].airflow.model_copy(update={"max_active_runs": 3})})
-    argv = prodstack.backfill_command(cfg, "2026-01-01", "2026-01-14", "completed")
-    assert argv[1:] == ["backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}", "--from-date", "2026-01-01",
-                        "--to-date", "2026-01-14", "--max-active-runs", "3", "--reprocess-behavior", "completed"]  # fmt: skip

@@ -12,18 +12,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from watchkeeper.backfill import airflow_command, create_backfill
 from watchkeeper.config import load_config
 from watchkeeper.demo import generate_world
-from watchkeeper.prodstack import ProdStack, _alive, backfill_command, port_taken
+from watchkeeper.prodstack import ProdStack, _alive, port_taken
 from watchkeeper.stack import free_port
 from watchkeeper.stackspec import DATA_BUCKET, PORTS
 from watchkeeper.storage import S3Credentials, Storage
@@ -33,29 +32,6 @@ BACKFILL_DAYS = int(os.environ.get("WATCHKEEPER_E2E_DAYS", "14"))
 """Days in the backfill (at least 14 in CI; fewer only to try the test out on a busy machine)."""
 DAG = "watchkeeper_credit_default"
 pytestmark = [pytest.mark.slow, pytest.mark.long]
-
-
-class Receiver(BaseHTTPRequestHandler):
-    posts: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.posts.append({"path": self.path, "json": json.loads(body)})
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Receiver.posts = []
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
 
 
 class Airflow:
@@ -132,7 +108,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
     model = load_config(models / "credit_default.yaml")
 
     ports = {name: free_port() for name in PORTS}
-    conns = {f"AIRFLOW_CONN_SLACK_{role.upper()}": json.dumps({"conn_type": "slackwebhook", "password": f"{webhook}/{role}"})
+    conns = {f"AIRFLOW_CONN_SLACK_{role.upper()}": json.dumps({"conn_type": "slackwebhook", "password": f"{webhook.url}/{role}"})
              for role in ("data", "model")}  # fmt: skip
     data_dir = tempfile.mkdtemp(prefix="wk-prod-")
     stack = ProdStack(data_dir=data_dir, ports=ports, models_dir=str(models), extra_env=conns)
@@ -153,11 +129,9 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         assert list(af.runs("scheduled").values()) == [("success", yesterday.isoformat())], af.failed_tasks()
 
         # A backfill of the days before, with the YAML's concurrency.
-        assert "--max-active-runs" in (
-            cmd := backfill_command(model, backfill[0].isoformat(), backfill[-1].isoformat())
-        )
+        cmd = airflow_command(model, backfill[0], backfill[-1], "none")
         assert cmd[cmd.index("--max-active-runs") + 1] == "2"
-        af.cli(*cmd)
+        create_backfill(model, backfill[0], backfill[-1], reprocess="none", env=af.env)
         took = af.wait(lambda: len(af.runs("backfill")) == BACKFILL_DAYS and finished(af.runs("backfill")),
                        "backfill", 120 * BACKFILL_DAYS + 900)  # fmt: skip
         runs = af.runs("backfill")
@@ -194,7 +168,7 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         assert set(days) <= set(before) and max(before.values()) == 1, before
         assert {r.info.status for r in mlflow_runs()} == {"FINISHED"}, "an MLflow run was left RUNNING"
         # The world's incidents reached the owners' webhooks, each alert once.
-        posts = list(Receiver.posts)
+        posts = list(webhook.posts)
         assert posts and all(p["path"] in ("/hook/data", "/hook/model") for p in posts)
         (dq_day,) = [i["start"] for i in manifest["incidents"] if i["type"] == "data_quality"]
         assert dq_day in days and [
@@ -204,16 +178,14 @@ def test_dag_through_scheduler_backfill_and_manual_run(webhook, tmp_path):
         assert len(texts) == len(set(texts)), texts
 
         # Reprocessing the range replaces results: still one MLflow run per day, nothing re-sent. (Airflow allows one
-        # running backfill per DAG; the scheduler marks the first complete shortly after its last run ends.)
-        af.wait(lambda: af.query("SELECT id FROM backfill WHERE dag_id = %s AND completed_at IS NOT NULL", DAG),
-                "first backfill marked complete", 300)  # fmt: skip
-        af.cli(*backfill_command(model, backfill[0].isoformat(), backfill[-1].isoformat(), "completed"))
+        # running backfill per DAG and marks the first complete shortly after its last run ends: this waits for it.)
+        create_backfill(model, backfill[0], backfill[-1], poll_seconds=3, wait=300, env=af.env)
         af.wait(lambda: len(af.query("SELECT id FROM backfill WHERE dag_id = %s AND completed_at IS NOT NULL", DAG)) == 2,
                 "reprocessing backfill", 120 * BACKFILL_DAYS + 900)  # fmt: skip
         assert {state for state, _ in af.runs("backfill").values()} == {"success"}, af.failed_tasks()
         assert day_runs() == before
         assert {r.info.status for r in mlflow_runs()} == {"FINISHED"}
-        assert [p["json"]["text"] for p in Receiver.posts] == texts
+        assert [p["json"]["text"] for p in webhook.posts] == texts
 
         # A manual run names its day.
         af.cli("dags", "trigger", DAG, "--conf", json.dumps({"day": manual_day.isoformat()}))
