@@ -14,7 +14,7 @@ from watchkeeper_airflow.timetable import MonitoredDayTimetable
 
 
 class WatchkeeperPlugin(AirflowPlugin):
-    """Run notes ("ALERT: ..." or "ok: ..." on every finished `watchkeeper_<model>` run) and run ids naming the day."""
+    """Run notes (the day's verdict on every finished `watchkeeper_<model>` run) and run ids naming the day."""
 
     name = "watchkeeper"
     listeners = [run_notes]
