@@ -190,7 +190,9 @@ def test_backfill_through_airflow_stores_each_day_and_a_rerun_replaces_it(airflo
     runs = airflow.get("/api/v2/dags/watchkeeper_tiny/dagRuns?run_type=backfill")["dag_runs"]
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in DAYS]
     assert all(r["state"] == "success" and r["note"] for r in runs)
-    # Airflow names backfill runs itself, after the moment each may run: the day after the monitored day.
+    # Airflow names backfill runs itself, after the moment each may run: the day after the monitored day;
+    # their logical date and note ("ok 2025-03-01: ..." / "ALERT 2025-03-01: ...") name the monitored day.
+    assert all(r["note"].split(":")[0].split()[-1] == r["logical_date"][:10] for r in runs), runs
     assert sorted(r["dag_run_id"] for r in runs) == [
         f"backfill__{d + timedelta(days=1)}T00:00:00+00:00" for d in DAYS
     ]
