@@ -193,9 +193,8 @@ def test_backfill_through_airflow_stores_each_day_and_a_rerun_replaces_it(airflo
     # Airflow names backfill runs itself, after the moment each may run: the day after the monitored day;
     # their logical date and note ("ok 2025-03-01: ..." / "ALERT 2025-03-01: ...") name the monitored day.
     assert all(r["note"].split(":")[0].split()[-1] == r["logical_date"][:10] for r in runs), runs
-    assert sorted(r["dag_run_id"] for r in runs) == [
-        f"backfill__{d + timedelta(days=1)}T00:00:00+00:00" for d in DAYS
-    ]
+    ids = sorted(r["dag_run_id"] for r in runs)
+    assert ids == [f"backfill__{d + timedelta(days=1)}T00:00:00+00:00" for d in DAYS]
 
     second = _backfill(airflow)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -203,6 +202,7 @@ def test_backfill_through_airflow_stores_each_day_and_a_rerun_replaces_it(airflo
     assert again == stored  # the same days judged the same way, replaced in place
     runs = airflow.get("/api/v2/dags/watchkeeper_tiny/dagRuns?run_type=backfill")["dag_runs"]
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in DAYS]  # re-run, not added
+    assert sorted(r["dag_run_id"] for r in runs) == ids  # cleared in place: a re-run keeps its id
     keys = [
         m["key"] for m in read_outbox(Path(airflow.env["WATCHKEEPER_OUTBOX"])) if m["key"].startswith("tiny/")
     ]
