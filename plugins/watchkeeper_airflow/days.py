@@ -1,8 +1,8 @@
 """Which day a DAG run monitors: the `day` param when given, else the run's data interval (the previous day).
 
-Scheduled and backfilled runs of a `CronDataIntervalTimetable("@daily")` DAG cover [day, day+1) in the model's
-timezone (Airflow hands the interval over in UTC); a manual run may have no data interval at all, so it falls back
-to the day before `run_after`.
+Scheduled and backfilled runs of a `CronDataIntervalTimetable("@daily")` DAG cover [day, day+1) in the
+model's timezone (Airflow hands the interval over in UTC); a manual run may have no data interval at all, so it
+falls back to the day before `run_after`.
 """
 
 from __future__ import annotations
