@@ -12,10 +12,11 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task, teardown
+from airflow.sdk import Param, dag, get_current_context, task, teardown
 from watchkeeper.config import ConfigError, ModelConfig, load_config
 from watchkeeper_airflow.assets import request_asset
 from watchkeeper_airflow.callbacks import ConfigErrorNotifier, WatchkeeperFailureNotifier
+from watchkeeper_airflow.timetable import MonitoredDayTimetable
 
 MODELS_DIR = Path(
     os.environ.get("WATCHKEEPER_MODELS_DIR", Path(__file__).resolve().parents[1] / "include" / "models")
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 def monitoring_dag(cfg: ModelConfig, path: str):
     on_failure = WatchkeeperFailureNotifier(config_path=path)
     try:  # validated here, not when the DagBag validates the file: a bad cron must break only this DAG
-        timetable = CronDataIntervalTimetable(cfg.airflow.schedule, timezone=cfg.airflow.timezone)
+        timetable = MonitoredDayTimetable(cfg.airflow.schedule, timezone=cfg.airflow.timezone)
         timetable.validate()
     except Exception as exc:
         raise ConfigError(
@@ -58,7 +59,9 @@ def monitoring_dag(cfg: ModelConfig, path: str):
 
             ctx = get_current_context()
             run = ctx["dag_run"]
-            day = monitored_day(ctx["params"].get("day"), ctx.get("data_interval_start"), run.run_after)
+            day = monitored_day(
+                ctx["params"].get("day"), ctx.get("data_interval_start"), run.run_after, cfg.airflow.timezone
+            )
             return claim_day(path, day.isoformat())  # the day's lease, held by this run until release_day
 
         @task.sensor(

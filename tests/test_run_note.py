@@ -1,4 +1,5 @@
-"""The Airflow run note of a day: "ALERT: <counts> — <what>; to <owners> · links" or "ok: ...", within 1,000 chars."""
+"""The Airflow run note of a day: "ALERT <day>: <counts> — <what>; to <owners> · links" or "ok <day>: ...", within
+1,000 chars."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_an_alerting_day_counts_its_alerts_says_what_and_whom(tmp_path, monkeypa
     ]
     result = _result("alert", checks, actions, "tiny 2025-03-04: drift in x1, x2, c")
     assert run_note(cfg, result) == (
-        "ALERT: 2 critical, 1 warning — drift in x1, x2, c; to the model owner"
+        "ALERT 2025-03-04: 2 critical, 1 warning — drift in x1, x2, c; to the model owner"
         " · MLflow run: http://127.0.0.1:5000/#/experiments/7/runs/r1"
     )
 
@@ -42,13 +43,13 @@ def test_a_healthy_day_reads_ok_and_a_long_note_is_cut_to_what_airflow_stores(tm
     monkeypatch.delenv("WATCHKEEPER_REPORT_URL", raising=False)
     cfg = tiny_config(tmp_path, str(tmp_path / "data"))
     ok = _result("ok", [], [], "tiny 2025-03-04: all checks ok on 600 predictions")
-    assert run_note(cfg, ok) == "ok: all checks ok on 600 predictions"
+    assert run_note(cfg, ok) == "ok 2025-03-04: all checks ok on 600 predictions"
     many = [_check(f"feature_{i:03d}", "warning") for i in range(200)]
     long = _result("alert", many, [], "tiny 2025-03-04: drift in " + ", ".join(c.subject for c in many))
     note = run_note(cfg, long)
     assert (
         len(note) == NOTE_LIMIT
-        and note.startswith("ALERT: 200 warning — drift in feature_000")
+        and note.startswith("ALERT 2025-03-04: 200 warning — drift in feature_000")
         and note[-1] == "…"
     )
 

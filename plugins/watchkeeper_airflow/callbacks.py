@@ -33,7 +33,7 @@ class WatchkeeperFailureNotifier(BaseNotifier):
 
         cfg = load_config(self.config_path)
         ti = context["ti"]
-        day = (context.get("params") or {}).get("day") or _interval_day(context)
+        day = (context.get("params") or {}).get("day") or _interval_day(context, cfg.airflow.timezone)
         error = str(context.get("exception") or "")
         if ti.task_id == "wait_for_data":
             expected = cfg.paths.predictions.replace("{ds}", day).replace("{ds_nodash}", day.replace("-", ""))
@@ -225,6 +225,8 @@ def _lenient_operator_conn(path: str) -> str | None:
         return None
 
 
-def _interval_day(context) -> str:
+def _interval_day(context, timezone: str = "UTC") -> str:
+    from watchkeeper_airflow.days import monitored_day
+
     start = context.get("data_interval_start")
-    return start.date().isoformat() if start else "unknown day"
+    return monitored_day(None, start, None, timezone).isoformat() if start else "unknown day"

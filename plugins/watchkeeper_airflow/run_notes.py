@@ -1,4 +1,4 @@
-"""A listener that writes each finished monitoring run's verdict as its DAG run note ("ALERT: ..." / "ok: ...").
+"""A listener that writes each finished monitoring run's verdict as its DAG run note ("ALERT <day>: ..." / "ok ...").
 
 Task code cannot reach the metadata database in Airflow 3, but listeners run where the scheduler (or `dag.test()`)
 changes the run's state, inside its database session. The verdict comes from the `log_results` task's small XCom

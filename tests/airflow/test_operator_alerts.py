@@ -127,3 +127,22 @@ def test_a_broken_yaml_is_told_once_across_workers_through_the_delivery_log_in_s
     assert [operator_log.read_json(k)["key"].split("/")[1] for k in operator_log.list("deliveries")] == [
         "garbled"
     ] * 2
+
+
+def test_a_failed_task_names_the_day_in_the_models_timezone(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from watchkeeper_airflow.callbacks import WatchkeeperFailureNotifier
+
+    monkeypatch.setenv("WATCHKEEPER_OUTBOX", str(tmp_path / "outbox.jsonl"))
+    path = write_config(tmp_path)
+    cfg = yaml.safe_load((tmp_path / "tiny.yaml").read_text())
+    cfg["airflow"] = {"timezone": "Europe/Paris"}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    ti = SimpleNamespace(task_id="measure_drift", try_number=1, log_url="http://airflow/log")
+    start = datetime(2025, 3, 3, 23, tzinfo=UTC)  # Paris midnight of 2025-03-04, as Airflow hands it over
+    WatchkeeperFailureNotifier(config_path=path).notify(
+        {"ti": ti, "params": {}, "data_interval_start": start, "exception": ValueError("boom")}
+    )
+    (msg,) = read_outbox(tmp_path / "outbox.jsonl")
+    assert msg["key"] == "tiny/pipeline_failure/2025-03-04/measure_drift/try1/operator"

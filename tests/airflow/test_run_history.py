@@ -1,4 +1,4 @@
-"""Airflow's run list tells alerted days apart: real DAG runs get "ALERT: ..." / "ok: ..." notes, and the README's
+"""Airflow's run list tells alerted days apart: real DAG runs get "ALERT <day>: ..." / "ok <day>: ..." notes, and the README's
 Airflow UI command serves them over its REST API.
 
 One module-scoped pair of runs of the tiny world (a healthy day, then a day whose `x1` moved by 1.5σ) through
@@ -78,14 +78,14 @@ def test_an_alerted_run_and_a_healthy_run_have_distinct_notes(tiny_runs):
     healthy, shifted = results[HEALTHY.isoformat()], results[SHIFTED.isoformat()]
     assert healthy["status"] == "ok" and shifted["status"] == "alert"
     assert notes[HEALTHY.isoformat()] == (
-        f"ok: all checks ok on {healthy['rows']} predictions · MLflow run: http://127.0.0.1:5000/#/experiments/"
+        f"ok {HEALTHY}: all checks ok on {healthy['rows']} predictions · MLflow run: http://127.0.0.1:5000/#/experiments/"
         f"{healthy['mlflow_experiment_id']}/runs/{healthy['mlflow_run_id']}"
     )
     note = notes[SHIFTED.isoformat()]
     critical = sum(c["status"] == "alert" and c["severity"] == "critical" for c in shifted["checks"])
     warning = sum(c["status"] == "alert" and c["severity"] == "warning" for c in shifted["checks"])
     counts = ", ".join(f"{n} {s}" for n, s in ((critical, "critical"), (warning, "warning")) if n)
-    assert note.startswith(f"ALERT: {counts} — drift in x1"), note
+    assert note.startswith(f"ALERT {SHIFTED}: {counts} — drift in x1"), note
     assert "to the model owner" in note
     link = f"MLflow run: http://127.0.0.1:5000/#/experiments/{shifted['mlflow_experiment_id']}/runs/"
     assert note.endswith(link + shifted["mlflow_run_id"]), note
@@ -135,7 +135,10 @@ def test_the_readmes_airflow_ui_command_serves_the_runs_and_their_notes(tiny_run
         status, body = _get(f"{base}/api/v2/dags/watchkeeper_tiny/dagRuns?order_by=logical_date")
         runs = json.loads(body)["dag_runs"]
         notes = {r["dag_run_id"]: r["note"] for r in runs}
-        assert len(runs) == 2 and [n.split(":")[0] for n in notes.values()] == ["ok", "ALERT"], notes
+        assert len(runs) == 2 and [n.split(":")[0] for n in notes.values()] == [
+            f"ok {HEALTHY}",
+            f"ALERT {SHIFTED}",
+        ], notes
         assert all(r["state"] == "success" for r in runs)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

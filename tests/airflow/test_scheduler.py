@@ -190,6 +190,11 @@ def test_backfill_through_airflow_stores_each_day_and_a_rerun_replaces_it(airflo
     runs = airflow.get("/api/v2/dags/watchkeeper_tiny/dagRuns?run_type=backfill")["dag_runs"]
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in DAYS]
     assert all(r["state"] == "success" and r["note"] for r in runs)
+    # Airflow names backfill runs itself, after the moment each may run: the day after the monitored day;
+    # their logical date and note ("ok 2025-03-01: ..." / "ALERT 2025-03-01: ...") name the monitored day.
+    assert all(r["note"].split(":")[0].split()[-1] == r["logical_date"][:10] for r in runs), runs
+    ids = sorted(r["dag_run_id"] for r in runs)
+    assert ids == [f"backfill__{d + timedelta(days=1)}T00:00:00+00:00" for d in DAYS]
 
     second = _backfill(airflow)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -197,6 +202,7 @@ def test_backfill_through_airflow_stores_each_day_and_a_rerun_replaces_it(airflo
     assert again == stored  # the same days judged the same way, replaced in place
     runs = airflow.get("/api/v2/dags/watchkeeper_tiny/dagRuns?run_type=backfill")["dag_runs"]
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in DAYS]  # re-run, not added
+    assert sorted(r["dag_run_id"] for r in runs) == ids  # cleared in place: a re-run keeps its id
     keys = [
         m["key"] for m in read_outbox(Path(airflow.env["WATCHKEEPER_OUTBOX"])) if m["key"].startswith("tiny/")
     ]
@@ -220,4 +226,6 @@ def test_a_run_past_its_deadline_tells_the_operator_once(airflow):
     assert f"has not finished {DEADLINE_HOURS:g} hour(s) after it was queued" in msg["payload"]["text"]
     (run,) = airflow.get("/api/v2/dags/watchkeeper_late/dagRuns")["dag_runs"]
     assert run["run_type"] == "scheduled" and run["state"] == "running"  # still waiting for its data
+    day = run["data_interval_start"][:10]  # the monitored day: the run's id and logical date name it
+    assert run["dag_run_id"] == f"scheduled__{day}" and run["logical_date"][:10] == day
     assert run["dag_run_id"] in msg["payload"]["text"]

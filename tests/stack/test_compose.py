@@ -68,6 +68,15 @@ def test_ports_and_connections_match_the_native_stack():
     assert env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == str(stackspec.WORKER_CONCURRENCY)
 
 
+def test_every_airflow_service_loads_the_plugin_the_monitoring_dags_need():
+    for name, service in SERVICES.items():
+        if name.startswith("airflow-"):
+            folder = service["environment"]["AIRFLOW__CORE__PLUGINS_FOLDER"]
+            assert (
+                f"./plugins:{folder}" in service["volumes"] and service["environment"]["PYTHONPATH"] == folder
+            )
+
+
 def test_mlflow_server_on_postgres_with_artifacts_in_the_created_bucket():
     argv = SERVICES["mlflow"]["entrypoint"]
     assert argv[argv.index("--workers") + 1] == "1"
