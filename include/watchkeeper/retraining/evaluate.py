@@ -107,9 +107,10 @@ def compare(
     tracking_uri: str,
     ts: TrainingSet,
     trained: dict[str, Any],
-    results: Storage | None = None,
+    storage: Storage | None = None,
 ) -> Verdict:
-    """Score champion and challenger on the holdout in one MLflow run and decide the verdict; with `results`, the
+    """Score champion and challenger on the holdout in one MLflow run and decide the verdict; with `storage` (the
+    results store), the
     challenger's labelled shadow rows (if any) are bootstrapped too and reported beside the holdout."""
     import mlflow
     from mlflow.models import MetricThreshold
@@ -188,8 +189,8 @@ def compare(
             train_rows=f["train_rows"], verdict="better" if better else "not_better", why=why,
             comparison_run_id=run.info.run_id,
         )  # fmt: skip
-        if results is not None:
-            verdict.shadow = compare_on_shadow_rows(cfg, results, chall_v, better)
+        if storage is not None:
+            verdict.shadow = compare_on_shadow_rows(cfg, storage, chall_v, better)
             if verdict.shadow is not None:
                 log_comparison(c, verdict)
         mlflow.log_dict(verdict.model_dump(mode="json"), "verdict.json")
