@@ -81,7 +81,7 @@ def evaluate(cfg: ModelConfig, results: Storage, tracking_uri: str, day: date) -
     verdict = compare(cfg, tracking_uri, stored(results, p), results.read_json(f"{p}/trained.json"), results)
     results.write_json(f"{p}/verdict.json", verdict.model_dump(mode="json"))
     registry.record(results, cfg, {"event": "evaluated", "version": verdict.challenger_version, "by": "watchkeeper",
-                                   "why": verdict.why, "verdict": verdict.verdict,
+                                   "why": verdict.summary(), "verdict": verdict.verdict,
                                    "run_id": verdict.comparison_run_id})  # fmt: skip
     return verdict
 
