@@ -134,3 +134,10 @@ def test_shadow_rows_feed_the_verdict_and_the_shadow_promotion_tells_the_owner_o
     event = registry.history(storage, cfg)[-1]
     assert event["event"] == "promoted" and announce(cfg, uri, storage, event, send) == "already sent"
     assert not [key for _, key, _ in sent if key.startswith("champion/")]
+
+    # Re-running the evaluation now that shadow rows exist: the same shadow interval beside the holdout's.
+    again = run.evaluate(cfg, storage, uri, FIRST_DAY - timedelta(days=1))
+    assert again.shadow is not None and again.shadow.ci == pytest.approx(ci) and again.shadow.agrees is True
+    metrics = c.get_run(again.comparison_run_id).data.metrics
+    assert metrics["shadow_difference_roc_auc_ci_upper"] == pytest.approx(ci[1])
+    assert metrics["difference_roc_auc_ci_upper"] == pytest.approx(again.ci[1])
