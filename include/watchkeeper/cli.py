@@ -632,10 +632,8 @@ def retrain_cmd(config_path: str, day: date, reason: str, tracking_uri: str | No
     cfg, uri, results = _registry_target(config_path, tracking_uri)
     data, _ = open_storages(cfg.storage.uri, cfg.storage.results_uri)
     outcome, message = retrain(cfg, data, results, uri, day, reason)
-    if message is not None and outcome.get(
-        "message_key"
-    ):  # the next delivery sends it to the model owner once
-        from watchkeeper.delivery import queue
+    if message is not None and outcome.get("message_key"):
+        from watchkeeper.delivery import queue  # the next delivery sends it to the model owner once
 
         queue(cfg, results, outcome["message_key"], "model", day.isoformat(), message)
     click.echo(json.dumps(outcome, indent=2, default=str))

@@ -97,12 +97,10 @@ def propose(
     outcome = {"status": "promoted" if promoted else ("proposed" if verdict.verdict == "better" else "not_better"),
                "verdict": verdict.model_dump(mode="json")}  # fmt: skip
     if promoted:
-        outcome["message_key"], message = announcement(cfg, tracking_uri, results, promoted, links)
+        key, message = announcement(cfg, tracking_uri, results, promoted, links)
     else:
-        outcome["message_key"], message = (
-            proposal_key(cfg, verdict),
-            proposal_message(cfg, verdict, None, links),
-        )
+        key, message = proposal_key(cfg, verdict), proposal_message(cfg, verdict, None, links)
+    outcome["message_key"] = key
     doc = results.read_json(f"{prefix(cfg, day)}/outcome.json")
     _outcome(cfg, results, day, {**doc, **outcome})
     return message, outcome
