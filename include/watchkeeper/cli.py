@@ -547,6 +547,23 @@ def _registry_target(config_path: str, tracking_uri: str | None) -> tuple[ModelC
     return cfg, tracking_uri, results
 
 
+_TELL_OWNER = (
+    "Write the model owner's message to this outbox now; default: keep it pending in the delivery log for the "
+    "next delivery (the monitoring DAG's send_messages, run-day --outbox, replay)."
+)
+
+
+def _tell_owner(cfg: ModelConfig, uri: str, results: Storage, event: dict, outbox: str | None) -> str:
+    """The champion move's message to the model owner, once (`retraining.announce`)."""
+    from watchkeeper.outbox import write_outbox
+    from watchkeeper.retraining.announce import announce
+
+    def to_outbox(role: str, key: str, payload: dict) -> str:
+        return f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
+
+    return announce(cfg, uri, results, event, to_outbox if outbox else None)
+
+
 @main.command("promote")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option(
@@ -557,8 +574,9 @@ def _registry_target(config_path: str, tracking_uri: str | None) -> tuple[ModelC
 )
 @click.option("--by", default=None, help="Who approves (default: the OS user).")
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None)
+@click.option("--outbox", type=click.Path(dir_okay=False), default=None, help=_TELL_OWNER)
 def promote_cmd(
-    config_path: str, version: int, reason: str, by: str | None, tracking_uri: str | None
+    config_path: str, version: int, reason: str, by: str | None, tracking_uri: str | None, outbox: str | None
 ) -> None:
     """Move the `champion` alias to VERSION; the replaced champion becomes `previous_champion`."""
     import getpass
@@ -574,6 +592,7 @@ def promote_cmd(
         raise click.ClickException(str(exc)) from None
     click.echo(f"{cfg.name}: version {event['version']} is the champion (was {event['from_version']})")
     click.echo(f"  shadow days: {describe(shadow_evidence(cfg, results, event['version']))}")
+    click.echo(f"  model owner: {_tell_owner(cfg, uri, results, event, outbox)}")
 
 
 @main.command("rollback")
@@ -581,7 +600,10 @@ def promote_cmd(
 @click.option("--reason", default="rolled back by the model owner", show_default=True)
 @click.option("--by", default=None, help="Who rolls back (default: the OS user).")
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None)
-def rollback_cmd(config_path: str, reason: str, by: str | None, tracking_uri: str | None) -> None:
+@click.option("--outbox", type=click.Path(dir_okay=False), default=None, help=_TELL_OWNER)
+def rollback_cmd(
+    config_path: str, reason: str, by: str | None, tracking_uri: str | None, outbox: str | None
+) -> None:
     """Move the `champion` alias back to `previous_champion`."""
     import getpass
 
@@ -594,6 +616,7 @@ def rollback_cmd(config_path: str, reason: str, by: str | None, tracking_uri: st
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{cfg.name}: version {event['version']} is the champion again (was {event['from_version']})")
+    click.echo(f"  model owner: {_tell_owner(cfg, uri, results, event, outbox)}")
 
 
 @main.command("retrain")
@@ -608,5 +631,9 @@ def retrain_cmd(config_path: str, day: date, reason: str, tracking_uri: str | No
 
     cfg, uri, results = _registry_target(config_path, tracking_uri)
     data, _ = open_storages(cfg.storage.uri, cfg.storage.results_uri)
-    outcome, _ = retrain(cfg, data, results, uri, day, reason)
+    outcome, message = retrain(cfg, data, results, uri, day, reason)
+    if message is not None and outcome.get("message_key"):
+        from watchkeeper.delivery import queue  # the next delivery sends it to the model owner once
+
+        queue(cfg, results, outcome["message_key"], "model", day.isoformat(), message)
     click.echo(json.dumps(outcome, indent=2, default=str))

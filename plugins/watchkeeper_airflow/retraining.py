@@ -62,18 +62,17 @@ def evaluate(config_path: str, day: str) -> dict[str, Any]:
 
 
 def propose(config_path: str, day: str) -> str:
-    """Promote if the model opted in and the verdict allows; one message to the model owner either way."""
-    from watchkeeper.retraining.promote import proposal_key
+    """Promote if the model opted in and the verdict allows; one message to the model owner either way (the
+    proposal, or the promotion's own), once per key through the delivery log."""
+    from watchkeeper.delivery import deliver_once
     from watchkeeper.retraining.run import propose as run_propose
 
-    from watchkeeper_airflow.notify import deliver
+    from watchkeeper_airflow.notify import sender
 
     d = day_for(config_path, day)
     message, outcome = run_propose(d.cfg, d.results, _tracking_uri(), d.day, _links())
-    from watchkeeper.retraining.evaluate import Verdict
-
-    key = proposal_key(d.cfg, Verdict.model_validate(outcome["verdict"]))
-    return f"{outcome['status']}: {deliver(d.cfg.owners.model, key, message)}"
+    where = deliver_once(d.cfg, d.results, [outcome["message_key"]], "model", day, message, sender(d.cfg))
+    return f"{outcome['status']}: {where}"
 
 
 def report_refusal(config_path: str, outcome: dict[str, Any]) -> str:
@@ -100,21 +99,26 @@ def release(config_path: str, day: str) -> None:
 def promotion(config_path: str, action: str, version: int | None, by: str, why: str) -> dict[str, Any]:
     """Promote a version (or roll back) for the model of `config_path`; the history event."""
     from watchkeeper.config import load_config
+    from watchkeeper.retraining.announce import announce
     from watchkeeper.retraining.promote import promote, rollback
 
+    from watchkeeper_airflow.notify import sender
     from watchkeeper_airflow.storage import storages_for
 
     cfg = load_config(config_path)
     _, results = storages_for(cfg)
     if action == "rollback":
-        return rollback(cfg, _tracking_uri(), results, by, why)
-    if version is None:
+        event = rollback(cfg, _tracking_uri(), results, by, why)
+    elif version is None:
         raise ValueError("promote needs a version")
-    from watchkeeper.retraining.evidence import describe, shadow_evidence
+    else:
+        from watchkeeper.retraining.evidence import describe, shadow_evidence
 
-    event = promote(cfg, _tracking_uri(), results, version, by, why)
-    log.info("%s: version %s is the champion; shadow days: %s", cfg.name, version,
-             describe(shadow_evidence(cfg, results, version)))  # fmt: skip
+        event = promote(cfg, _tracking_uri(), results, version, by, why)
+        log.info("%s: version %s is the champion; shadow days: %s", cfg.name, version,
+                 describe(shadow_evidence(cfg, results, version)))  # fmt: skip
+    where = announce(cfg, _tracking_uri(), results, event, sender(cfg), _links())
+    log.info("%s: the model owner was told (%s)", cfg.name, where)
     return event
 
 

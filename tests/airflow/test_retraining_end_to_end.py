@@ -72,3 +72,10 @@ def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, 
         "at": None, "event": "promoted", "version": v2, "from_version": "1", "by": "ana",
         "why": "approved in the demo (--approve)",
         "shadow_days": {"metric": "roc_auc", "required": 0, "labelled_days": 0, "supporting_days": 0}}  # fmt: skip
+    # The model owner hears of the move once, through the delivery log (the outbox: no Slack connection).
+    told = {m["key"]: m for m in read_outbox(tmp_path / "outbox.jsonl")}[
+        f"credit_default/champion/promoted/v{v2}/1"
+    ]
+    assert told["destination"] == cfg.owners.model.name
+    assert "promoted by ana (replacing version 1)" in told["payload"]["blocks"][1]["text"]["text"]
+    assert storage.exists(f"watchkeeper/credit_default/deliveries/champion__promoted__v{v2}__1.json")

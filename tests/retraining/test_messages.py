@@ -1,8 +1,11 @@
-"""The model owner's one message per verdict: numbers, interval, and how to promote (a pure Block Kit builder)."""
+"""The model owner's one message per verdict (numbers, holdout and shadow intervals, how to promote) and per champion
+move (what moved, why, how to undo it): pure Block Kit builders."""
 
 from helpers import tiny_config
+from watchkeeper.retraining.announce import champion_message
 from watchkeeper.retraining.evaluate import Verdict
 from watchkeeper.retraining.promote import proposal_message
+from watchkeeper.retraining.shadow_rows import ShadowComparison
 
 
 def verdict(kind: str) -> Verdict:
@@ -50,3 +53,47 @@ def test_a_proposal_says_how_many_shadow_days_a_promotion_waits_for(tmp_path):
         "waits for 3 labelled shadow day(s) with the challenger no worse than the champion (then it is automatic)"
         in msg["text"]
     )
+
+
+def with_shadow(v: Verdict) -> Verdict:
+    return v.model_copy(update={"shadow": ShadowComparison(
+        version="4", metric="roc_auc", days=["2026-02-13", "2026-02-14"], rows=1200, champion=0.70, challenger=0.76,
+        difference=0.06, ci=[0.03, 0.08], confidence=0.95, agrees=True, why="the shadow days agree with the holdout")})  # fmt: skip
+
+
+def test_a_proposal_reports_the_shadow_interval_beside_the_holdouts_and_whether_it_agrees(tmp_path):
+    cfg = tiny_config(tmp_path, str(tmp_path), model={"registered_name": "tiny_model"})
+    msg = proposal_message(cfg, with_shadow(verdict("better")), None)
+    fields = [f["text"] for f in msg["blocks"][2]["fields"]]
+    assert fields[2] == "*gain* (95% interval)\n+0.0700 [+0.0500, +0.0900]"
+    assert "*shadow gain* (1200 rows, 2 day(s))\n+0.0600 [+0.0300, +0.0800]" in fields
+    assert "Shadow: the shadow days agree with the holdout" in msg["blocks"][1]["text"]["text"]
+
+
+def test_an_automatic_promotion_message_names_versions_evidence_and_how_to_roll_back(tmp_path):
+    cfg = tiny_config(tmp_path, str(tmp_path), model={"registered_name": "tiny_model"})
+    event = {"event": "promoted", "version": "4", "from_version": "1", "by": "watchkeeper auto-promotion",
+             "why": "3 of 3 labelled shadow day(s) ...", "at": "2026-02-15T06:00:00+00:00"}  # fmt: skip
+    msg = champion_message(
+        cfg, event, with_shadow(verdict("better")), "3 of 3 labelled shadow day(s) had ..."
+    )
+    assert msg["blocks"][0]["text"]["text"] == "tiny · promoted · champion v4"
+    body = msg["blocks"][1]["text"]["text"]
+    assert "Version 4 is the champion of tiny, promoted automatically (replacing version 1)." in body
+    assert f"watchkeeper rollback --config {cfg.source}" in body and "action=rollback" in body
+    assert "Shadow days: 3 of 3 labelled shadow day(s)" in body and "Shadow: the shadow days agree" in body
+    fields = [f["text"] for f in msg["blocks"][2]["fields"]]
+    assert fields[:2] == ["*champion now*\nversion 4", "*previous champion*\nversion 1"]
+    assert "*holdout gain* (95% interval)\n+0.0700 [+0.0500, +0.0900]" in fields
+    assert "*shadow gain* (1200 rows, 2 day(s))\n+0.0600 [+0.0300, +0.0800]" in fields
+    assert msg["text"].startswith(":arrow_up: Version 4 is the champion")
+
+
+def test_a_manual_rollback_message_says_who_why_and_how_to_promote_again(tmp_path):
+    cfg = tiny_config(tmp_path, str(tmp_path), model={"registered_name": "tiny_model", "evaluation": {}})
+    event = {"event": "rolled_back", "version": "1", "from_version": "4", "by": "oncall", "why": "complaints"}
+    msg = champion_message(cfg, event)
+    assert msg["blocks"][0]["text"]["text"] == "tiny · rolled back · champion v1"
+    body = msg["blocks"][1]["text"]["text"]
+    assert "rolled back by oncall (replacing version 4)" in body and "• Why: complaints" in body
+    assert f"watchkeeper promote --config {cfg.source} --version 4" in body

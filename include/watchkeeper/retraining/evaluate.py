@@ -19,8 +19,10 @@ from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import labels_of
 from watchkeeper.retraining import registry
 from watchkeeper.retraining.bootstrap import paired_bootstrap
+from watchkeeper.retraining.shadow_rows import ShadowComparison, compare_on_shadow_rows, log_comparison
 from watchkeeper.retraining.train import input_columns
 from watchkeeper.retraining.training_set import TrainingSet
+from watchkeeper.storage import Storage
 
 MLFLOW_NAMES = {
     ("roc_auc", "binary_classification"): "roc_auc",
@@ -70,6 +72,12 @@ class Verdict(BaseModel):
     verdict: Literal["better", "not_better"]
     why: str
     comparison_run_id: str | None = None
+    shadow: ShadowComparison | None = None
+    """The same difference on the challenger's labelled shadow rows, when there are any (evidence, not a gate)."""
+
+    def summary(self) -> str:
+        """The holdout's reasoning, then whether the shadow days agree (when there are any)."""
+        return self.why if self.shadow is None else f"{self.why}. Shadow: {self.shadow.why}"
 
 
 def primary_and_guardrails(cfg: ModelConfig) -> tuple[str, list[str]]:
@@ -94,8 +102,16 @@ def _outputs(cfg: ModelConfig, model: Any, x: pd.DataFrame) -> tuple[np.ndarray,
     return np.asarray(model.predict(x), dtype=float), None
 
 
-def compare(cfg: ModelConfig, tracking_uri: str, ts: TrainingSet, trained: dict[str, Any]) -> Verdict:
-    """Score champion and challenger on the holdout in one MLflow run and decide the verdict."""
+def compare(
+    cfg: ModelConfig,
+    tracking_uri: str,
+    ts: TrainingSet,
+    trained: dict[str, Any],
+    storage: Storage | None = None,
+) -> Verdict:
+    """Score champion and challenger on the holdout in one MLflow run and decide the verdict; with `storage` (the
+    results store), the
+    challenger's labelled shadow rows (if any) are bootstrapped too and reported beside the holdout."""
     import mlflow
     from mlflow.models import MetricThreshold
     from mlflow.models.evaluation import EvaluationResult
@@ -173,6 +189,10 @@ def compare(cfg: ModelConfig, tracking_uri: str, ts: TrainingSet, trained: dict[
             train_rows=f["train_rows"], verdict="better" if better else "not_better", why=why,
             comparison_run_id=run.info.run_id,
         )  # fmt: skip
+        if storage is not None:
+            verdict.shadow = compare_on_shadow_rows(cfg, storage, chall_v, better)
+            if verdict.shadow is not None:
+                log_comparison(c, verdict)
         mlflow.log_dict(verdict.model_dump(mode="json"), "verdict.json")
     c.set_model_version_tag(
         registry.model_section(cfg).registered_name, chall_v, "watchkeeper.verdict", verdict.verdict

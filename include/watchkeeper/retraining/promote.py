@@ -78,6 +78,12 @@ def act_on(cfg: ModelConfig, tracking_uri: str, results: Storage, verdict: Verdi
         return None
     if cfg.model.evaluation.shadow_days:
         return None  # the daily shadow scoring promotes once enough labelled shadow days support it
+    c = registry.client(tracking_uri)
+    if registry.by_alias(c, cfg.model.registered_name, registry.CHAMPION) == verdict.challenger_version:
+        done = [e for e in registry.history(results, cfg)
+                if e["event"] == "promoted" and str(e["version"]) == verdict.challenger_version]  # fmt: skip
+        if done:  # a re-run of the step: the promotion happened, report it again rather than fail
+            return done[-1]
     return promote(
         cfg, tracking_uri, results, verdict.challenger_version, "watchkeeper auto-promotion", verdict.why
     )
@@ -101,7 +107,8 @@ def promote_on_evidence(
 
 
 def proposal_key(cfg: ModelConfig, verdict: Verdict) -> str:
-    return f"{cfg.name}/{verdict.request_day}/model/retrain"
+    """The proposal's key in the model's delivery log (the sender prefixes the model: `<model>/<day>/model/retrain`)."""
+    return f"{verdict.request_day}/model/retrain"
 
 
 def proposal_message(
@@ -124,19 +131,22 @@ def proposal_message(
     else:
         ask = f"Not proposed: the champion (version {v.champion_version}) stays. The challenger keeps its alias for shadow scoring."
     title = {"better": "challenger beats champion", "not_better": "challenger not better"}[v.verdict]
-    text = f"{mention}:arrows_counterclockwise: {cfg.name}: {title}. {v.why}. {ask}"
+    text = f"{mention}:arrows_counterclockwise: {cfg.name}: {title}. {v.summary()}. {ask}"
     fields = [
         f"*{v.primary_metric}* champion v{v.champion_version}\n{_n(v.champion)}",
         f"*{v.primary_metric}* challenger v{v.challenger_version}\n{_n(v.challenger)}",
         f"*gain* ({v.confidence:.0%} interval)\n{_n(v.difference, '+')} [{_n(v.ci[0], '+')}, {_n(v.ci[1], '+')}]",
         f"*holdout*\n{v.holdout_rows} rows, {', '.join(v.holdout_days)}",
     ]
+    if s := v.shadow:  # the same gain on the challenger's labelled shadow rows, beside the holdout's
+        fields.append(f"*shadow gain* ({s.rows} rows, {len(s.days)} day(s))\n"
+                      f"{_n(s.difference, '+')} [{_n(s.ci[0], '+')}, {_n(s.ci[1], '+')}]")  # fmt: skip
     fields += [
         f"*{g}* (guardrail)\n{_n(x['champion'])} → {_n(x['challenger'])}" for g, x in v.guardrails.items()
     ]
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{cfg.name} · retraining · {title}"[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{mention}*{mrkdwn(v.why)}*\n{ask}"[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{mention}*{mrkdwn(v.summary())}*\n{ask}"[:3000]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": t[:2000]} for t in fields[:10]]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"owner: {owner.name} · request of {v.request_day} · trained on {v.train_rows} rows"}]},
     ]  # fmt: skip

@@ -12,8 +12,9 @@ from typing import Any
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.retraining import guards, registry
+from watchkeeper.retraining.announce import announcement
 from watchkeeper.retraining.evaluate import Verdict, compare
-from watchkeeper.retraining.promote import act_on, proposal_message, refusal_message
+from watchkeeper.retraining.promote import act_on, proposal_key, proposal_message, refusal_message
 from watchkeeper.retraining.train import input_columns, train_challenger
 from watchkeeper.retraining.training_set import Refused, build, change_point, store, stored
 from watchkeeper.storage import Storage
@@ -77,10 +78,10 @@ def train(cfg: ModelConfig, results: Storage, tracking_uri: str, day: date) -> d
 
 def evaluate(cfg: ModelConfig, results: Storage, tracking_uri: str, day: date) -> Verdict:
     p = prefix(cfg, day)
-    verdict = compare(cfg, tracking_uri, stored(results, p), results.read_json(f"{p}/trained.json"))
+    verdict = compare(cfg, tracking_uri, stored(results, p), results.read_json(f"{p}/trained.json"), results)
     results.write_json(f"{p}/verdict.json", verdict.model_dump(mode="json"))
     registry.record(results, cfg, {"event": "evaluated", "version": verdict.challenger_version, "by": "watchkeeper",
-                                   "why": verdict.why, "verdict": verdict.verdict,
+                                   "why": verdict.summary(), "verdict": verdict.verdict,
                                    "run_id": verdict.comparison_run_id})  # fmt: skip
     return verdict
 
@@ -88,14 +89,21 @@ def evaluate(cfg: ModelConfig, results: Storage, tracking_uri: str, day: date) -
 def propose(
     cfg: ModelConfig, results: Storage, tracking_uri: str, day: date, links: dict[str, str] | None = None
 ) -> tuple[dict, dict[str, Any]]:
-    """Promote when the model opted in and the verdict allows; return (the owner's message, outcome)."""
+    """Promote when the model opted in and the verdict allows; return (the owner's message, outcome). The outcome's
+    `message_key` is the message's key in the delivery log: the proposal's, or the automatic promotion's (then the
+    message is the promotion's own, `announce`)."""
     verdict = Verdict.model_validate(results.read_json(f"{prefix(cfg, day)}/verdict.json"))
     promoted = act_on(cfg, tracking_uri, results, verdict)
     outcome = {"status": "promoted" if promoted else ("proposed" if verdict.verdict == "better" else "not_better"),
                "verdict": verdict.model_dump(mode="json")}  # fmt: skip
+    if promoted:
+        key, message = announcement(cfg, tracking_uri, results, promoted, links)
+    else:
+        key, message = proposal_key(cfg, verdict), proposal_message(cfg, verdict, None, links)
+    outcome["message_key"] = key
     doc = results.read_json(f"{prefix(cfg, day)}/outcome.json")
     _outcome(cfg, results, day, {**doc, **outcome})
-    return proposal_message(cfg, verdict, promoted, links), outcome
+    return message, outcome
 
 
 def release(cfg: ModelConfig, results: Storage, day: date) -> None:

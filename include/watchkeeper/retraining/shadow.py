@@ -2,7 +2,8 @@
 
 The day's challenger predictions are stored under `days/<day>/shadow/predictions.parquet`; as labels arrive for a
 shadowed prediction day, both models' realized metrics on the same labelled rows go into the day's `shadow` record
-(`DayResult.shadow`, `shadow.json`) and into its MLflow run as `shadow.<metric>.champion|challenger`.
+(`DayResult.shadow`, `shadow.json`) and into its MLflow run as `shadow.<metric>.champion|challenger`; the rows
+themselves (label and both outputs) are kept for the verdict's shadow evidence (`shadow_rows`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from watchkeeper.reference import labels_of, performance_metrics, predictions_of
 from watchkeeper.result import DayResult, Shadow
 from watchkeeper.retraining import registry
 from watchkeeper.retraining.shadow_estimates import estimated_metrics
+from watchkeeper.retraining.shadow_rows import LABELLED, store_labelled
 from watchkeeper.retraining.train import input_columns
 
 if TYPE_CHECKING:
@@ -73,10 +75,19 @@ def shadow_day(d: Day, tracking_uri: str, realized: dict[str, dict]) -> Shadow |
     except Exception as exc:  # an estimator that cannot be fitted leaves the realized comparison standing
         log.warning("%s %s: challenger estimates skipped: %s", cfg.name, d.day, exc)
     d.results.write_json(d.key("shadow.json"), shadow.model_dump(mode="json"))
+    from watchkeeper.retraining.announce import announce
     from watchkeeper.retraining.promote import promote_on_evidence
+    from watchkeeper.retraining.shadow_rows import reassess
 
+    if shadow.realized:  # new labelled shadow rows: the verdict's shadow interval is brought up to date
+        try:
+            reassess(cfg, c, d.results, version)
+        except Exception as exc:  # evidence for a person; the promotion gate below does not depend on it
+            log.warning("%s %s: shadow evidence of version %s not updated: %s", cfg.name, d.day, version, exc)
     if event := promote_on_evidence(cfg, tracking_uri, d.results, version):
         log.warning("%s %s: version %s promoted automatically: %s", cfg.name, d.day, version, event["why"])
+        # Queued in the delivery log: the day's message delivery (send_messages, --outbox) sends it once.
+        announce(cfg, tracking_uri, d.results, event, day=d.day.isoformat())
     return shadow
 
 
@@ -115,6 +126,7 @@ def _realized(d: Day, version: str, days: list[str]) -> dict[str, dict[str, dict
         y = labels_of(cfg, joined)
         a = predictions_of(cfg, joined)
         b = (joined[_PRED].to_numpy(), joined[_SCORE].to_numpy() if _SCORE in joined else None)
+        store_labelled(d.results, d.key(f"{LABELLED}/{p}.parquet"), version, y, a, b)
         out[p] = {"labelled": {"rows": float(len(joined))}}
         for role, (pred, score) in (("champion", a), ("challenger", b)):
             out[p][role] = {m: compute(get_metric(m, cfg.task), y, pred, score) for m in shadow_metrics(cfg)}
