@@ -46,6 +46,7 @@ def monitoring_dag(cfg: ModelConfig, path: str):
             "retries": cfg.airflow.retries,
             "retry_delay": timedelta(minutes=cfg.airflow.retry_delay_minutes),
             "on_failure_callback": on_failure,
+            **({"queue": cfg.airflow.queue} if cfg.airflow.queue else {}),
         },
         tags=["watchkeeper", cfg.name, cfg.task],
         doc_md=__doc__,

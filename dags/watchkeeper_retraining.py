@@ -41,6 +41,7 @@ def retraining_dag(cfg: ModelConfig, path: str):
             "retries": 0,
             "retry_delay": timedelta(minutes=5),
             "on_failure_callback": WatchkeeperFailureNotifier(config_path=path),
+            **({"queue": cfg.airflow.queue} if cfg.airflow.queue else {}),
         },  # fmt: skip
         tags=["watchkeeper", "retraining", cfg.name],
         doc_md=__doc__,

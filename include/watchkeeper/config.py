@@ -433,6 +433,9 @@ class AirflowConfig(_Model):
     """How long a run waits for the day's prediction file before a 'data did not arrive' alert to the data owner."""
     data_poke_minutes: float = Field(10, gt=0)
     """How often a waiting run looks for the day's file (the worker slot is released in between)."""
+    queue: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    """Celery queue of this model's monitoring and retraining tasks, served by workers started with
+    `airflow celery worker --queues <queue>` (unset: Airflow's default queue, `[operators] default_queue`)."""
 
 
 class RetrainingConfig(_Model):

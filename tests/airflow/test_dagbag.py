@@ -130,3 +130,31 @@ def test_monitored_day_errors_are_clear():
         monitored_day("03/01/2026", None)
     with pytest.raises(DayNotGiven, match="trigger it with conf"):
         monitored_day(None, None, None)
+
+
+def test_a_models_queue_routes_all_its_monitoring_and_retraining_tasks(models_dir):
+    """`airflow.queue` sends every task of the model's DAGs to its Celery queue; other models keep the default."""
+    (models_dir / "big.yaml").write_text(yaml.safe_dump({**TINY_CONFIG, "name": "big", "storage": {"uri": "s3://b/p"},
+                                                         "airflow": {"queue": "big_days"},
+                                                         "model": {"registered_name": "big_model"}}))  # fmt: skip
+    (models_dir / "small.yaml").write_text(
+        yaml.safe_dump({**TINY_CONFIG, "name": "small", "storage": {"uri": "s3://b/q"}})
+    )
+    b = bag()
+    assert b.import_errors == {}
+    for dag_id in ("watchkeeper_big", "watchkeeper_retrain_big"):
+        assert {t.queue for t in b.dags[dag_id].tasks} == {"big_days"}, dag_id
+    assert "big_days" not in {t.queue for t in b.dags["watchkeeper_small"].tasks}
+
+
+def test_a_queue_name_a_worker_cannot_listen_on_is_refused_with_its_field(tmp_path):
+    from watchkeeper.config import ConfigError, load_config
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        yaml.safe_dump({**TINY_CONFIG, "storage": {"uri": "/x"}, "airflow": {"queue": "big days, small"}})
+    )
+    with pytest.raises(
+        ConfigError, match=r"(?s)m\.yaml: invalid model configuration.*- airflow\.queue: String should"
+    ):
+        load_config(path)
