@@ -12,7 +12,7 @@ import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 
-from watchkeeper_airflow.runner import parse_days
+from watchkeeper_airflow.runner import day_run, parse_days
 
 
 def _dag(bag, dag_id: str):
@@ -47,8 +47,9 @@ def run(models: list[str], days: list[date]) -> list[str]:
     for model in models:
         monitor, retrain = _dag(bag, f"watchkeeper_{model}"), bag.dags.get(f"watchkeeper_retrain_{model}")
         for day in days:
-            logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-            state = str(monitor.test(logical_date=logical).state)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            logical = start + timedelta(days=1)
+            state = str(monitor.test(**day_run(start)).state)
             print(f"{monitor.dag_id} {day}: {state}", flush=True)
             if state != "success":
                 failed.append(f"{monitor.dag_id} {day}")

@@ -26,8 +26,8 @@ def run_days(dag_id: str, days: list[date]) -> list[tuple[str, str]]:
         raise SystemExit(f"no DAG {dag_id!r}; import errors: {bag.import_errors or 'none'}")
     states = []
     for day in days:
-        logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-        run = dag.test(logical_date=logical)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        run = dag.test(**day_run(start))
         states.append((day.isoformat(), str(run.state)))
         print(f"{dag_id} {day}: {run.state}", flush=True)
     return states
@@ -53,3 +53,10 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def day_run(start: datetime) -> dict:
+    """`dag.test()` arguments for the day starting at `start`: the logical date closes the day (its data interval
+    is then [day, day+1)), and `run_after` at the day's start names the run after it
+    (`manual__2026-01-01T00:00:00+00:00`) instead of the wall clock. A re-run of the day replaces its run."""
+    return {"logical_date": start + timedelta(days=1), "run_after": start}

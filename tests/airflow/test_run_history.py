@@ -140,6 +140,8 @@ def test_the_readmes_airflow_ui_command_serves_the_runs_and_their_notes(tiny_run
             f"ALERT {SHIFTED}",
         ], notes
         assert all(r["state"] == "success" for r in runs)
+        # dag.test() runs are named after the day they monitor (runner.day_run), not the wall clock
+        assert list(notes) == [f"manual__{d}T00:00:00+00:00" for d in (HEALTHY, SHIFTED)], notes
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
