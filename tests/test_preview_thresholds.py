@@ -27,6 +27,8 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold
 
 N = 600
+SEGMENTS = {"columns": ["c"], "min_rows": 50}
+"""Segments too, so segment drift and segment performance bounds are re-derived as well."""
 
 
 def ks_bound(judge: Judge, k: float) -> float:
@@ -47,7 +49,8 @@ def world(tmp_path_factory):
 
     def config(name: str, **overrides) -> str:
         path = root / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({**TINY_CONFIG, "storage": {"uri": str(root / "data")}, **overrides}))
+        data = {**TINY_CONFIG, "storage": {"uri": str(root / "data")}, "segments": SEGMENTS}
+        path.write_text(yaml.safe_dump({**data, **overrides}))
         return str(path)
 
     current = config("current")
@@ -81,6 +84,7 @@ def world(tmp_path_factory):
         "k2": config("k2", drift={"threshold": {"type": "std", "k": 2}}),
         "k4": config("k4", drift={"threshold": {"type": "std", "k": 4}}),
         "methods": config("methods", drift={"numeric_methods": ["ks"]}),
+        "persistent": config("persistent", drift={"persistence": {"breaches": 2, "days": 3}}),
         "days": days,
     }
 
@@ -117,9 +121,7 @@ def test_raising_k_gives_fewer_alert_days_and_lowering_it_more(world):
     assert raised < current < lowered  # each direction changes at least one day, and only in its direction
     drift_days = {day for who, day in current if who == "model drift"}
     assert {d.isoformat() for d in world["days"][3:]} <= drift_days  # the days shifted past the k=3 bound
-    assert world["days"][0].isoformat() not in {
-        day for _, day in current
-    }  # the unshifted day is quiet at k=3
+    assert world["days"][0].isoformat() not in drift_days  # the unshifted day: no drift at k=3
     assert docs["k4"]["rejudged"]["alert→ok"] > 0 and docs["k4"]["rejudged"]["ok→alert"] == 0
     assert docs["k2"]["rejudged"]["ok→alert"] > 0 and docs["k2"]["rejudged"]["alert→ok"] == 0
     assert docs["k4"]["candidate"]["messages"] <= docs["k4"]["current"]["messages"]
@@ -138,3 +140,14 @@ def test_a_candidate_changing_methods_is_refused(world):
     assert out.exit_code != 0
     assert "cannot preview: the candidate changes drift.numeric_methods" in out.output
     assert "current policy" not in out.output
+
+
+def test_a_persistence_rule_holds_back_the_first_day_of_each_breach(world):
+    out = preview(world, "persistent", "--json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["changes"] == ["drift.persistence.breaches 1 → 2", "drift.persistence.days 1 → 3"]
+    current, held = alert_days(doc["current"]), alert_days(doc["candidate"])
+    assert held < current
+    first = min(day for who, day in current if who == "model drift")
+    assert ("model drift", first) not in held
