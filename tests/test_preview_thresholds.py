@@ -151,3 +151,22 @@ def test_a_persistence_rule_holds_back_the_first_day_of_each_breach(world):
     assert held < current
     first = min(day for who, day in current if who == "model drift")
     assert ("model drift", first) not in held
+
+
+def test_stored_bounds_the_profile_does_not_reproduce_are_refused(world):
+    """A stored verdict the profile cannot reproduce under the current config (here: a bound edited by hand) means
+    any re-judging would be wrong: the preview says so instead of answering."""
+    storage = Storage.from_uri(load_config(world["current"]).storage.uri)
+    key = load_config(world["current"]).results_key(world["days"][1], "result.json")
+    original = storage.read_bytes(key)
+    doc = json.loads(original)
+    check = next(c for c in doc["checks"] if c["id"] == "drift.ks" and c["subject"] == "x1")
+    check["upper"] *= 1.01
+    storage.write_json(key, doc)
+    try:
+        out = preview(world, "k4")
+    finally:
+        storage.write_bytes(key, original)
+    assert out.exit_code != 0
+    assert "does not reproduce the stored verdicts" in out.output
+    assert "drift.ks:x1" in out.output
