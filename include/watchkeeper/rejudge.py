@@ -244,9 +244,12 @@ def rejudge_check(j: Judge, c: Check) -> tuple[Check, bool]:
     return out, True
 
 
-def rejudge_days(j: Judge, days: dict[date, list[Check]]) -> tuple[dict[date, list[Check]], int]:
+def rejudge_days(
+    j: Judge, days: dict[date, list[Check]], kept: dict[date, list[Check]] | None = None
+) -> tuple[dict[date, list[Check]], int]:
     """Every day's checks re-judged under `j`, `drift.persistence` applied over the calendar days before each (as
-    the drift stage reads them); and how many measured checks had no reference values to re-judge from."""
+    the drift stage reads them, `kept`: stored days not re-judged); and how many measured checks had no reference
+    values to re-judge from."""
     raw: dict[date, list[Check]] = {}
     missing = 0
     for day, checks in sorted(days.items()):
@@ -261,7 +264,11 @@ def rejudge_days(j: Judge, days: dict[date, list[Check]]) -> tuple[dict[date, li
         return raw, missing
     for day, checks in sorted(raw.items()):
         history = [
-            [c for c in raw.get(day - timedelta(days=i), []) if kind_of(c) in PERSISTENT]
+            [
+                c
+                for c in raw.get(day - timedelta(days=i)) or (kept or {}).get(day - timedelta(days=i), [])
+                if kind_of(c) in PERSISTENT
+            ]
             for i in range(1, rule.days)
         ]
         apply_persistence([c for c in checks if kind_of(c) in PERSISTENT], rule.breaches, history)
@@ -331,7 +338,8 @@ def rejudged_signals(
     reproduce the stored verdicts under the current configuration."""
     stored = stored_results(cfg, results)
     mine = {d: r.checks for d, r in stored.items() if r.config_digest == cfg.digest()}
-    foreign = [d for d in sorted(stored) if d not in mine and start <= d <= end]
+    kept = {d: r.checks for d, r in stored.items() if d not in mine}
+    foreign = [d for d in sorted(kept) if start <= d <= end]
     if foreign:
         raise CannotPreview(
             f"{len(foreign)} day(s) from {foreign[0]} were judged with another configuration than {cfg.source or 'the current one'}: "
@@ -340,7 +348,7 @@ def rejudged_signals(
     found = None
     problems: list[str] = []
     for key, profile in _profiles(cfg, storage, results):
-        again, missing = rejudge_days(Judge(cfg, profile), mine)
+        again, missing = rejudge_days(Judge(cfg, profile), mine, kept)
         problems = differences(mine, again)
         if not problems and not missing:
             found = key, profile
@@ -353,7 +361,7 @@ def rejudged_signals(
             f"so a re-judging would be wrong: {problems[0] if problems else 'no profile found'}"
         )
     key, profile = found
-    judged, _ = rejudge_days(Judge(candidate, profile), mine)
+    judged, _ = rejudge_days(Judge(candidate, profile), mine, kept)
     flips = {"alert→ok": 0, "ok→alert": 0}
     for day, checks in mine.items():
         for a, b in zip(checks, judged[day], strict=True):
