@@ -234,38 +234,97 @@ def _notify():
 @main.command("preview")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Model YAML.")
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False), help="Candidate policy YAML.")
+@click.option(
+    "--candidate",
+    "candidate_path",
+    type=click.Path(dir_okay=False),
+    help="Candidate model YAML: other drift/performance thresholds, family_wise, drift persistence or policy.",
+)
 @click.option("--start", required=True, callback=_day, help="First day to report, YYYY-MM-DD.")
 @click.option("--end", required=True, callback=_day, help="Last day to report, YYYY-MM-DD.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
-def preview_cmd(config_path: str, policy_path: str | None, start: date, end: date, as_json: bool) -> None:
+def preview_cmd(
+    config_path: str,
+    policy_path: str | None,
+    candidate_path: str | None,
+    start: date,
+    end: date,
+    as_json: bool,
+) -> None:
     """Replay the stored daily results under the current (and a candidate) policy: messages per owner and rule,
-    incidents, the difference, and whether the current replay matches the delivery log. Sends nothing."""
+    incidents, the difference, and whether the current replay matches the delivery log. Sends nothing.
+
+    With --candidate, the stored drift and performance checks are first re-judged under the candidate's thresholds
+    (bounds re-derived from the stored reference profile)."""
     from watchkeeper.config import ConfigError
     from watchkeeper.delivery import read_log
     from watchkeeper.history import load_days, replay_stored
-    from watchkeeper.preview import compare_with_log, load_policy, render, summarize, without_incidents
+    from watchkeeper.incidents import replay
+    from watchkeeper.preview import (
+        alert_days,
+        compare_with_log,
+        load_policy,
+        render,
+        summarize,
+        without_incidents,
+    )
     from watchkeeper.storage import open_storages
 
+    if policy_path and candidate_path:
+        raise click.UsageError(
+            "give --policy (a candidate policy) or --candidate (a candidate model YAML), not both"
+        )
     cfg = _config(config_path)
-    _, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+    storage, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
+    stored_days = load_days(cfg, results)
     current = summarize(replay_stored(cfg, results), start, end)
+    current["alert_days"] = alert_days(cfg.policy, stored_days, start, end)
     candidate = None
+    changes: list[str] = []
+    rejudged = None
     if policy_path:
         try:
-            candidate = summarize(replay_stored(cfg, results, load_policy(policy_path)), start, end)
+            policy = load_policy(policy_path)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        candidate = summarize(replay(policy, cfg.name, stored_days), start, end)
+        candidate["alert_days"] = alert_days(policy, stored_days, start, end)
+    if candidate_path:
+        from watchkeeper.rejudge import CannotPreview, config_changes, rejudged_signals
+
+        other = _config(candidate_path)
+        changes, refused = config_changes(cfg, other)
+        if refused:
+            raise click.ClickException(
+                f"cannot preview: the candidate changes {', '.join(refused)}, which cannot be re-judged from the "
+                "stored days (only drift.threshold, drift.features.<column>.threshold, drift.family_wise, "
+                "drift.persistence, performance.threshold and policy can)"
+            )
+        try:
+            days, rejudged = rejudged_signals(cfg, other, storage, results, start, end)
+        except CannotPreview as exc:
+            raise click.ClickException(f"cannot preview: {exc}") from None
+        candidate = summarize(replay(other.policy, cfg.name, days), start, end)
+        candidate["alert_days"] = alert_days(other.policy, days, start, end)
     check = compare_with_log(current, read_log(cfg, results), start, end)
-    baseline = without_incidents(cfg.policy, load_days(cfg, results), start, end)
+    baseline = without_incidents(cfg.policy, stored_days, start, end)
     if as_json:
         doc = {
             "current": current,
             "candidate": candidate,
+            "changes": changes,
+            "rejudged": rejudged,
             "delivery_log": check,
             "without_incidents": baseline,
         }
         click.echo(json.dumps(doc, indent=2))
         return
+    if candidate_path:
+        click.echo("candidate changes: " + ("; ".join(changes) or "nothing"))
+        click.echo(
+            f"re-judged {rejudged['checks_rejudged']} drift/performance check(s) of {rejudged['days']} day(s) from "
+            f"{rejudged['profile']}: {rejudged['alert→ok']} alert → ok, {rejudged['ok→alert']} ok → alert"
+        )
     click.echo(render(current, candidate))
     click.echo(
         f"without incidents and persistence (one message per owner per alerting day): {baseline['messages']} "

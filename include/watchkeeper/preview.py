@@ -5,6 +5,8 @@ No stage is re-computed and nothing is sent: `history.replay_stored` gives each 
 `compare_with_log` checks the current policy's replay against what the delivery log says was actually sent.
 `without_incidents` counts what the same routing would send without persistence and incidents: one message per
 owner per alerting day (how alerts went out before the policy), the baseline the policy is measured against.
+`alert_days` lists, per owner and rule, the days its signals were raised; with a candidate model YAML the
+candidate's days come from `rejudge` (stored checks re-judged under its thresholds).
 """
 
 from __future__ import annotations
@@ -78,8 +80,28 @@ def without_incidents(
     return {"messages": sum(per_owner.values()), "per_owner": dict(sorted(per_owner.items()))}
 
 
+def alert_days(
+    policy: PolicyConfig, days: list[DaySignals], start: date | None = None, end: date | None = None
+) -> dict[str, list[str]]:
+    """Per `owner rule` (`- rule` for a rule that notifies nobody): the days one of its signals was raised."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for ds in days:
+        if (start is not None and ds.day < start) or (end is not None and ds.day > end):
+            continue
+        for rule in policy.effective_rules():
+            if any(matches(rule, r) for r in ds.raised):
+                for owner in rule.notify or ["-"]:
+                    out[f"{owner} {rule.name}"].append(ds.day.isoformat())
+    return dict(sorted(out.items()))
+
+
 def render_summary(s: dict) -> list[str]:
-    lines = [f"  messages: {s['messages']}  per owner: {s['per_owner'] or '{}'}"]
+    lines = []
+    if "alert_days" in s:
+        lines.append("  alert days (a rule's signal raised):")
+        for who, days in s["alert_days"].items():
+            lines.append(f"    {who:34s} {len(days):3d} day(s): {', '.join(days)}")
+    lines.append(f"  messages: {s['messages']}  per owner: {s['per_owner'] or '{}'}")
     for who, days in s["per_owner_rule"].items():
         lines.append(f"    {who:34s} {len(days):3d} day(s): {', '.join(days)}")
     lines.append(f"  incidents opened: {len(s['incidents'])}")
@@ -97,6 +119,16 @@ def render(current: dict, candidate: dict | None = None) -> str:
     if candidate is None:
         return "\n".join(lines)
     lines += ["candidate policy:", *render_summary(candidate), "difference (candidate - current):"]
+    for who in sorted(set(current.get("alert_days", {})) | set(candidate.get("alert_days", {}))):
+        a, b = (
+            set(current.get("alert_days", {}).get(who, [])),
+            set(candidate.get("alert_days", {}).get(who, [])),
+        )
+        if a != b:
+            lines.append(
+                f"  alert days {who}: {len(b) - len(a):+d} (only current {sorted(a - b) or '-'}; "
+                f"only candidate {sorted(b - a) or '-'})"
+            )
     lines.append(f"  messages: {candidate['messages'] - current['messages']:+d}")
     for who in sorted(set(current["per_owner_rule"]) | set(candidate["per_owner_rule"])):
         a, b = set(current["per_owner_rule"].get(who, [])), set(candidate["per_owner_rule"].get(who, []))

@@ -25,7 +25,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 10
+PROFILE_VERSION = 11
 
 
 @dataclass(frozen=True)
@@ -222,6 +222,7 @@ def _combined_bounds(
         "upper": (max(highs) if highs else None) if both or noise.upper is not None else None,
         "rule": rule if noise.upper is not None or noise.lower is not None else days.rule,
         "chunk_values": chunk_values,
+        "boot_values": boot_values,  # with chunk_values: what `preview` re-derives bounds from under other thresholds
         "center": float(np.mean(chunk_values)) if chunk_values else None,
         "days_std": float(np.std(chunk_values, ddof=1)) if len(chunk_values) > 1 else None,
         "noise_std": float(np.std(boot_values, ddof=1)) if len(boot_values) > 1 else None,

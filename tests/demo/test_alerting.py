@@ -145,3 +145,43 @@ def test_preview_shows_fewer_alerts_when_tightened_and_more_when_loosened(run, t
     assert added <= {"data quality_warnings"} and more["messages"] >= current["messages"]
     for who, when in current["per_owner_rule"].items():
         assert set(when) <= set(more["per_owner_rule"][who])
+
+
+def test_preview_of_other_drift_thresholds_moves_alert_days_the_expected_way(run, tmp_path):
+    """`watchkeeper preview --candidate` with the drift threshold's k lowered by one and raised by one and two: a
+    lower k only adds drift alert days (checks only go ok → alert), a higher one only removes them, and some day
+    moves; the current config as the candidate changes nothing, and the current policy's replay still matches the
+    delivery log. (A strong incident stays above the bound at k+1: which day moves first depends on the world.)"""
+    from click.testing import CliRunner
+    from watchkeeper.cli import main
+
+    cfg, storage, manifest, days, *_ = run
+    config = Path(cfg.storage.uri).parent / "model.yaml"
+    data = yaml.safe_load(config.read_text())
+    k = cfg.drift.threshold.k
+
+    def preview(threshold: dict | None) -> dict:
+        path = tmp_path / "candidate.yaml"
+        drift = data.get("drift", {}) | ({"threshold": threshold} if threshold else {})
+        path.write_text(yaml.safe_dump(data | {"drift": drift}))
+        args = ["preview", "--config", str(config), "--candidate", str(path), "--json"]
+        out = CliRunner().invoke(main, [*args, "--start", str(days[0]), "--end", str(days[-1])])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.stdout)
+
+    def drift_days(summary: dict) -> set[str]:
+        return {d for who, when in summary["alert_days"].items() if who.endswith(" drift") for d in when}
+
+    same = preview(None)
+    assert same["candidate"] == same["current"]
+    assert same["delivery_log"] == {"missing_from_log": [], "not_replayed": []}
+    spec = cfg.drift.threshold.model_dump(mode="json")
+    ladder = {step: preview(spec | {"k": k + step}) for step in (-1, 1, 2)}
+    assert ladder[1]["changes"] == [f"drift.threshold.k {k:g} → {k + 1:g}"]
+    assert ladder[-1]["rejudged"]["alert→ok"] == 0 and ladder[-1]["rejudged"]["ok→alert"] > 0
+    assert ladder[1]["rejudged"]["ok→alert"] == 0 and ladder[1]["rejudged"]["alert→ok"] > 0
+    chain = [drift_days(ladder[-1]["candidate"]), drift_days(same["current"])]
+    chain += [drift_days(ladder[1]["candidate"]), drift_days(ladder[2]["candidate"])]
+    assert all(a >= b for a, b in zip(chain, chain[1:], strict=False)) and chain[0] > chain[-1]
+    print(f"{cfg.name}: drift alert days at k={k - 1:g}/{k:g}/{k + 1:g}/{k + 2:g}: {[len(c) for c in chain]}; "
+          f"messages {[ladder[-1]['candidate']['messages'], same['current']['messages'], ladder[1]['candidate']['messages'], ladder[2]['candidate']['messages']]}")  # fmt: skip
