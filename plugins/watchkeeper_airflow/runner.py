@@ -16,6 +16,13 @@ def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def day_run(start: datetime) -> dict:
+    """`dag.test()` arguments for the day starting at `start`: the logical date closes the day (its data interval
+    is then [day, day+1)), and `run_after` at the day's start names the run after it
+    (`manual__2026-01-01T00:00:00+00:00`) instead of the wall clock. A re-run of the day replaces its run."""
+    return {"logical_date": start + timedelta(days=1), "run_after": start}
+
+
 def run_days(dag_id: str, days: list[date]) -> list[tuple[str, str]]:
     """Run the DAG once per day; return (day, final dag-run state) pairs."""
     from airflow.dag_processing.dagbag import DagBag
@@ -53,10 +60,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-
-
-def day_run(start: datetime) -> dict:
-    """`dag.test()` arguments for the day starting at `start`: the logical date closes the day (its data interval
-    is then [day, day+1)), and `run_after` at the day's start names the run after it
-    (`manual__2026-01-01T00:00:00+00:00`) instead of the wall clock. A re-run of the day replaces its run."""
-    return {"logical_date": start + timedelta(days=1), "run_after": start}
