@@ -62,7 +62,15 @@ def summarize(checks: list[Check]) -> list[StageSummary]:
     return out
 
 
-def headline(model: str, day: str, stages: list[StageSummary], top_features: list[str], rows: int) -> str:
+def headline(
+    model: str,
+    day: str,
+    stages: list[StageSummary],
+    top_features: list[str],
+    rows: int,
+    checks: list[Check] = (),
+) -> str:
+    """One line for the run name, the note and the message: each stage that alerted and what breached in it."""
     bad = [s for s in stages if s.status in ("alert", "could_not_measure")]
     if not bad:
         return f"{model} {day}: all checks ok on {rows} predictions"
@@ -73,5 +81,22 @@ def headline(model: str, day: str, stages: list[StageSummary], top_features: lis
         elif s.stage == "drift" and top_features:
             parts.append("drift in " + ", ".join(top_features))
         else:
-            parts.append(f"{s.stage}: {s.alerts} alert(s), {s.warnings} warning(s)")
+            parts.append(_stage_breaches(s, checks))
     return f"{model} {day}: " + "; ".join(parts)
+
+
+def _stage_breaches(s: StageSummary, checks: list[Check], shown: int = 3) -> str:
+    """`performance: 5 alert(s), 2 warning(s) (precision, f1, recall, …)`: the counts, then what breached, critical first (a
+    quality or drift check by its column, any other by its metric)."""
+    counts = ", ".join(f"{n} {what}(s)" for n, what in ((s.alerts, "alert"), (s.warnings, "warning")) if n)
+    breached = sorted(
+        (c for c in checks if c.stage == s.stage and c.status == Status.ALERT),
+        key=lambda c: c.severity != Severity.CRITICAL,
+    )
+    names = list(
+        dict.fromkeys(c.subject if s.stage in ("quality", "drift", "load") else c.name for c in breached)
+    )
+    if not names:
+        return f"{s.stage}: {s.alerts} alert(s), {s.warnings} warning(s)"
+    more = ", …" if len(names) > shown else ""
+    return f"{s.stage}: {counts} ({', '.join(names[:shown])}{more})"
