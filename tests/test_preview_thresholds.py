@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +171,16 @@ def test_stored_bounds_the_profile_does_not_reproduce_are_refused(world):
     assert out.exit_code != 0
     assert "does not reproduce the stored verdicts" in out.output
     assert "drift.ks:x1" in out.output
+
+
+def test_days_judged_before_an_unrelated_setting_changed_are_still_re_judged(world):
+    """Another Airflow setting (or a release adding a setting) changes the config digest stored with each day but
+    no bound: the stored verdicts still reproduce, so the preview answers as before."""
+    data = yaml.safe_load(Path(world["current"]).read_text())
+    moved = Path(world["current"]).with_name("retried.yaml")
+    moved.write_text(yaml.safe_dump({**data, "airflow": {"retries": 5}}))
+    assert load_config(moved).digest() != load_config(world["current"]).digest()
+    args = ["preview", "--config", str(moved), "--candidate", world["k4"], "--json"]
+    out = CliRunner().invoke(main, [*args, "--start", str(world["days"][0]), "--end", str(world["days"][-1])])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["rejudged"]["alert→ok"] > 0

@@ -39,8 +39,9 @@ from watchkeeper.storage import Storage
 REJUDGED = ("drift.threshold", "drift.features.*.threshold", "drift.family_wise", "drift.persistence",
             "performance.threshold", "policy")  # fmt: skip
 """Settings a candidate may change: the preview re-judges the stored days under them."""
-IGNORED = ("storage",)
-"""Settings the preview does not compare: the stored days are read from the current configuration's storage."""
+IGNORED = ("storage", "airflow", "model", "description", "start_date")
+"""Settings the preview does not compare: the stored days are read from the current configuration's storage, and
+scheduling, retraining and the registered model do not judge a day."""
 
 
 def _flat(value: object, prefix: str = "") -> dict[str, object]:
@@ -334,17 +335,14 @@ def rejudged_signals(
 ) -> tuple[list[DaySignals], dict]:
     """Every stored day's signals with its drift and performance checks re-judged under `candidate`, and what
     was done (profile, checks re-judged, verdicts changed). Raises `CannotPreview` when the stored days cannot be
-    re-judged faithfully: a day in the window judged with another configuration, or a stored profile that does not
-    reproduce the stored verdicts under the current configuration."""
+    re-judged faithfully: no stored profile reproduces every stored bound and verdict of the window's days under
+    the current configuration (e.g. a day judged with other thresholds)."""
     stored = stored_results(cfg, results)
-    mine = {d: r.checks for d, r in stored.items() if r.config_digest == cfg.digest()}
+    # Days in the window are re-judged whatever digest they carry: a new Watchkeeper release adds settings (and so
+    # changes the digest) without changing a bound; the reproduction check below is what guarantees the judging
+    # is the stored one. Days outside the window judged otherwise stay as stored (persistence history).
+    mine = {d: r.checks for d, r in stored.items() if r.config_digest == cfg.digest() or start <= d <= end}
     kept = {d: r.checks for d, r in stored.items() if d not in mine}
-    foreign = [d for d in sorted(kept) if start <= d <= end]
-    if foreign:
-        raise CannotPreview(
-            f"{len(foreign)} day(s) from {foreign[0]} were judged with another configuration than {cfg.source or 'the current one'}: "
-            "only days judged with it can be re-judged (narrow --start/--end)"
-        )
     found = None
     problems: list[str] = []
     for key, profile in _profiles(cfg, storage, results):
