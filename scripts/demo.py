@@ -49,12 +49,17 @@ def alert_summary(cfg, storage: Storage) -> str:
     from watchkeeper.preview import without_incidents
 
     log = read_log(cfg, storage)
-    messages = {e["message"]: e for e in log if e["status"] == "sent"}
+    sent = {e["message"]: e for e in log if e["status"] == "sent"}
+    # Retraining verdicts (`<day>/model/retrain`) and champion moves (`champion/...`) are not incident messages:
+    # counted apart, so the incident messages compare with what the same routing sent before incidents existed.
+    retraining = [k for k in sent if k.endswith("/retrain") or k.startswith("champion/")]
+    messages = {k: e for k, e in sent.items() if k not in retraining}
     per_owner = dict(sorted(Counter(e["owner"] for e in messages.values()).items()))
     before = without_incidents(cfg.policy, load_days(cfg, storage))
     lines = [
-        f"{len(messages)} message(s) sent, per owner {per_owner} (without incidents and persistence, one message "
-        f"per owner per alerting day: {before['messages']}, per owner {before['per_owner']}); incidents:"
+        f"{len(messages)} message(s) on monitoring signals, per owner {per_owner} (without incidents and "
+        f"persistence, one message per owner per alerting day: {before['messages']}, per owner "
+        f"{before['per_owner']}); {len(retraining)} on retraining to the model owner; incidents:"
     ]
     for inc in sorted(replay_stored(cfg, storage).incidents.values(), key=lambda i: (i.opened, i.id)):
         closed = f"closed {inc.closed}" if inc.closed else "still open"
