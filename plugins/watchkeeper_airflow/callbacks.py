@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 
 from airflow.sdk import BaseNotifier
 
@@ -96,7 +97,7 @@ def run_late(config_path: str, context: dict | None = None, **_: object) -> None
 
     cfg = load_config(config_path)
     run = (context or {}).get("dag_run") or {}
-    day = (run.get("conf") or {}).get("day") or str(run.get("data_interval_start") or "unknown day")[:10]
+    day = (run.get("conf") or {}).get("day") or _interval_day(run, cfg.airflow.timezone)
     hours = cfg.policy.run_deadline_hours
     error = f"the run {run.get('dag_run_id', '?')} has not finished {hours:g} hour(s) after it was queued"
     payload = failure_message(cfg, "operator", "run past its deadline", day, error, {})
@@ -229,4 +230,6 @@ def _interval_day(context, timezone: str = "UTC") -> str:
     from watchkeeper_airflow.days import monitored_day
 
     start = context.get("data_interval_start")
+    if isinstance(start, str):  # a deadline callback's context is serialized: timestamps arrive as ISO text
+        start = datetime.fromisoformat(start)
     return monitored_day(None, start, None, timezone).isoformat() if start else "unknown day"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
@@ -58,6 +59,21 @@ def test_a_run_past_its_deadline_is_told_to_the_operator_once(tmp_path, monkeypa
     (msg,) = read_outbox(tmp_path / "outbox.jsonl")
     assert msg["destination"] == "ops"
     assert "has not finished 6 hour(s) after it was queued" in msg["payload"]["text"]
+
+
+def test_a_late_run_names_its_day_in_the_models_timezone(tmp_path, monkeypatch):
+    """Paris' 2025-03-04 starts at 23:00 UTC the day before: the operator's message names 2025-03-04."""
+    from watchkeeper_airflow.callbacks import run_late
+
+    monkeypatch.setenv("WATCHKEEPER_OUTBOX", str(tmp_path / "outbox.jsonl"))
+    path = write_config(tmp_path, run_deadline_hours=6)
+    data = yaml.safe_load(Path(path).read_text())
+    Path(path).write_text(yaml.safe_dump({**data, "airflow": {"timezone": "Europe/Paris"}}))
+    context = {"dag_run": {"dag_run_id": "scheduled__2025-03-04", "conf": {}, "data_interval_start": "2025-03-03T23:00:00+00:00"}}  # fmt: skip
+    run_late(config_path=path, context=context)
+    (msg,) = read_outbox(tmp_path / "outbox.jsonl")
+    assert msg["key"] == "tiny/run_late/2025-03-04/scheduled__2025-03-04/operator"
+    assert "2025-03-04" in msg["payload"]["text"]
 
 
 def test_the_deadline_is_on_the_dag_only_when_configured(models_dir, tmp_path):
