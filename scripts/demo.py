@@ -50,9 +50,9 @@ def alert_summary(cfg, storage: Storage) -> str:
 
     log = read_log(cfg, storage)
     sent = {e["message"]: e for e in log if e["status"] == "sent"}
-    # Retraining verdicts (`<day>/model/retrain`) and champion moves (`champion/...`) are not incident messages:
+    # Retraining verdicts and refusals (`<day>/model/retrain[-refused]`) and champion moves (`champion/...`) are not incident messages:
     # counted apart, so the incident messages compare with what the same routing sent before incidents existed.
-    retraining = [k for k in sent if k.endswith("/retrain") or k.startswith("champion/")]
+    retraining = [k for k in sent if "/model/retrain" in k or k.startswith("champion/")]
     messages = {k: e for k, e in sent.items() if k not in retraining}
     per_owner = dict(sorted(Counter(e["owner"] for e in messages.values()).items()))
     before = without_incidents(cfg.policy, load_days(cfg, storage))

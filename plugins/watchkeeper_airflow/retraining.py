@@ -76,16 +76,19 @@ def propose(config_path: str, day: str) -> str:
 
 
 def report_refusal(config_path: str, outcome: dict[str, Any]) -> str:
-    """A refusal is a result: the model owner hears of a quality refusal; waits are only logged."""
+    """A refusal is a result: the model owner hears of a quality refusal once, through the delivery log (a re-run
+    sends nothing; a Slack failure leaves it pending for the next delivery); waits are only logged."""
+    from watchkeeper.delivery import deliver_once
     from watchkeeper.retraining.run import refusal_payload
 
-    from watchkeeper_airflow.notify import deliver
+    from watchkeeper_airflow.notify import sender
 
     d = day_for(config_path, outcome["day"])
     payload = refusal_payload(d.cfg, outcome)
     if payload is None:
         return outcome["why"]
-    where = deliver(d.cfg.owners.model, f"{d.cfg.name}/{outcome['day']}/model/retrain-refused", payload)
+    key = f"{outcome['day']}/model/retrain-refused"
+    where = deliver_once(d.cfg, d.results, [key], "model", outcome["day"], payload, sender(d.cfg))
     return f"{outcome['why']} ({where})"
 
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from watchkeeper.alerts import read_outbox
 from watchkeeper.config import load_config
+from watchkeeper.delivery import read_log
 from watchkeeper.demo import generate_world
 from watchkeeper.demo.champions import champion
 from watchkeeper.retraining import registry
@@ -60,6 +61,8 @@ def test_refused_retraining_and_promotion_through_airflow(airflow_db, s3_stack, 
     assert outcome["status"] == "refused" and outcome["kind"] == "quality" and "income" in outcome["why"]
     messages = {m["key"]: m for m in read_outbox(tmp_path / "outbox.jsonl")}
     assert "income" in messages[f"credit_default/{dq}/model/retrain-refused"]["payload"]["text"]
+    logged = {e["key"]: e["status"] for e in read_log(cfg, storage)}
+    assert logged[f"{dq}/model/retrain-refused"] == "sent"  # in the delivery log: a re-run sends it no more
 
     _, v2 = registry.log_sklearn(cfg, uri, fitted, sample, "a challenger", {}, {}, registry.CHALLENGER)
     out = subprocess.run([*runner, "--promote", "credit_default", v2, "ana"], env=env, capture_output=True, text=True,
