@@ -87,7 +87,6 @@ def run_day_cmd(
     """
     from watchkeeper.config import ConfigError
     from watchkeeper.loading import InputError
-    from watchkeeper.outbox import write_outbox
     from watchkeeper.storage import StorageError, open_storages
 
     if timings:
@@ -107,12 +106,7 @@ def run_day_cmd(
         from watchkeeper.delivery import send_day
         from watchkeeper.history import replay_stored
 
-        def to_outbox(role: str, key: str, payload: dict) -> str:
-            return (
-                f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
-            )
-
-        send_day(cfg, results, replay_stored(cfg, results), day, to_outbox)
+        send_day(cfg, results, replay_stored(cfg, results), day, _outbox_sender(cfg, outbox))
 
     try:
         data, results = open_storages(cfg.storage.uri, cfg.storage.results_uri)
@@ -209,16 +203,17 @@ def replay_cmd(
 
 def _sender(cfg, outbox: str | None):
     """Where the CLI's messages go: the outbox file given, else each owner's destination as Airflow's tasks send."""
-    if outbox:
-        from watchkeeper.outbox import write_outbox
+    return _outbox_sender(cfg, outbox) if outbox else _notify().sender(cfg)
 
-        def to_outbox(role: str, key: str, payload: dict) -> str:
-            return (
-                f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
-            )
 
-        return to_outbox
-    return _notify().sender(cfg)
+def _outbox_sender(cfg, outbox: str):
+    """A sender writing each message to the outbox file, keyed `<model>/<key>`, to the owner's name."""
+    from watchkeeper.outbox import write_outbox
+
+    def to_outbox(role: str, key: str, payload: dict) -> str:
+        return f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
+
+    return to_outbox
 
 
 def _notify():
@@ -290,15 +285,14 @@ def preview_cmd(
         candidate = summarize(replay(policy, cfg.name, stored_days), start, end)
         candidate["alert_days"] = alert_days(policy, stored_days, start, end)
     if candidate_path:
-        from watchkeeper.rejudge import CannotPreview, config_changes, rejudged_signals
+        from watchkeeper.rejudge import REJUDGED, CannotPreview, config_changes, rejudged_signals
 
         other = _config(candidate_path)
         changes, refused = config_changes(cfg, other)
         if refused:
             raise click.ClickException(
                 f"cannot preview: the candidate changes {', '.join(refused)}, which cannot be re-judged from the "
-                "stored days (only drift.threshold, drift.features.<column>.threshold, drift.family_wise, "
-                "drift.persistence, performance.threshold and policy can)"
+                f"stored days (only {', '.join(p.replace('*', '<column>') for p in REJUDGED)} can)"
             )
         try:
             days, rejudged = rejudged_signals(cfg, other, storage, results, start, end)
@@ -614,13 +608,9 @@ _TELL_OWNER = (
 
 def _tell_owner(cfg: ModelConfig, uri: str, results: Storage, event: dict, outbox: str | None) -> str:
     """The champion move's message to the model owner, once (`retraining.announce`)."""
-    from watchkeeper.outbox import write_outbox
     from watchkeeper.retraining.announce import announce
 
-    def to_outbox(role: str, key: str, payload: dict) -> str:
-        return f"outbox:{write_outbox(f'{cfg.name}/{key}', cfg.owners.of(role).name, payload, Path(outbox))}"
-
-    return announce(cfg, uri, results, event, to_outbox if outbox else None)
+    return announce(cfg, uri, results, event, _outbox_sender(cfg, outbox) if outbox else None)
 
 
 @main.command("promote")
