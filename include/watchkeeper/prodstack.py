@@ -290,7 +290,7 @@ class ProdStack:
         self._spawn("dag-processor", [airflow, "dag-processor"], env)
         self._spawn("triggerer", [airflow, "triggerer"], env)
         # The worker imports the engine once; its task processes, forked from it, inherit it (plugins' worker.py).
-        self._spawn("worker", [sys.executable, "-m", "watchkeeper_airflow.worker", "celery", "worker", "--concurrency",
+        self._spawn("worker", [sys.executable, "-m", stackspec.WORKER_MODULE, "celery", "worker", "--concurrency",
                                str(self.worker_concurrency), "--without-gossip", "--without-mingle"], env)  # fmt: skip
         self._wait("scheduler", lambda: self.health().get("scheduler") == "healthy", timeout)
         self._wait("worker", lambda: _port_open(self.ports["worker_logs"]), timeout)

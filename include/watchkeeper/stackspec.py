@@ -38,6 +38,10 @@ DATA_BUCKET = "watchkeeper-demo"
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "celery worker")
 """Airflow's processes under CeleryExecutor; compose runs each as a service `airflow-<name>`."""
 
+WORKER_MODULE = "watchkeeper_airflow.worker"
+"""How the Celery worker starts (`python -m WORKER_MODULE celery worker`): it imports the engine's libraries once so
+every forked task process inherits them (plugins/watchkeeper_airflow/worker.py); native stack and compose alike."""
+
 APT_PACKAGES = {"postgres": "postgresql", "redis-server": "redis-server"}
 """Server binary → the Debian/Ubuntu package that provides it."""
 

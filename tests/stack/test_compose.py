@@ -102,6 +102,7 @@ def test_healthchecks(service):
 def test_every_airflow_component_runs_and_workers_wait_for_the_api():
     for name in stackspec.AIRFLOW_SERVICES:
         key = "airflow-" + {"api-server": "apiserver", "celery worker": "worker"}.get(name, name)
-        assert SERVICES[key]["command"] == name
+        expected = f"python -m {stackspec.WORKER_MODULE} {name}" if name == "celery worker" else name
+        assert SERVICES[key]["command"] == expected
     deps = SERVICES["airflow-worker"]["depends_on"]
     assert deps["airflow-apiserver"] == {"condition": "service_healthy"}
