@@ -4,6 +4,8 @@
 results are keyed by (model, day), so a second backfill of the same stretch replaces them rather than adding to
 them. `on_day` receives every finished day (for a progress bar). `airflow` creates the backfill with Airflow's own
 command (`airflow backfill create --reprocess-behavior completed`) and polls the DAG's runs until they are done.
+`run_one_airflow_run` triggers the model's backfill DAG (`watchkeeper_backfill_<model>`: the stretch in one task,
+as `run_local` does it) and waits for that one run.
 """
 
 from __future__ import annotations
@@ -86,10 +88,8 @@ def airflow_runs(cfg: ModelConfig, start: date, end: date) -> dict[str, str]:
         ["airflow", "dags", "list-runs", f"watchkeeper_{cfg.name}", "-o", "json"],
         capture_output=True, text=True, check=True, env=_quiet(),
     )  # fmt: skip
-    # Airflow's CLI may print log lines on stdout before the JSON document: read the document, one line.
-    document = next((line for line in reversed(out.stdout.splitlines()) if line.startswith("[")), "[]")
     runs = {}
-    for run in json.loads(document):
+    for run in _json_lines(out.stdout):
         day = (run.get("logical_date") or "")[:10]
         if day and start.isoformat() <= day <= end.isoformat():
             runs[day] = run.get("state", "")
@@ -136,3 +136,41 @@ def run_airflow(
         if wanted <= {d for d, state in runs.items() if state in ("success", "failed")}:
             return runs
         time.sleep(poll_seconds)
+
+
+def _json_lines(stdout: str) -> list[dict]:
+    """The JSON document of an Airflow CLI `-o json` command, which may print log lines before it."""
+    document = next((line for line in reversed(stdout.splitlines()) if line.startswith("[")), "[]")
+    return json.loads(document)
+
+
+def run_one_airflow_run(
+    cfg: ModelConfig,
+    start: date,
+    end: date,
+    poll_seconds: float = 10,
+    env: dict[str, str] | None = None,
+    timeout: float = 24 * 3600,
+) -> tuple[str, str]:
+    """Trigger `watchkeeper_backfill_<model>` for the stretch and wait for that run; (run id, final state).
+
+    The DAG is unpaused first: a run of a paused DAG would sit queued, silently."""
+    dag_id = f"watchkeeper_backfill_{cfg.name}"
+    airflow = airflow_command(cfg, start, end)[0]
+    subprocess.run([airflow, "dags", "unpause", dag_id], capture_output=True, env=_quiet(env))
+    conf = json.dumps({"start": start.isoformat(), "end": end.isoformat()})
+    out = subprocess.run([airflow, "dags", "trigger", dag_id, "--conf", conf, "-o", "json"],
+                         capture_output=True, text=True, env=_quiet(env))  # fmt: skip
+    triggered = _json_lines(out.stdout) if out.returncode == 0 else []
+    if not triggered:
+        raise RuntimeError(f"airflow dags trigger {dag_id} failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    run_id = triggered[0]["dag_run_id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run([airflow, "dags", "list-runs", dag_id, "-o", "json"],
+                             capture_output=True, text=True, env=_quiet(env))  # fmt: skip
+        state = next((r.get("state") for r in _json_lines(out.stdout) if r.get("run_id") == run_id), None)
+        if state in ("success", "failed"):
+            return run_id, state
+        time.sleep(poll_seconds)
+    raise RuntimeError(f"{dag_id} run {run_id} not finished within {timeout:.0f} s")

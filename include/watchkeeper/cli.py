@@ -372,13 +372,21 @@ def test_alert_cmd(config_path: str) -> None:
 @click.option("--end", required=True, callback=_day, help="Last day, YYYY-MM-DD (included).")
 @click.option("--local", is_flag=True, help="Run the days here, in order, in this one process.")
 @click.option(
+    "--one-run",
+    is_flag=True,
+    help="In Airflow, as one run of watchkeeper_backfill_<model> (the stretch in one task: a year in minutes).",
+)
+@click.option(
     "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, help="MLflow tracking URI (optional)."
 )
-def backfill_cmd(config_path: str, start: date, end: date, local: bool, tracking_uri: str | None) -> None:
+def backfill_cmd(
+    config_path: str, start: date, end: date, local: bool, one_run: bool, tracking_uri: str | None
+) -> None:
     """Monitor every day from START to END again; each day's stored results and MLflow run are replaced.
 
     Without --local the backfill is created in Airflow (the model's DAG, completed runs reprocessed, at most
-    `airflow.max_active_runs` at once) and watched until it is done.
+    `airflow.max_active_runs` at once) and watched until it is done; with --one-run, Airflow runs the whole
+    stretch as one run of the model's backfill DAG.
     """
     from watchkeeper import backfill
     from watchkeeper.storage import open_storages
@@ -386,7 +394,18 @@ def backfill_cmd(config_path: str, start: date, end: date, local: bool, tracking
     cfg = _config(config_path)
     if end < start:
         raise click.BadParameter("--end is before --start")
+    if local and one_run:
+        raise click.BadParameter("--local and --one-run exclude each other")
     total = (end - start).days + 1
+    if one_run:
+        try:
+            run_id, state = backfill.run_one_airflow_run(cfg, start, end)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{cfg.name}: {total} days in watchkeeper_backfill_{cfg.name} run {run_id}: {state}")
+        if state != "success":
+            sys.exit(1)
+        return
     if not local:
         seen: dict[str, str] = {}
 

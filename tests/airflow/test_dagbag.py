@@ -24,7 +24,9 @@ def test_each_model_yaml_gives_a_dag_and_a_broken_one_only_breaks_itself(models_
     )
     b = bag()
     assert b.import_errors == {}
-    assert set(b.dags) == {"watchkeeper_good", "watchkeeper_broken", "watchkeeper_promote"}
+    assert set(b.dags) == {
+        "watchkeeper_good", "watchkeeper_broken", "watchkeeper_promote", "watchkeeper_backfill_good"
+    }  # fmt: skip
     broken = b.dags["watchkeeper_broken"]
     assert "config-error" in broken.tags and "task: Input should be" in broken.doc_md
     assert [t.task_id for t in broken.tasks] == ["config_error"]
@@ -77,7 +79,8 @@ def test_shipped_model_configs_give_dags_without_io_at_parse(monkeypatch):
     assert b.import_errors == {}
     stems = [p.stem for p in ROOT_MODELS.glob("*.yaml")]
     retrain = {f"watchkeeper_retrain_{s}" for s in stems}  # the shipped models all name a registered model
-    assert set(b.dags) == {f"watchkeeper_{s}" for s in stems} | retrain | {"watchkeeper_promote"}
+    backfill = {f"watchkeeper_backfill_{s}" for s in stems}
+    assert set(b.dags) == {f"watchkeeper_{s}" for s in stems} | retrain | backfill | {"watchkeeper_promote"}
 
 
 def test_scheduled_runs_cover_the_previous_day():
