@@ -68,15 +68,18 @@ def _quiet(env: dict[str, str] | None = None) -> dict[str, str]:
     return {**(os.environ if env is None else env), "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
 
 
+def _airflow() -> str:
+    """The project's Airflow CLI, even when its virtualenv is not on PATH."""
+    beside = Path(sys.executable).with_name("airflow")
+    return str(beside) if beside.exists() else "airflow"
+
+
 def airflow_command(cfg: ModelConfig, start: date, end: date, reprocess: str = "completed") -> list[str]:
     """`airflow backfill create` for the model's DAG; with `completed`, finished runs are reprocessed (results
     replace, keyed by day). Its concurrency comes from the YAML (`airflow.max_active_runs`): Airflow takes a
     backfill's concurrency from the backfill itself, not from the DAG's `max_active_runs`."""
-    beside = Path(sys.executable).with_name(
-        "airflow"
-    )  # the project's Airflow, even when its venv is not on PATH
     return [
-        str(beside) if beside.exists() else "airflow", "backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}",
+        _airflow(), "backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}",
         "--from-date", start.isoformat(), "--to-date", end.isoformat(),
         "--max-active-runs", str(cfg.airflow.max_active_runs), "--reprocess-behavior", reprocess,
     ]  # fmt: skip
@@ -85,7 +88,7 @@ def airflow_command(cfg: ModelConfig, start: date, end: date, reprocess: str = "
 def airflow_runs(cfg: ModelConfig, start: date, end: date) -> dict[str, str]:
     """State of the DAG's runs whose logical date falls in the stretch, by day."""
     out = subprocess.run(
-        ["airflow", "dags", "list-runs", f"watchkeeper_{cfg.name}", "-o", "json"],
+        [_airflow(), "dags", "list-runs", f"watchkeeper_{cfg.name}", "-o", "json"],
         capture_output=True, text=True, check=True, env=_quiet(),
     )  # fmt: skip
     runs = {}
@@ -156,7 +159,7 @@ def run_one_airflow_run(
 
     The DAG is unpaused first: a run of a paused DAG would sit queued, silently."""
     dag_id = f"watchkeeper_backfill_{cfg.name}"
-    airflow = airflow_command(cfg, start, end)[0]
+    airflow = _airflow()
     subprocess.run([airflow, "dags", "unpause", dag_id], capture_output=True, env=_quiet(env))
     conf = json.dumps({"start": start.isoformat(), "end": end.isoformat()})
     out = subprocess.run([airflow, "dags", "trigger", dag_id, "--conf", conf, "-o", "json"],
