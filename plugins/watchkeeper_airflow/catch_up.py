@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import date
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def monitor_range(config_path: str, start: str, end: str, send: bool = True) -> 
     if last < first:
         raise ValueError(f"end {end} is before start {start}")
     data, results = storages_for(cfg)
+    cpu = time.process_time()
 
     def progress(outcome: backfill.DayOutcome) -> None:
         log.info("%s %s: %s %s", cfg.name, outcome.day, outcome.status, outcome.message)
@@ -47,6 +49,7 @@ def monitor_range(config_path: str, start: str, end: str, send: bool = True) -> 
         "alert_days": sum(o.status == "alert" for o in outcomes),
         "failed_days": failed,
         "messages": sum(s != "already sent" for s in sent),  # delivered now (or kept pending), not skipped
+        "cpu_s": round(time.process_time() - cpu, 1),  # this task's CPU (its threads included)
     }
     log.info("%s %s..%s: %s", cfg.name, start, end, summary)
     return summary

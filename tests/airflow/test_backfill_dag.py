@@ -72,7 +72,7 @@ def test_a_stretch_of_days_in_one_airflow_task(airflow_db, models_dir, s3_stack,
 
     summary = backfill()
     assert summary["days"] == 5 and summary["failed_days"] == [MISSING], summary
-    assert summary["alert_days"] >= 1 and summary["messages"] >= 1, summary
+    assert summary["alert_days"] >= 1 and summary["messages"] >= 1 and summary["cpu_s"] > 0, summary
     for day in ("2026-01-10", "2026-01-11", DQ, "2026-01-13"):
         result = json.loads(storage.read_bytes(f"watchkeeper/credit_default/days/{day}/result.json"))
         assert result["day"] == day
