@@ -103,29 +103,46 @@ def pr_auc(y, p, s):
     return skm.average_precision_score(y, s)
 
 
+def _ratio(top: int, bottom: int) -> float:
+    return top / bottom if bottom else np.nan  # as scikit-learn's zero_division=np.nan
+
+
+def _confusion(y: np.ndarray, p: np.ndarray) -> tuple[int, int, int, int]:
+    """(tp, fp, fn, tn) of 0/1 arrays: one `bincount`, where scikit-learn's scorers re-validate and re-label the
+    arrays on each call (the profile build scores each metric on every reference chunk and sample)."""
+    tn, fp, fn, tp = np.bincount(
+        2 * np.asarray(y, dtype=np.int64) + np.asarray(p, dtype=np.int64), minlength=4
+    )
+    return int(tp), int(fp), int(fn), int(tn)
+
+
 @register("f1", BC, True)
 def f1(y, p, s):
-    return skm.f1_score(y, p, zero_division=np.nan)
+    tp, fp, fn, _ = _confusion(y, p)
+    return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
 @register("precision", BC, True)
 def precision(y, p, s):
-    return skm.precision_score(y, p, zero_division=np.nan)
+    tp, fp, _, _ = _confusion(y, p)
+    return _ratio(tp, tp + fp)
 
 
 @register("recall", BC, True)
 def recall(y, p, s):
-    return skm.recall_score(y, p, zero_division=np.nan)
+    tp, _, fn, _ = _confusion(y, p)
+    return _ratio(tp, tp + fn)
 
 
 @register("specificity", BC, True)
 def specificity(y, p, s):
-    return skm.recall_score(1 - y, 1 - p, zero_division=np.nan)
+    _, fp, _, tn = _confusion(y, p)
+    return _ratio(tn, tn + fp)
 
 
 @register("accuracy", BC, True)
 def accuracy(y, p, s):
-    return skm.accuracy_score(y, p)
+    return float(np.mean(np.asarray(y) == np.asarray(p))) if len(y) else np.nan
 
 
 @register("log_loss", BC, False, needs_score=True)
