@@ -132,11 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "day")
     args = p.parse_args(argv)
     report = {"machine": machine(), "runs": []}
-    kept = []
-    if args.merge and args.out.with_suffix(".json").exists():
-        kept = json.loads(args.out.with_suffix(".json").read_text())["runs"]
     wanted = {(r, i, w) for r in args.rows for i in args.ids for w in args.windows}
-    kept = [r for r in kept if (r["rows"], r["ids"], r["window"]) not in wanted]
+    kept = kept_runs(args.out.with_suffix(".json"), wanted) if args.merge else []
     report["runs"] = list(kept)
     if kept:
         report["merged"] = True
@@ -159,6 +156,14 @@ def main(argv: list[str] | None = None) -> dict:
     report["machine"]["load_average_at_end"] = os.getloadavg()
     write(report, args.out)
     return report
+
+
+def kept_runs(path: Path, wanted: set[tuple[int, str, int]]) -> list[dict]:
+    """The runs already in the results file at `path` that are not among the (rows, ids, window) to measure."""
+    if not path.exists():
+        return []
+    runs = json.loads(path.read_text())["runs"]
+    return [r for r in runs if (r["rows"], r["ids"], r["window"]) not in wanted]
 
 
 def write(report: dict, out: Path) -> None:
