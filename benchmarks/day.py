@@ -106,6 +106,16 @@ def peers(work: Path, config: Path, day: str, window: int) -> dict:
     return out
 
 
+def commit() -> str | None:
+    """The checkout's commit (marked `+changes` when files differ from it), so a merged table says what it ran."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        return None
+    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "include"], capture_output=True).returncode
+    return head.stdout.strip() + ("+changes" if dirty else "")
+
+
 def machine() -> dict:
     return {
         "python": platform.python_version(),
@@ -137,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
     report["runs"] = list(kept)
     if kept:
         report["merged"] = True
+    if args.merge and kept_notes(args.out.with_suffix(".json")):
+        report["notes"] = kept_notes(args.out.with_suffix(".json"))
     for rows in args.rows:
         for ids in args.ids:
             for window in args.windows:
@@ -150,12 +162,18 @@ def main(argv: list[str] | None = None) -> dict:
                     entry["peers"] = peers(work, config, world["day"], window)
                 entry["load_average"].append(os.getloadavg()[0])
                 entry["measured"] = time.strftime("%Y-%m-%d %H:%M")
+                entry["commit"] = commit()
                 report["runs"].append(entry)
                 print(json.dumps(entry), flush=True)
                 write(report, args.out)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     write(report, args.out)
     return report
+
+
+def kept_notes(path: Path) -> list[str]:
+    """Notes written into the results file by hand (what a merged run differs in), kept by `--merge`."""
+    return json.loads(path.read_text()).get("notes", []) if path.exists() else []
 
 
 def kept_runs(path: Path, wanted: set[tuple[int, str, int]]) -> list[dict]:
@@ -223,6 +241,10 @@ def markdown(report: dict) -> str:
         st = r["watchkeeper"]["stages"]
         cells = [f"{st[s]['cpu']:.2f}" if s in st else "–" for s in STAGES]
         lines.append(f"| {r['rows']:,} | {r['ids']} | {r['window'] or 'none'} | " + " | ".join(cells) + " |")
+    commits = sorted({r["commit"] for r in report["runs"] if r.get("commit")})
+    if commits:
+        lines += ["", f"Measured at commit(s) {', '.join(commits)}."]
+    lines += [f"\n{note}" for note in report.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 
