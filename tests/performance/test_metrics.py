@@ -108,3 +108,14 @@ def test_counting_metrics_match_sklearn_on_degenerate_days(name, y, p):
     expected = float(scorer(y, p, zero_division=np.nan))
     got = compute(get_metric(name, "binary_classification"), y, p, None)
     assert got is None if np.isnan(expected) else got == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_roc_auc_with_tied_scores_matches_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 5000)
+    s = np.round(
+        np.clip(y * 0.2 + rng.random(5000), 0, 1), 2
+    )  # two decimals: many ties, within and across classes
+    got = compute(get_metric("roc_auc", "binary_classification"), y, (s > 0.5).astype(int), s)
+    assert got == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)

@@ -95,7 +95,20 @@ BC = "binary_classification"
 
 @register("roc_auc", BC, True, needs_score=True)
 def roc_auc(y, p, s):
-    return skm.roc_auc_score(y, s)
+    """The area under the ROC curve as scikit-learn's trapezoids give it (ties count half), from one sort: the
+    share of (positive, negative) pairs the score orders right. A labelled day of 1M rows is scored for each
+    prediction day of the label window, where scikit-learn's validation and curve building doubled the cost."""
+    y, s = np.asarray(y), np.asarray(s, dtype=float)
+    if not np.isfinite(s).all() or not np.isin(y, (0, 1)).all():
+        return skm.roc_auc_score(y, s)  # its error for NaN scores, its handling of other labels
+    order = np.argsort(s, kind="stable")
+    ranked, truth = s[order], y[order].astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # groups of tied scores
+    positives = np.add.reduceat(truth, starts)
+    negatives = np.diff(np.r_[starts, len(truth)]) - positives
+    below = np.cumsum(negatives) - negatives  # negatives scored lower than each group
+    pairs = positives.sum() * negatives.sum()
+    return float(np.sum(positives * (below + negatives / 2)) / pairs) if pairs else np.nan
 
 
 @register("pr_auc", BC, True, needs_score=True)
