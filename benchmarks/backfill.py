@@ -95,7 +95,7 @@ def markdown(r: dict) -> str:
     m, b = r["machine"], r["backfill"]
     return "\n".join(
         [
-            "# Year backfill benchmark (`benchmarks/backfill.py`)",
+            f"# Backfill benchmark (`benchmarks/backfill.py --days {r['days']}`)",
             "",
             f"Python {m['python']}, {m['cpus']} cores shared with other jobs, {m['date']} (load average "
             f"{r['load_average'][0]:.0f} before, {r['load_average'][1]:.0f} after; wall time grows with the load, "
