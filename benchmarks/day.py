@@ -1,18 +1,22 @@
 """Whole-day benchmark: `watchkeeper run-day` end to end as a user runs it, beside the peer stack doing the same day.
 
-    uv run --frozen python benchmarks/day.py --rows 100000 1000000 5000000 --ids str int --windows 0 30 90
+    uv run --frozen python benchmarks/day.py --rows 100000 1000000 5000000 --ids str int --windows 0 30 90 \
+        --peers-up-to 1000000
+
 
 For each (rows, id type, label window) it writes (`benchmarks/day_data.py`) a 100k-row labelled reference, the day
 (30 columns: 20 numeric, 10 categorical, plus id, score and predicted class) and, with a window, the window's earlier
-days and a label file per day holding 1/window of each earlier day's labels. Watchkeeper runs first once untimed
-(reference profile built and cached, the window's labels steps caught up, as on any day after the first), then
-timed: a fresh `python -m watchkeeper run-day` process with MLflow logging to a local SQLite store and
+days and a label file per day holding 1/window of each earlier day's labels. Watchkeeper runs first once on a cold
+store (the reference profile built and cached, the window's labels steps caught up; its `profile` stage is the cold
+profile build's CPU, reading the reference included), then, as on any day after the first, timed: a fresh `python -m watchkeeper run-day` process with MLflow logging to a local SQLite store and
 `--timings` (CPU and wall per stage, imports in `startup`). Each timing is the whole process: interpreter start,
 imports, reading from local disk, the work, writing results. Threads: Watchkeeper's drift uses its default pool
 (`drift.threads`), pyarrow its own; the peers run as they come. The peer stack, each in a fresh process of its own
 virtualenv (`benchmarks/setup_peers.sh`): GX on pandas with Watchkeeper's suite, Evidently's DataDriftPreset, NannyML's
 univariate drift + CBPE + realized performance of the prediction days that got labels today (today's label file
-merged with each window day's predictions). Results go to `benchmarks/results/day.{md,json}`.
+merged with each window day's predictions). Results go to `benchmarks/results/day.{md,json}`; `--merge` keeps the
+runs already there that this invocation does not repeat (each run records the load average it saw), so a grid too
+long for one sitting can be measured in pieces into one file.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -57,11 +62,14 @@ def run(cmd: list[str], env: dict | None = None, timeout: float = 7200) -> tuple
 def watchkeeper(work: Path, config: Path, day: str) -> dict:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work}/mlflow.db"}
     cmd = [sys.executable, "-m", "watchkeeper", "run-day", "--config", str(config), "--day", day]
-    run(cmd, env)  # untimed: the profile cached and the window's labels steps caught up
+    shutil.rmtree(work / "results", ignore_errors=True)  # a cold store: no cached profile from an earlier run
+    cold = work / "timings-cold.json"
+    run([*cmd, "--timings", str(cold)], env)  # the profile built and cached, the window's labels caught up
+    profile = json.loads(cold.read_text())["stages"].get("profile", {"cpu": None, "wall": None})
     timings = work / "timings.json"
     usage, _ = run([*cmd, "--timings", str(timings)], env)
     doc = json.loads(timings.read_text())
-    return {**usage, "stages": doc["stages"], "peak_rss_mb": doc["peak_rss_mb"]}
+    return {**usage, "stages": doc["stages"], "peak_rss_mb": doc["peak_rss_mb"], "cold_profile": profile}
 
 
 def peers(work: Path, config: Path, day: str, window: int) -> dict:
@@ -98,6 +106,16 @@ def peers(work: Path, config: Path, day: str, window: int) -> dict:
     return out
 
 
+def commit() -> str | None:
+    """The checkout's commit (marked `+changes` when files differ from it), so a merged table says what it ran."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        return None
+    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "include"], capture_output=True).returncode
+    return head.stdout.strip() + ("+changes" if dirty else "")
+
+
 def machine() -> dict:
     return {
         "python": platform.python_version(),
@@ -114,10 +132,23 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--windows", type=int, nargs="+", default=[0, 30])
     p.add_argument("--reference-rows", type=int, default=100_000)
     p.add_argument("--no-peers", action="store_true")
+    p.add_argument(
+        "--peers-up-to", type=int, default=None, help="run the peers only on days of at most this many rows"
+    )
+    p.add_argument(
+        "--merge", action="store_true", help="keep the runs already in --out that this one does not repeat"
+    )
     p.add_argument("--work", type=Path, default=ROOT / ".bench" / "day")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "day")
     args = p.parse_args(argv)
     report = {"machine": machine(), "runs": []}
+    wanted = {(r, i, w) for r in args.rows for i in args.ids for w in args.windows}
+    kept = kept_runs(args.out.with_suffix(".json"), wanted) if args.merge else []
+    report["runs"] = list(kept)
+    if kept:
+        report["merged"] = True
+    if args.merge and kept_notes(args.out.with_suffix(".json")):
+        report["notes"] = kept_notes(args.out.with_suffix(".json"))
     for rows in args.rows:
         for ids in args.ids:
             for window in args.windows:
@@ -125,49 +156,83 @@ def main(argv: list[str] | None = None) -> dict:
                 world = write_world(work, rows, args.reference_rows, ids, max(window, 1), window)
                 config = write_config(work, "bench_day", max(window, 1))
                 entry = {"rows": rows, "ids": ids, "window": window, "day": world["day"]}
+                entry["load_average"] = [os.getloadavg()[0]]
                 entry["watchkeeper"] = watchkeeper(work, config, world["day"])
-                if not args.no_peers:
+                if not args.no_peers and (args.peers_up_to is None or rows <= args.peers_up_to):
                     entry["peers"] = peers(work, config, world["day"], window)
+                entry["load_average"].append(os.getloadavg()[0])
+                entry["measured"] = time.strftime("%Y-%m-%d %H:%M")
+                entry["commit"] = commit()
                 report["runs"].append(entry)
                 print(json.dumps(entry), flush=True)
-                args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+                write(report, args.out)
     report["machine"]["load_average_at_end"] = os.getloadavg()
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    args.out.with_suffix(".md").write_text(markdown(report))
+    write(report, args.out)
     return report
+
+
+def kept_notes(path: Path) -> list[str]:
+    """Notes written into the results file by hand (what a merged run differs in), kept by `--merge`."""
+    return json.loads(path.read_text()).get("notes", []) if path.exists() else []
+
+
+def kept_runs(path: Path, wanted: set[tuple[int, str, int]]) -> list[dict]:
+    """The runs already in the results file at `path` that are not among the (rows, ids, window) to measure."""
+    if not path.exists():
+        return []
+    runs = json.loads(path.read_text())["runs"]
+    return [r for r in runs if (r["rows"], r["ids"], r["window"]) not in wanted]
+
+
+def write(report: dict, out: Path) -> None:
+    order = {"str": 0, "int": 1}
+    report["runs"].sort(key=lambda r: (r["rows"], order.get(r["ids"], 2), r["window"]))
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    out.with_suffix(".md").write_text(markdown(report))
 
 
 STAGES = ["startup", "load", "quality", "profile", "labels", "drift", "performance", "finish"]
 
 
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
+    dates = sorted({r.get("measured", m["date"]) for r in report["runs"]})
+    when = f"{dates[0]} to {dates[-1]}" if len(dates) > 1 else dates[0]
+    if report.get("merged"):
+        when += ", rows merged from separate invocations (`--merge`)"
     lines = [
         "# Whole-day benchmark (`benchmarks/day.py`)",
         "",
-        f"Python {m['python']}, {m['cpus']} cores shared with other jobs (load average {m['load_average_at_start'][0]:.0f} "
-        f"at start, {m.get('load_average_at_end', [float('nan')])[0]:.0f} at end): wall times are inflated by the load, CPU seconds are the "
-        "comparable figure. Each figure is one fresh process, imports included.",
+        f"Python {m['python']}, {m['cpus']} cores shared with other jobs; measured {when}. Wall times are inflated by "
+        "the load (its 1-minute average before and after each run is given); CPU seconds are the comparable figure, "
+        "though they too grow on a busy machine. Each figure is one fresh process, imports included; "
+        '"excl. startup" leaves out interpreter start and imports.',
         "",
-        "| rows | ids | label window | Watchkeeper CPU s | of which startup | wall s | peak RSS MB | "
-        "GX on pandas CPU s | Evidently CPU s | NannyML CPU s | peers total CPU s | peers / Watchkeeper |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| rows | ids | label window | Watchkeeper CPU s | excl. startup | wall s | peak RSS MB | "
+        "GX on pandas CPU s | Evidently CPU s | NannyML CPU s | peers total CPU s | peers / Watchkeeper | "
+        "cold profile build CPU s | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["runs"]:
         wk = r["watchkeeper"]
         peers = r.get("peers", {})
         cpu = [peers.get(t, {}).get("cpu") for t in ("gx", "evidently", "nannyml")]
         total = sum(c for c in cpu if c is not None) if any(c is not None for c in cpu) else None
-        fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
         ratio = f"{total / wk['cpu']:.1f}×" if total else "–"
+        load = "–".join(f"{v:.0f}" for v in r.get("load_average", [])) or "–"
         lines.append(
             f"| {r['rows']:,} | {r['ids']} | {r['window'] or 'none'} | {wk['cpu']:.1f} | "
-            f"{wk['stages']['startup']['cpu']:.1f} | {wk['wall']:.0f} | {wk['peak_rss_mb']:.0f} | "
-            f"{fmt(cpu[0])} | {fmt(cpu[1])} | {fmt(cpu[2])} | {fmt(total)} | {ratio} |"
+            f"{wk['cpu'] - wk['stages']['startup']['cpu']:.1f} | {wk['wall']:.0f} | {wk['peak_rss_mb']:.0f} | "
+            f"{_fmt(cpu[0])} | {_fmt(cpu[1])} | {_fmt(cpu[2])} | {_fmt(total)} | {ratio} | "
+            f"{_fmt(wk.get('cold_profile', {}).get('cpu'))} | {load} |"
         )
     lines += [
         "",
-        "CPU seconds per Watchkeeper stage:",
+        "CPU seconds per Watchkeeper stage (the timed day, profile already cached):",
         "",
         "| rows | ids | window | " + " | ".join(STAGES) + " |",
     ]
@@ -176,6 +241,10 @@ def markdown(report: dict) -> str:
         st = r["watchkeeper"]["stages"]
         cells = [f"{st[s]['cpu']:.2f}" if s in st else "–" for s in STAGES]
         lines.append(f"| {r['rows']:,} | {r['ids']} | {r['window'] or 'none'} | " + " | ".join(cells) + " |")
+    commits = sorted({r["commit"] for r in report["runs"] if r.get("commit")})
+    if commits:
+        lines += ["", f"Measured at commit(s) {', '.join(commits)}."]
+    lines += [f"\n{note}" for note in report.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 

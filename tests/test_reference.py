@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from watchkeeper.drift.methods import summarize
 from watchkeeper.reference import _ColumnSampler
 
@@ -23,3 +24,21 @@ def test_sampler_splits_equal_fresh_summaries_with_nulls_and_ties():
         else:
             assert rest == expected_rest and cur == expected_cur
             assert (n_rest, n_cur) == (sum(expected_rest.values()), sum(expected_cur.values()))
+
+
+@pytest.mark.parametrize(
+    "series,label",
+    [
+        (pd.Series([1, 0, 1]), 1),
+        (pd.Series([1, 0, 1]), "1"),
+        (pd.Series([1, 0, 1]), "01"),
+        (pd.Series([1, 0, None], dtype="Int64"), 1),
+        (pd.Series([True, False]), True),
+        (pd.Series(["yes", "no"]), "yes"),
+        (pd.Series([1.0, 0.0]), 1),
+    ],
+)
+def test_positive_label_matches_as_its_text_does(series, label):
+    from watchkeeper.reference import is_label
+
+    assert is_label(series, label).tolist() == (series.astype(str) == str(label)).tolist()

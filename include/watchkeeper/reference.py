@@ -85,13 +85,26 @@ def chunks(cfg: ModelConfig, ref: pd.DataFrame) -> list[pd.DataFrame]:
     return [ref.iloc[i : i + size] for i in range(0, len(ref) - size + 1, size)]
 
 
+def is_label(series: pd.Series, label: object) -> np.ndarray:
+    """`series.astype(str) == str(label)` as booleans, without writing an integer column out as strings."""
+    text = str(label)
+    if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        try:
+            number = int(text)
+        except ValueError:
+            number = None
+        if number is not None and str(number) == text:
+            return (series == number).fillna(False).to_numpy(dtype=bool)
+    return (series.astype(str) == text).to_numpy(dtype=bool)
+
+
 def labels_of(cfg: ModelConfig, frame: pd.DataFrame) -> np.ndarray:
     """Target as 0/1 for classifiers (positive label → 1), as float for regressors."""
     y = frame[cfg.columns.target]
     if cfg.columns.label_values:
         y = y.astype(str).map(cfg.columns.label_values)
     if cfg.task == "binary_classification":
-        return (y.astype(str) == str(cfg.columns.positive_label)).to_numpy(dtype=int)
+        return is_label(y, cfg.columns.positive_label).astype(int)
     return pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
 
 
@@ -102,7 +115,7 @@ def predictions_of(cfg: ModelConfig, frame: pd.DataFrame) -> tuple[np.ndarray, n
         score = pd.to_numeric(frame[cols.score], errors="coerce").to_numpy(dtype=float)
     if cfg.task == "binary_classification":
         if cols.prediction in frame:
-            pred = (frame[cols.prediction].astype(str) == str(cols.positive_label)).to_numpy(dtype=int)
+            pred = is_label(frame[cols.prediction], cols.positive_label).astype(int)
         else:
             pred = (score >= cfg.performance.decision_threshold).astype(int)
         return pred, score

@@ -1,23 +1,26 @@
-"""Smoke test of the whole-day benchmark at tiny size: run-day end to end with and without a label window, stage
-timings recorded and tabled. Never asserts timings."""
+"""Smoke test of the whole-day benchmark at tiny size: run-day end to end with a label window, the cold profile
+build and every stage timed, the results tabled and mergeable. Never asserts timings."""
 
 import json
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.long]
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_day_benchmark_runs_with_and_without_a_label_window(tmp_path, benchmark_script):
+def test_day_benchmark_runs_a_day_with_a_label_window(tmp_path, benchmark_script):
     bench = benchmark_script("day")
-    argv = ["--rows", "3000", "--reference-rows", "6000", "--windows", "0", "2", "--no-peers"]
+    argv = ["--rows", "2000", "--reference-rows", "4000", "--windows", "2", "--no-peers"]
     report = bench.main([*argv, "--work", str(tmp_path / "work"), "--out", str(tmp_path / "day")])
-    assert [(r["rows"], r["window"]) for r in report["runs"]] == [(3000, 0), (3000, 2)]
-    for run in report["runs"]:
-        stages = run["watchkeeper"]["stages"]
-        assert {"startup", "load", "quality", "drift", "performance", "finish"} <= set(stages)
-        assert run["watchkeeper"]["cpu"] > 0 and run["watchkeeper"]["peak_rss_mb"] > 0
-    assert "labels" in report["runs"][1]["watchkeeper"]["stages"]
-    assert json.loads((tmp_path / "day.json").read_text())["runs"][0]["rows"] == 3000
-    assert "| 3,000 | str | 2 |" in (tmp_path / "day.md").read_text()
+    assert [(r["rows"], r["ids"], r["window"]) for r in report["runs"]] == [(2000, "str", 2)]
+    wk = report["runs"][0]["watchkeeper"]
+    assert {"startup", "load", "quality", "labels", "drift", "performance", "finish"} <= set(wk["stages"])
+    assert wk["cpu"] > 0 and wk["peak_rss_mb"] > 0 and wk["cold_profile"]["cpu"] > 0
+    assert "peers" not in report["runs"][0]
+    stored = json.loads((tmp_path / "day.json").read_text())
+    assert stored["runs"] == report["runs"]
+    table = (tmp_path / "day.md").read_text()
+    assert "| 2,000 | str | 2 |" in table and "cold profile build CPU s" in table
+    # --merge keeps a stored run unless this invocation measures the same (rows, ids, window)
+    assert bench.kept_runs(tmp_path / "day.json", {(2000, "str", 2)}) == []
+    assert bench.kept_runs(tmp_path / "day.json", {(2000, "int", 2)}) == stored["runs"]

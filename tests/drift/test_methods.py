@@ -150,3 +150,15 @@ def test_summary_statistics_measure_the_change_in_reference_standard_deviations(
         abs(np.median(cur) - np.median(ref)) / scale
     )
     assert get_method("mean", "numeric").compare(ref, ref) == 0.0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1, 0, 1, 1], [1.0, 0.0, 1.0], [0.5, 1.0, 0.5], [True, False, True], ["b", "a", "b"], [3, 1, 3, 2, 1]],
+)
+def test_category_counts_of_numbers_name_them_as_strings_do(values):
+    """Counting numbers before naming them gives the counts (and order) of naming every row first."""
+    from watchkeeper.drift.methods import category_labels, counts_of, summarize
+
+    values = np.array(values)
+    assert list(summarize(values, "categorical").items()) == list(counts_of(category_labels(values)).items())

@@ -88,3 +88,34 @@ def test_ece_is_zero_when_calibrated_and_large_when_not():
     ece = get_metric("ece", "binary_classification")
     assert compute(ece, y, (s >= 0.5).astype(int), s) < 0.01
     assert compute(ece, y, (s >= 0.5).astype(int), s**4) > 0.15
+
+
+@pytest.mark.parametrize("name", ["f1", "precision", "recall", "specificity", "accuracy"])
+@pytest.mark.parametrize(
+    "y,p",
+    [([0, 0, 1, 1], [0, 0, 0, 0]), ([0, 0, 0, 0], [0, 0, 0, 0]), ([1, 1, 1], [1, 1, 1]), ([1, 0], [0, 1])],
+)
+def test_counting_metrics_match_sklearn_on_degenerate_days(name, y, p):
+    """0/0 is undefined (None), never 0; everything else as scikit-learn's scorers."""
+    y, p = np.array(y), np.array(p)
+    scorer = {
+        "f1": skm.f1_score,
+        "precision": skm.precision_score,
+        "recall": skm.recall_score,
+        "specificity": lambda a, b, **k: skm.recall_score(1 - a, 1 - b, **k),
+        "accuracy": lambda a, b, **k: skm.accuracy_score(a, b),
+    }[name]
+    expected = float(scorer(y, p, zero_division=np.nan))
+    got = compute(get_metric(name, "binary_classification"), y, p, None)
+    assert got is None if np.isnan(expected) else got == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_roc_auc_with_tied_scores_matches_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 5000)
+    s = np.round(
+        np.clip(y * 0.2 + rng.random(5000), 0, 1), 2
+    )  # two decimals: many ties, within and across classes
+    got = compute(get_metric("roc_auc", "binary_classification"), y, (s > 0.5).astype(int), s)
+    assert got == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)

@@ -6,6 +6,10 @@ else permutation importance of its output (score, or prediction) on reference ro
 surrogate (scikit-learn's HistGradientBoostingRegressor) learns the model's output column from the features on the
 reference; permutation importance on held-out rows says how much each feature moves that output. Weights sum to 1;
 a feature the model ignores gets about 0.
+
+The surrogate sees a fixed-size, seeded sample of the reference (`SURROGATE_ROWS`, half to fit, half to permute)
+with a short, fast boosting schedule: the weights only rank drifted features, and on a 100k-row, 30-feature
+reference the settings that took 14 s of CPU gave weights within 0.01 of these, which take about 2 s.
 """
 
 from __future__ import annotations
@@ -27,13 +31,20 @@ def _encoded(
     return pd.DataFrame(out)
 
 
+SURROGATE_ROWS = 8_000
+"""Reference rows the surrogate learns from (half) and is permuted on (half); a larger reference is sampled, seeded.
+Permutation importance costs (features × repeats + 1) predictions of every held-out row by every tree."""
+SURROGATE_TREES = 50
+SURROGATE_LEARNING_RATE = 0.2
+
+
 def feature_importance(
     reference: pd.DataFrame,
     numeric: list[str],
     categorical: list[str],
     output: str,
     seed: int = 0,
-    rows: int = 20_000,
+    rows: int = SURROGATE_ROWS,
 ) -> dict[str, float]:
     sample = reference.sample(n=min(rows, len(reference)), random_state=seed)
     y = pd.to_numeric(sample[output], errors="coerce").to_numpy(dtype=float)
@@ -43,12 +54,18 @@ def feature_importance(
     x = _encoded(sample, numeric, categorical, categories)
     half = len(x) // 2
     mask = [c in categorical for c in x.columns]
-    surrogate = HistGradientBoostingRegressor(max_iter=150, categorical_features=mask, random_state=seed)
+    surrogate = HistGradientBoostingRegressor(
+        max_iter=SURROGATE_TREES,
+        learning_rate=SURROGATE_LEARNING_RATE,
+        categorical_features=mask,
+        random_state=seed,
+    )
+    values = x.to_numpy()  # arrays, not frames: the permutation loop predicts 91 times on 30 features
     # One OpenMP thread: on these small inputs, and on a shared machine, the thread team's spinning cost 4-5x
     # (20 s against 4.4 s for the demo reference on 2 busy cores); results are identical.
     with threadpool_limits(1):
-        surrogate.fit(x.iloc[:half], y[:half])
-        result = permutation_importance(surrogate, x.iloc[half:], y[half:], n_repeats=3, random_state=seed)
+        surrogate.fit(values[:half], y[:half])
+        result = permutation_importance(surrogate, values[half:], y[half:], n_repeats=3, random_state=seed)
     return _weights(list(x.columns), result.importances_mean)
 
 

@@ -84,7 +84,16 @@ def summarize(values: np.ndarray, kind: Kind) -> Summary:
     if kind == "numeric":
         values = np.asarray(values, dtype=float)
         return np.sort(values[np.isfinite(values)])
-    return counts_of(category_labels(np.asarray(values)))
+    values = np.asarray(values)
+    if (
+        values.dtype.kind in "biuf"
+    ):  # count the numbers, then name them: no string per row (a label day has 1M)
+        cats, counts = np.unique(values, return_counts=True)
+        out: Counts = {}
+        for label, n in zip(category_labels(cats).tolist(), counts.tolist(), strict=True):
+            out[label] = out.get(label, 0) + n
+        return dict(sorted(out.items()))
+    return counts_of(category_labels(values))
 
 
 # --- shared fitted states -------------------------------------------------------------------------------------
