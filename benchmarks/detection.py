@@ -1,12 +1,17 @@
-"""Detection benchmark: the scenario suite (`benchmarks/scenarios.py`) through Watchkeeper, scored on ground truth.
+"""Detection benchmark: the scenario suite (`benchmarks/scenarios.py`) through Watchkeeper, NannyML and Evidently.
 
 Per incident: caught or not, days from its first evidence to the first alert to the right owner, that owner and the
-actions; per healthy model-day: whether anything alerted. One table, written to benchmarks/results/detection.md:
+actions; per healthy model-day: whether anything alerted. Each scenario's day-by-day alerts go to
+benchmarks/results/detection.json (runs merge by scenario, so slow scenarios can run apart); the one table over
+all scenarios stored there is written to benchmarks/results/detection.md:
 
-    uv run --frozen python benchmarks/detection.py            # full sizes (~20 min on 2 cores)
+    uv run --frozen python benchmarks/detection.py --jobs 2          # full sizes
     uv run --frozen python benchmarks/detection.py --days 12 --rows 800 --large-rows 5000 --out /tmp/d.md
 
-Every day runs `watchkeeper.pipeline.run_day` in-process on local storage, from the scenario's configuration alone.
+Watchkeeper runs `watchkeeper.pipeline.run_day` in-process on local storage, from the scenario's configuration
+alone. The peers run on the same files in their own virtualenvs (`.bench/venvs/<tool>`), through
+`detection_peers.py` (NannyML) and `detection_evidently.py` (Evidently); their docstrings give the owner mapping.
+The demo worlds run through Watchkeeper only (the peer workers read the generic scenarios' layout).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,51 +36,53 @@ from watchkeeper.loading import InputError  # noqa: E402
 from watchkeeper.pipeline import run_day  # noqa: E402
 from watchkeeper.storage import Storage  # noqa: E402
 
-NANNYML = Path(__file__).resolve().parents[1] / ".bench" / "venvs" / "nannyml" / "bin" / "python"
+HERE = Path(__file__).resolve().parent
+VENVS = HERE.parent / ".bench" / "venvs"
+PEERS = {
+    "nannyml": ("NannyML", HERE / "detection_peers.py"),
+    "evidently": ("Evidently", HERE / "detection_evidently.py"),
+}
+"""Peer → its display name and the worker run with `.bench/venvs/<peer>/bin/python`."""
+TOOLS = ["watchkeeper", *PEERS]
 
 
-def run_nannyml(s: sc.Scenario, root: Path) -> list[dict] | None:
-    """NannyML on the same files (its own virtualenv, `benchmarks/detection_peers.py`), as per-day notifications."""
-    if not NANNYML.exists():
+def run_peer(tool: str, s: sc.Scenario, root: Path, start: date) -> list[dict] | None:
+    """A peer on the same files (its own virtualenv and worker), as per-day notifications; None if not run."""
+    python = VENVS / tool / "bin" / "python"
+    if not python.exists() or s.world:
         return None
     spec = {"data": str(root / "data"), "task": s.task, "features": ["x1", "x2", "visits", "plan"],
             "categorical": ["plan"]}  # fmt: skip
-    worker = Path(__file__).parent / "detection_peers.py"
     proc = subprocess.run(
-        [str(NANNYML), str(worker), json.dumps(spec)], capture_output=True, text=True, timeout=1800
+        [str(python), str(PEERS[tool][1]), json.dumps(spec)], capture_output=True, text=True, timeout=3600
     )
     if proc.returncode != 0:
-        print(f"nannyml failed on {s.name}: {proc.stderr[-800:]}", file=sys.stderr)
+        print(f"{tool} failed on {s.name}: {proc.stderr[-800:]}", file=sys.stderr)
         return None
     by_owner = json.loads(proc.stdout.strip().splitlines()[-1])
     out = []
     for t in range(s.days):
-        day = str(sc.START + timedelta(days=t))
-        owners = {o for o, days in by_owner.items() if day in days}
+        day = str(start + timedelta(days=t))
+        owners = sorted(o for o, days in by_owner.items() if day in days)
         checks = sorted({c for o in owners for c in by_owner[o][day]})
-        out.append(
-            {"day": t, "notify": owners, "actions": [f"notify:{o}" for o in sorted(owners)], "checks": checks}
-        )
+        out.append({"day": t, "notify": owners, "actions": [f"notify:{o}" for o in owners], "checks": checks})
     return out
 
 
-def run_scenario(s: sc.Scenario, root: Path) -> list[dict]:
+def run_watchkeeper(s: sc.Scenario, cfg: dict, storage: Storage, start: date) -> list[dict]:
     """Per production day: who was notified, what else was asked, and the alerting checks."""
-    storage = Storage.from_uri(str(root / "data"))
-    sc.write(s, storage)
-    cfg = parse_config(sc.config(s, str(root / "data"), "no-suite"))  # no committed suite: generated
+    model = parse_config(cfg)
     out = []
     for t in range(s.days):
-        day = sc.START + timedelta(days=t)
         try:
-            result = run_day(cfg, day, storage)
+            result = run_day(model, start + timedelta(days=t), storage)
         except InputError as exc:
-            out.append({"day": t, "notify": {"data"}, "actions": ["notify:data"], "checks": [f"load: {exc}"]})
+            out.append({"day": t, "notify": ["data"], "actions": ["notify:data"], "checks": [f"load: {exc}"]})
             continue
         out.append(
             {
                 "day": t,
-                "notify": {a.owner for a in result.actions if a.kind == "notify"},
+                "notify": sorted({a.owner for a in result.actions if a.kind == "notify"}),
                 "actions": sorted({f"{a.kind}:{a.owner}" for a in result.actions}),
                 "checks": sorted({f"{c.id}:{c.subject}" for c in result.alerts}),
             }
@@ -81,11 +90,41 @@ def run_scenario(s: sc.Scenario, root: Path) -> list[dict]:
     return out
 
 
-def score(s: sc.Scenario, days: list[dict]) -> tuple[list[dict], dict]:
+def run_scenario(name: str, sizes: tuple[int, int, int, int], peers: bool, command: str) -> dict:
+    """One scenario (by name: scenarios hold functions, which cannot cross to a worker process) through every
+    tool, on one set of files: its stored entry."""
+    s = next(s for s in sc.suite(*sizes) if s.name == name)
+    t0 = time.process_time()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        storage = Storage.from_uri(str(root / "data"))
+        if s.world:
+            cfg, start, seed = sc.write_world(s, storage)
+        else:
+            sc.write(s, storage)
+            cfg, start, seed = sc.config(s, str(root / "data"), "no-suite"), sc.START, s.seed
+        entry = {"scenario": s.name, "task": s.task, "seed": seed, "days": s.days, "rows": s.rows,
+                 "command": command, "incidents": [asdict(i) for i in s.incidents]}  # fmt: skip
+        entry["watchkeeper"] = run_watchkeeper(s, cfg, storage, start)
+        entry["watchkeeper_cpu_seconds"] = round(time.process_time() - t0, 1)
+        entry["tool_seconds"] = {"watchkeeper": round(time.perf_counter() - started, 1)}
+        for tool in PEERS:
+            t1 = time.perf_counter()
+            entry[tool] = run_peer(tool, s, root, start) if peers else None
+            entry["tool_seconds"][tool] = round(time.perf_counter() - t1, 1)
+    entry["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"{s.name}: {entry['tool_seconds']} s wall", file=sys.stderr, flush=True)
+    return entry
+
+
+def score(entry: dict, days: list[dict]) -> tuple[list[dict], dict]:
+    """Per incident: caught by its owner, delay from first evidence, on time; healthy days with any alert."""
+    n = entry["days"]
     incident_days: set[int] = set()
     rows = []
-    for inc in s.incidents:
-        window = range(inc.start, min(inc.end + 2, s.days))  # +1: labels of the last day arrive the next day
+    for inc in map(lambda i: sc.Incident(**i), entry["incidents"]):
+        window = range(inc.start, min(inc.end + 1 + inc.tail, n))
         incident_days |= set(window)
         evidence = inc.start + inc.evidence_lag
         hits = [d for d in days if d["day"] in window and inc.owner in d["notify"]]
@@ -93,7 +132,6 @@ def score(s: sc.Scenario, days: list[dict]) -> tuple[list[dict], dict]:
         delay = None if first is None else max(first["day"] - evidence, 0)
         rows.append(
             {
-                "scenario": s.name,
                 "incident": inc.kind,
                 "caught": first is not None,
                 "delay": delay,
@@ -105,65 +143,93 @@ def score(s: sc.Scenario, days: list[dict]) -> tuple[list[dict], dict]:
         )
     healthy = [d for d in days if d["day"] not in incident_days]
     false = [d for d in healthy if d["notify"]]
+    counts: dict[str, int] = {}
+    for d in false:
+        for c in d["checks"]:
+            counts[c] = counts.get(c, 0) + 1
+    top = sorted(counts, key=lambda c: (-counts[c], c))[:4]
     return rows, {
-        "scenario": s.name,
         "healthy_days": len(healthy),
         "false_alerts": len(false),
-        "false_checks": sorted({c for d in false for c in d["checks"]})[:4],
+        "false_checks": [f"{c} ×{counts[c]}" for c in top],
     }
 
 
-def table(incidents: list[dict], healthy: list[dict], seconds: float, args) -> str:
+def _caught(r: dict | None) -> str:
+    if r is None:
+        return "not run"
+    return f"yes, {r['delay']}" if r["caught"] else "**no**"
+
+
+def table(entries: list[dict]) -> str:
+    """The one table over every stored scenario, with the commands that produced it."""
+    commands = sorted({e["command"] for e in entries})
+    names = {"watchkeeper": "Watchkeeper", **{t: n for t, (n, _) in PEERS.items()}}
     lines = [
         "# Detection benchmark: scenario suite",
         "",
-        f"`python benchmarks/detection.py --days {args.days} --rows {args.rows} --large-rows {args.large_rows}` "
-        f"({seconds / 60:.1f} min). Generated by `benchmarks/scenarios.py`; each day through `run_day`.",
+        "Regenerate (one command per line; every scenario's entry in `detection.json` records its command):",
+        "",
+        *[f"    {c}" for c in commands],
+        "",
+        f"Watchkeeper CPU seconds over all scenarios: {sum(e['watchkeeper_cpu_seconds'] for e in entries):.0f}; "
+        f"wall clock with peers: {sum(e['seconds'] for e in entries) / 60:.0f} min (loaded shared 2-core machine).",
+        "Generated by `benchmarks/scenarios.py`; each day through `run_day`. Cells: caught by the right owner, days "
+        "from first evidence to the first alert (**no**: never within the incident).",
         "",
         "## Incidents",
         "",
-        "| scenario | incident | caught | days from first evidence | on time | owner | actions | first alerting checks "
-        "| NannyML: caught, days | NannyML: first alerting checks |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | incident | owner | Watchkeeper | on time | actions | first alerting checks | NannyML | "
+        "NannyML checks | Evidently | Evidently checks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in incidents:
-        p = r.get("nannyml")
-        peer = "not run" if p is None else ("no" if not p["caught"] else f"yes, {p['delay']}")
-        lines.append(
-            f"| {r['scenario']} | {r['incident']} | {'yes' if r['caught'] else '**no**'} | "
-            f"{'–' if r['delay'] is None else r['delay']} | {'yes' if r['on_time'] else 'no'} | {r['owner']} | "
-            f"{r['actions']} | {r['checks']} | {peer} | {p['checks'] if p else ''} |"
-        )
-    total_days = sum(h["healthy_days"] for h in healthy)
-    total_false = sum(h["false_alerts"] for h in healthy)
-    caught = sum(r["caught"] for r in incidents)
-    on_time = sum(r["on_time"] for r in incidents)
+    scored = []
+    for e in entries:
+        per_tool = {t: score(e, e[t]) if e.get(t) else None for t in TOOLS}
+        scored.append((e, per_tool))
+        for i, r in enumerate(per_tool["watchkeeper"][0]):
+            peer = {t: per_tool[t][0][i] if per_tool[t] else None for t in PEERS}
+            lines.append(
+                f"| {e['scenario']} | {r['incident']} | {r['owner']} | {_caught(r)} | "
+                f"{'yes' if r['on_time'] else '**no**'} | {r['actions']} | {r['checks']} | "
+                f"{_caught(peer['nannyml'])} | {peer['nannyml']['checks'] if peer['nannyml'] else ''} | "
+                f"{_caught(peer['evidently'])} | {peer['evidently']['checks'] if peer['evidently'] else ''} |"
+            )
     lines += [
         "",
         "## Healthy model-days",
         "",
-        "| scenario | healthy days | days with an alert | alerting checks | NannyML: days with an alert | NannyML: checks |",
-        "|---|---|---|---|---|---|",
-    ]
-    for h in healthy:
-        p = h.get("nannyml")
-        lines.append(
-            f"| {h['scenario']} | {h['healthy_days']} | {h['false_alerts']} | {', '.join(h['false_checks'])} | "
-            f"{'not run' if p is None else p['false_alerts']} | {', '.join(p['false_checks']) if p else ''} |"
-        )
-    lines += [
+        "Days outside every incident (and outside the days its labels arrive). Checks: the most frequent, with the "
+        "number of healthy days each alerted.",
         "",
-        f"**Total**: {caught}/{len(incidents)} incidents caught, {on_time} on time; "
-        f"{total_false} false alert days in {total_days} healthy model-days "
-        f"({90 * total_false / max(total_days, 1):.2f} per 90).",
+        "| scenario | seed | days × rows | healthy days | Watchkeeper alert days | checks | NannyML | NannyML checks "
+        "| Evidently | Evidently checks |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    if all(r.get("nannyml") for r in incidents) and all(h.get("nannyml") for h in healthy):
-        peer_false = sum(h["nannyml"]["false_alerts"] for h in healthy)
+    for e, per_tool in scored:
+        h = {t: per_tool[t][1] if per_tool[t] else None for t in TOOLS}
+        cells = [
+            f"{'not run' if h[t] is None else h[t]['false_alerts']} | {', '.join(h[t]['false_checks']) if h[t] else ''}"
+            for t in TOOLS
+        ]
         lines.append(
-            f"**NannyML** (defaults; univariate and multivariate drift, CBPE/DLE, realized performance, unseen and "
-            f"missing values): {sum(r['nannyml']['caught'] for r in incidents)}/{len(incidents)} caught, "
-            f"{sum(r['nannyml']['on_time'] for r in incidents)} on time; {peer_false} false alert days "
-            f"({90 * peer_false / max(total_days, 1):.2f} per 90). Evidently: not run yet."
+            f"| {e['scenario']} | {e['seed']} | {e['days']} × {e['rows']} | {h['watchkeeper']['healthy_days']} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += ["", "## Totals", ""]
+    lines += [
+        "| tool | scenarios | incidents caught | on time | healthy model-days | false alert days | per 90 |"
+    ]
+    lines += ["|---|---|---|---|---|---|---|"]
+    for t in TOOLS:
+        ran = [(e, p[t]) for e, p in scored if p[t]]
+        incidents = [r for _, (rows, _) in ran for r in rows]
+        healthy = sum(h["healthy_days"] for _, (_, h) in ran)
+        false = sum(h["false_alerts"] for _, (_, h) in ran)
+        lines.append(
+            f"| {names[t]} | {len(ran)} | {sum(r['caught'] for r in incidents)}/{len(incidents)} | "
+            f"{sum(r['on_time'] for r in incidents)} | {healthy} | {false} | {90 * false / max(healthy, 1):.2f} |"
         )
     lines.append("")
     return "\n".join(lines)
@@ -177,28 +243,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-days", type=int, default=6)
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
     parser.add_argument("--no-peers", action="store_true", help="Watchkeeper only")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "detection.md"))
+    parser.add_argument("--jobs", type=int, default=1, help="scenarios run in parallel")
+    parser.add_argument("--out", default=str(HERE / "results" / "detection.md"))
+    parser.add_argument("--json", help="stored entries to merge into (default: --out with .json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    started = time.perf_counter()
-    incidents, healthy = [], []
-    for s in sc.suite(args.days, args.rows, args.large_rows, args.large_days):
-        if args.only and s.name not in args.only:
-            continue
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            days = run_scenario(s, Path(tmp))
-            peer = None if args.no_peers else run_nannyml(s, Path(tmp))
-        rows, h = score(s, days)
-        if peer is not None:
-            peer_rows, peer_h = score(s, peer)
-            for r, p in zip(rows, peer_rows, strict=True):
-                r["nannyml"] = p
-            h["nannyml"] = peer_h
-        incidents += rows
-        healthy.append(h)
-        print(f"{s.name}: {time.perf_counter() - t0:.0f} s, {rows}, {h}", file=sys.stderr, flush=True)
-    text = table(incidents, healthy, time.perf_counter() - started, args)
+    store = Path(args.json or Path(args.out).with_suffix(".json"))
+    sizes = (args.days, args.rows, args.large_rows, args.large_days)
+    command = (
+        f"python benchmarks/detection.py --days {args.days} --rows {args.rows} --large-rows {args.large_rows} "
+        f"--large-days {args.large_days} --jobs {args.jobs}"
+        + (" --no-peers" if args.no_peers else "")
+        + (f" --only {' '.join(args.only)}" if args.only else "")
+    )
+    suite = sc.suite(*sizes)
+    chosen = [s.name for s in suite if not args.only or s.name in args.only]
+    n = len(chosen)
+    work = (chosen, [sizes] * n, [not args.no_peers] * n, [command] * n)
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            fresh = list(pool.map(run_scenario, *work))
+    else:
+        fresh = list(map(run_scenario, *work))
+    stored = {e["scenario"]: e for e in json.loads(store.read_text())} if store.exists() else {}
+    stored |= {e["scenario"]: e for e in fresh}
+    entries = [stored[s.name] for s in suite if s.name in stored]
+    store.write_text(json.dumps(entries, indent=1))
+    text = table(entries)
     Path(args.out).write_text(text)
     print(text)
     return 0
