@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -257,20 +257,30 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --only {' '.join(args.only)}" if args.only else "")
     )
     suite = sc.suite(*sizes)
-    chosen = [s.name for s in suite if not args.only or s.name in args.only]
-    n = len(chosen)
-    work = (chosen, [sizes] * n, [not args.no_peers] * n, [command] * n)
+    # the biggest first, so parallel jobs end together
+    chosen = [
+        s.name for s in sorted(suite, key=lambda s: -s.days * s.rows) if not args.only or s.name in args.only
+    ]
+    stored = {e["scenario"]: e for e in json.loads(store.read_text())} if store.exists() else {}
+
+    def keep(entry: dict) -> str:
+        """Store a finished scenario at once (a long run stopped early keeps what finished) and redo the table."""
+        stored[entry["scenario"]] = entry
+        entries = [stored[s.name] for s in suite if s.name in stored]
+        store.write_text(json.dumps(entries, indent=1))
+        text = table(entries)
+        Path(args.out).write_text(text)
+        return text
+
+    text = ""
+    work = [(name, sizes, not args.no_peers, command) for name in chosen]
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            fresh = list(pool.map(run_scenario, *work))
+            for done in as_completed([pool.submit(run_scenario, *w) for w in work]):
+                text = keep(done.result())
     else:
-        fresh = list(map(run_scenario, *work))
-    stored = {e["scenario"]: e for e in json.loads(store.read_text())} if store.exists() else {}
-    stored |= {e["scenario"]: e for e in fresh}
-    entries = [stored[s.name] for s in suite if s.name in stored]
-    store.write_text(json.dumps(entries, indent=1))
-    text = table(entries)
-    Path(args.out).write_text(text)
+        for w in work:
+            text = keep(run_scenario(*w))
     print(text)
     return 0
 
