@@ -6,7 +6,9 @@ from watchkeeper.config import parse_config
 from watchkeeper.drift.day import DayColumns
 from watchkeeper.drift.detection_profile import fit_detection
 from watchkeeper.drift.unseen import unseen_checks
+from watchkeeper.policy import signal_of
 from watchkeeper.reference import Monitored, infer_kind
+from watchkeeper.result import Signal
 
 CFG = parse_config(
     {
@@ -43,6 +45,9 @@ def test_a_new_category_in_half_a_percent_of_rows_alerts_the_data_owner_on_its_f
     checks, prints = unseen_checks(CFG, _day(plan), DETECTION, lambda i: {})
     plan_check = next(c for c in checks if c.subject == "plan")
     assert plan_check.status == "alert" and plan_check.owner == "data"
+    assert (
+        signal_of(plan_check) == Signal.QUALITY_CRITICAL
+    )  # notified by default, not only with notify_warnings
     assert plan_check.details["new_values"] == 1 and plan_check.details["new_shares"] == [0.005]
     assert "0.50% of rows" in plan_check.reason and "not marked safe to show" in plan_check.reason
     assert "platinum" not in plan_check.model_dump_json()  # the raw value is never in the result
