@@ -44,6 +44,19 @@ PEERS = {
 }
 """Peer → its display name and the worker run with `.bench/venvs/<peer>/bin/python`."""
 TOOLS = ["watchkeeper", *PEERS]
+BOUND_RULES: dict[str, dict] = {
+    "std k=3, split over the day's checks (default)": {},
+    "std k=2.5": {"drift": {"threshold": {"type": "std", "k": 2.5}},
+                  "performance": {"threshold": {"type": "std", "k": 2.5}}},
+    "std k=3.5": {"drift": {"threshold": {"type": "std", "k": 3.5}},
+                  "performance": {"threshold": {"type": "std", "k": 3.5}}},
+    "std k=4": {"drift": {"threshold": {"type": "std", "k": 4}},
+                "performance": {"threshold": {"type": "std", "k": 4}}},
+    "std k=3, normal (no gamma)": {"drift": {"threshold": {"type": "std", "k": 3, "distribution": "normal"}}},
+    "std k=3, per check (family_wise off)": {"drift": {"family_wise": False}},
+}  # fmt: skip
+"""Candidate bound rules (`--rules`): configuration overrides under which the stored days are re-judged (the same
+profile's reference values, `watchkeeper.rejudge`), for gap 5: which rule is tightest within the healthy budget."""
 
 
 def run_peer(tool: str, s: sc.Scenario, root: Path, start: date) -> list[dict] | None:
@@ -90,7 +103,42 @@ def run_watchkeeper(s: sc.Scenario, cfg: dict, storage: Storage, start: date) ->
     return out
 
 
-def run_scenario(name: str, sizes: tuple[int, int, int, int], peers: bool, command: str) -> dict:
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = (
+            _merged(base.get(key) or {}, value) if isinstance(value, dict) and key != "threshold" else value
+        )
+    return out
+
+
+def rejudge_rules(s: sc.Scenario, cfg: dict, storage: Storage, start: date) -> dict[str, list[dict]]:
+    """Per candidate bound rule, the stored days re-judged under it: per day, the owners a default rule would tell
+    (a raised signal of a rule that notifies; `watchkeeper.preview.alert_days`)."""
+    from watchkeeper.preview import alert_days
+    from watchkeeper.rejudge import rejudged_signals
+
+    current = parse_config(cfg)
+    end = start + timedelta(days=s.days - 1)
+    out = {}
+    for name, override in BOUND_RULES.items():
+        candidate = parse_config(_merged(cfg, override))
+        days, _ = rejudged_signals(current, candidate, storage, storage, start, end)
+        by_owner = alert_days(candidate.policy, days, start, end)
+        per_day = []
+        for t in range(s.days):
+            day = str(start + timedelta(days=t))
+            owners = sorted({k.split(" ", 1)[0] for k, v in by_owner.items() if day in v} - {"-"})
+            per_day.append(
+                {"day": t, "notify": owners, "actions": [f"notify:{o}" for o in owners], "checks": []}
+            )
+        out[name] = per_day
+    return out
+
+
+def run_scenario(
+    name: str, sizes: tuple[int, int, int, int], peers: bool, command: str, rules: bool = False
+) -> dict:
     """One scenario (by name: scenarios hold functions, which cannot cross to a worker process) through every
     tool, on one set of files: its stored entry."""
     s = next(s for s in sc.suite(*sizes) if s.name == name)
@@ -109,6 +157,8 @@ def run_scenario(name: str, sizes: tuple[int, int, int, int], peers: bool, comma
         entry["watchkeeper"] = run_watchkeeper(s, cfg, storage, start)
         entry["watchkeeper_cpu_seconds"] = round(time.process_time() - t0, 1)
         entry["tool_seconds"] = {"watchkeeper": round(time.perf_counter() - started, 1)}
+        if rules:
+            entry["rules"] = rejudge_rules(s, cfg, storage, start)
         for tool in PEERS:
             t1 = time.perf_counter()
             entry[tool] = run_peer(tool, s, root, start) if peers else None
@@ -231,8 +281,38 @@ def table(entries: list[dict]) -> str:
             f"| {names[t]} | {len(ran)} | {sum(r['caught'] for r in incidents)}/{len(incidents)} | "
             f"{sum(r['on_time'] for r in incidents)} | {healthy} | {false} | {90 * false / max(healthy, 1):.2f} |"
         )
+    lines += rules_table(entries)
     lines.append("")
     return "\n".join(lines)
+
+
+def rules_table(entries: list[dict]) -> list[str]:
+    """Watchkeeper's days re-judged under each candidate bound rule, scored like the tools (when run with --rules)."""
+    ruled = [e for e in entries if e.get("rules")]
+    if not ruled:
+        return []
+    lines = [
+        "",
+        f"## Bound rules (re-judged, {len(ruled)} scenarios)",
+        "",
+        "The stored days re-judged from the same reference profile under each rule (`--rules`); a day alerts an "
+        "owner when a re-judged check raises a signal of a default rule notifying that owner.",
+        "",
+        "| rule | incidents caught | on time | days from evidence to alert, summed | healthy model-days | "
+        "false alert days | per 90 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rule in BOUND_RULES:
+        scored = [score(e, e["rules"][rule]) for e in ruled if rule in e["rules"]]
+        incidents = [r for rows, _ in scored for r in rows]
+        healthy = sum(h["healthy_days"] for _, h in scored)
+        false = sum(h["false_alerts"] for _, h in scored)
+        lines.append(
+            f"| {rule} | {sum(r['caught'] for r in incidents)}/{len(incidents)} | "
+            f"{sum(r['on_time'] for r in incidents)} | {sum(r['delay'] or 0 for r in incidents)} | {healthy} | "
+            f"{false} | {90 * false / max(healthy, 1):.2f} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
     parser.add_argument("--no-peers", action="store_true", help="Watchkeeper only")
     parser.add_argument("--jobs", type=int, default=1, help="scenarios run in parallel")
+    parser.add_argument(
+        "--rules", action="store_true", help="also re-judge every day under BOUND_RULES (gap 5)"
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "detection.md"))
     parser.add_argument("--json", help="stored entries to merge into (default: --out with .json)")
     args = parser.parse_args(argv)
@@ -254,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         f"python benchmarks/detection.py --days {args.days} --rows {args.rows} --large-rows {args.large_rows} "
         f"--large-days {args.large_days} --jobs {args.jobs}"
         + (" --no-peers" if args.no_peers else "")
+        + (" --rules" if args.rules else "")
         + (f" --only {' '.join(args.only)}" if args.only else "")
     )
     suite = sc.suite(*sizes)
@@ -273,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         return text
 
     text = ""
-    work = [(name, sizes, not args.no_peers, command) for name in chosen]
+    work = [(name, sizes, not args.no_peers, command, args.rules) for name in chosen]
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             for done in as_completed([pool.submit(run_scenario, *w) for w in work]):

@@ -18,10 +18,10 @@ EVIDENTLY = ROOT / ".bench" / "venvs" / "evidently" / "bin" / "python"
 def test_detection_benchmark_scores_scenarios_into_one_table(tmp_path, benchmark_script):
     bench = benchmark_script("detection")
     out = tmp_path / "detection.md"
-    argv = ["--days", "6", "--rows", "500", "--only", "covariate_sudden", "new_category", "--no-peers"]
+    argv = ["--days", "6", "--rows", "1500", "--only", "covariate_sudden", "new_category", "--no-peers"]
     assert bench.main([*argv, "--out", str(out)]) == 0
     text = out.read_text()
-    assert "python benchmarks/detection.py --days 6 --rows 500" in text
+    assert "python benchmarks/detection.py --days 6 --rows 1500" in text
     assert "| covariate_sudden | sudden covariate drift | model | yes, 0 | yes |" in text
     assert "| new_category | new category in 0.5% of rows | data | yes, 0 | yes |" in text
     assert "| Watchkeeper | 2 | 2/2 | 2 |" in text
