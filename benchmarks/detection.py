@@ -95,7 +95,8 @@ def run_watchkeeper(s: sc.Scenario, cfg: dict, storage: Storage, start: date) ->
         out.append(
             {
                 "day": t,
-                "notify": sorted({a.owner for a in result.actions if a.kind == "notify"}),
+                # an alert is a message about today's checks; "recovered" messages carry none
+                "notify": sorted({a.owner for a in result.actions if a.kind == "notify" and a.checks}),
                 "actions": sorted({f"{a.kind}:{a.owner}" for a in result.actions}),
                 "checks": sorted({f"{c.id}:{c.subject}" for c in result.alerts}),
             }
@@ -168,6 +169,11 @@ def run_scenario(
     return entry
 
 
+def _alerted(day: dict) -> list[str]:
+    """Owners alerted that day: told of an alerting check (a day without one sent only "recovered" messages)."""
+    return day["notify"] if day["checks"] else []
+
+
 def score(entry: dict, days: list[dict]) -> tuple[list[dict], dict]:
     """Per incident: caught by its owner, delay from first evidence, on time; healthy days with any alert."""
     n = entry["days"]
@@ -177,7 +183,7 @@ def score(entry: dict, days: list[dict]) -> tuple[list[dict], dict]:
         window = range(inc.start, min(inc.end + 1 + inc.tail, n))
         incident_days |= set(window)
         evidence = inc.start + inc.evidence_lag
-        hits = [d for d in days if d["day"] in window and inc.owner in d["notify"]]
+        hits = [d for d in days if d["day"] in window and inc.owner in _alerted(d)]
         first = hits[0] if hits else None
         delay = None if first is None else max(first["day"] - evidence, 0)
         rows.append(
@@ -192,7 +198,7 @@ def score(entry: dict, days: list[dict]) -> tuple[list[dict], dict]:
             }
         )
     healthy = [d for d in days if d["day"] not in incident_days]
-    false = [d for d in healthy if d["notify"]]
+    false = [d for d in healthy if _alerted(d)]
     counts: dict[str, int] = {}
     for d in false:
         for c in d["checks"]:
