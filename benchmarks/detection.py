@@ -403,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=str(HERE / "results" / "detection.md"))
     parser.add_argument("--json", help="stored entries to merge into (default: --out with .json)")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        help="only merge these runs' JSON entries (made apart, e.g. in parallel) into the table",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     store = Path(args.json or Path(args.out).with_suffix(".json"))
@@ -430,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(text)
         return text
 
+    if args.merge:  # no run: their scenarios replace ours
+        for other in args.merge:
+            for entry in json.loads(Path(other).read_text()):
+                text = keep(entry)
+        print(text)
+        return 0
     text = ""
     work = [(name, sizes, not args.no_peers, command, args.rules) for name in chosen]
     if args.jobs > 1:
