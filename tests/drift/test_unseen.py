@@ -81,3 +81,26 @@ def test_integer_columns_with_few_values_are_categorical_like():
     assert infer_kind(pd.Series(rng.poisson(0.6, 1000))) == "categorical"
     assert infer_kind(pd.Series(rng.integers(0, 10_000, 1000))) == "numeric"
     assert infer_kind(pd.Series(rng.normal(size=100))) == "numeric"
+
+
+def test_a_count_column_has_no_categories_to_be_new_unless_declared_categorical():
+    ref = REF.assign(
+        n=rng.poisson(1.2, 5000)
+    )  # an integer feature monitored as categorical for its few values
+    monitored = [Monitored("plan", "categorical", "feature"), Monitored("n", "categorical", "feature")]
+    inferred = fit_detection(CFG, ref, monitored, CHUNKS, [], 1, {})
+    assert set(inferred["categories"]) == {
+        "plan"
+    }  # a count past its reference range is a tail value, not news
+    declared = parse_config(  # integer codes the user calls categories
+        CFG.model_dump(mode="json", exclude_none=True)
+        | {
+            "columns": {
+                "id": "id",
+                "features": ["plan", {"name": "n", "kind": "categorical"}],
+                "prediction": "pred",
+                "target": "y",
+            }
+        }  # fmt: skip
+    )
+    assert set(fit_detection(declared, ref, monitored, CHUNKS, [], 1, {})["categories"]) == {"plan", "n"}
