@@ -69,10 +69,9 @@ def _categories(cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_mask
     for m in monitored:
         if m.kind != "categorical" or m.column not in ref:
             continue
-        counted = pd.api.types.is_numeric_dtype(ref[m.column]) and not pd.api.types.is_bool_dtype(
-            ref[m.column]
-        )
-        if m.column in declared or not counted:
+        values = ref[m.column]
+        counted = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if m.role != "feature" or m.column in declared or not counted:
             ok = ref[m.column].notna().to_numpy()
             labels = category_labels(ref[m.column].to_numpy()[ok])
             columns[m.column] = labels
