@@ -129,9 +129,10 @@ def rejudge_rules(s: sc.Scenario, cfg: dict, storage: Storage, start: date) -> d
         per_day = []
         for t in range(s.days):
             day = str(start + timedelta(days=t))
-            owners = sorted({k.split(" ", 1)[0] for k, v in by_owner.items() if day in v} - {"-"})
+            told = sorted(k for k, v in by_owner.items() if day in v and not k.startswith("- "))
+            owners = sorted({k.split(" ", 1)[0] for k in told})
             per_day.append(
-                {"day": t, "notify": owners, "actions": [f"notify:{o}" for o in owners], "checks": []}
+                {"day": t, "notify": owners, "actions": [f"notify:{o}" for o in owners], "checks": told}
             )
         out[name] = per_day
     return out
