@@ -11,15 +11,22 @@ one change applied per scenario; nothing in Watchkeeper knows these names.
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 START = date(2025, 6, 2)  # a Monday
 REF_DAYS = 14
+MODELS = Path(__file__).resolve().parents[1] / "include" / "models"
+LABEL_DELAY = 5
+DEMO_DAYS = 60
+"""The demo worlds' own length: shorter worlds squeeze their scripted incidents onto the same days."""
+"""The demo worlds' longest label delay (days): realized alerts about an incident's days can come this late."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,8 @@ class Incident:
     """Days from the change to the first data that can show it (1 when only labels can)."""
     within: int = 1
     """Target: days from first evidence to alert (7 for a small persistent shift)."""
+    tail: int = 1
+    """Days after `end` whose alerts still belong to the incident (its labels arriving late)."""
 
 
 @dataclass
@@ -51,6 +60,14 @@ class Scenario:
     """Day → the regressor's target-noise factor (1 unchanged)."""
     prior: Callable[[int], float] | None = None
     """Day → extra logit on the label (label prior shift)."""
+    world: str | None = None
+    """A demo world (`watchkeeper.demo.WORLDS`) instead of the generic generator; incidents from its manifest."""
+
+    @property
+    def seed(self) -> int:
+        """The scenario's own random seed, stable across runs and Python versions (CRC-32 of its name), so healthy
+        days of different scenarios are independent draws rather than the same days replayed."""
+        return zlib.crc32(self.name.encode())
 
 
 def _rows(task: str, n: int, day: date, rng: np.random.Generator, s: Scenario, t: int | None) -> pd.DataFrame:
@@ -87,9 +104,9 @@ def _rows(task: str, n: int, day: date, rng: np.random.Generator, s: Scenario, t
     return out.assign(pred=20 + 3 * model_out, label=y)
 
 
-def write(s: Scenario, storage, seed: int = 0) -> None:
+def write(s: Scenario, storage) -> None:
     """Reference, production days and label files of a scenario into `storage` (keys as in `config`)."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(s.seed)
     ref_rows = max(s.rows // 2, 1000)
     ref = pd.concat(
         [
@@ -107,6 +124,36 @@ def write(s: Scenario, storage, seed: int = 0) -> None:
         if previous is not None:
             storage.write_bytes(f"labels/{day}.parquet", _parquet(previous[["pid", "label"]]))
         previous = frame
+
+
+def write_world(s: Scenario, storage) -> tuple[dict, date, int]:
+    """A demo world's files, with the model's own YAML pointed at them (no committed suite: generated from this
+    world's reference); its incidents (those a monitor can see: quality, drift, performance and label records)
+    become the scenario's ground truth. Returns the config, the first production day and the world's seed."""
+    import yaml
+    from watchkeeper.demo import WORLDS
+    from watchkeeper.demo.score import STAGE_OF
+
+    manifest = WORLDS[s.world](storage.write_bytes, days=s.days, rows_per_day=s.rows)  # the demo's own seed
+    first = date.fromisoformat(manifest["start"])
+    data = yaml.safe_load((MODELS / f"{s.world}.yaml").read_text())
+    data["storage"] = {"uri": storage.uri}
+    data["quality"] = {"expectations_dir": "no-suite"}
+    s.incidents = [
+        Incident(
+            inc["description"],
+            (date.fromisoformat(inc["start"]) - first).days,
+            (date.fromisoformat(inc["end"]) - first).days,
+            inc["owner"],
+            # labels arrive one to five days after their prediction day (`watchkeeper.demo` worlds): realized
+            # alerts about an incident that changed performance can come that long after it ends
+            evidence_lag=1 if inc["type"] == "concept_drift" else 0,
+            tail=LABEL_DELAY if "performance" in inc["affects"] else 1,
+        )
+        for inc in manifest["incidents"]
+        if inc["type"] in STAGE_OF
+    ]
+    return data, first, manifest["seed"]
 
 
 def config(s: Scenario, uri: str, expectations_dir: str) -> dict:
@@ -185,4 +232,6 @@ def suite(days: int = 35, rows: int = 3000, large_rows: int = 200_000, large_day
         Scenario("new_category", clf, days, rows, new_category, [Incident("new category in 0.5% of rows", at, days - 1, "data")]),
         Scenario("volume_drop", reg, days, rows, volume, [Incident("volume drop", at, at, "data")]),
         Scenario("large_healthy", clf, large_days, large_rows),
+        Scenario("demo_credit_default", clf, DEMO_DAYS, rows, world="credit_default"),
+        Scenario("demo_delivery_time", reg, DEMO_DAYS, rows, world="delivery_time"),
     ]  # fmt: skip

@@ -6,7 +6,9 @@ from watchkeeper.config import parse_config
 from watchkeeper.drift.day import DayColumns
 from watchkeeper.drift.detection_profile import fit_detection
 from watchkeeper.drift.unseen import unseen_checks
+from watchkeeper.policy import signal_of
 from watchkeeper.reference import Monitored, infer_kind
+from watchkeeper.result import Signal
 
 CFG = parse_config(
     {
@@ -43,6 +45,9 @@ def test_a_new_category_in_half_a_percent_of_rows_alerts_the_data_owner_on_its_f
     checks, prints = unseen_checks(CFG, _day(plan), DETECTION, lambda i: {})
     plan_check = next(c for c in checks if c.subject == "plan")
     assert plan_check.status == "alert" and plan_check.owner == "data"
+    assert (
+        signal_of(plan_check) == Signal.QUALITY_CRITICAL
+    )  # notified by default, not only with notify_warnings
     assert plan_check.details["new_values"] == 1 and plan_check.details["new_shares"] == [0.005]
     assert "0.50% of rows" in plan_check.reason and "not marked safe to show" in plan_check.reason
     assert "platinum" not in plan_check.model_dump_json()  # the raw value is never in the result
@@ -76,3 +81,26 @@ def test_integer_columns_with_few_values_are_categorical_like():
     assert infer_kind(pd.Series(rng.poisson(0.6, 1000))) == "categorical"
     assert infer_kind(pd.Series(rng.integers(0, 10_000, 1000))) == "numeric"
     assert infer_kind(pd.Series(rng.normal(size=100))) == "numeric"
+
+
+def test_a_count_column_has_no_categories_to_be_new_unless_declared_categorical():
+    ref = REF.assign(
+        n=rng.poisson(1.2, 5000)
+    )  # an integer feature monitored as categorical for its few values
+    monitored = [Monitored("plan", "categorical", "feature"), Monitored("n", "categorical", "feature")]
+    inferred = fit_detection(CFG, ref, monitored, CHUNKS, [], 1, {})
+    assert set(inferred["categories"]) == {
+        "plan"
+    }  # a count past its reference range is a tail value, not news
+    declared = parse_config(  # integer codes the user calls categories
+        CFG.model_dump(mode="json", exclude_none=True)
+        | {
+            "columns": {
+                "id": "id",
+                "features": ["plan", {"name": "n", "kind": "categorical"}],
+                "prediction": "pred",
+                "target": "y",
+            }
+        }  # fmt: skip
+    )
+    assert set(fit_detection(declared, ref, monitored, CHUNKS, [], 1, {})["categories"]) == {"plan", "n"}

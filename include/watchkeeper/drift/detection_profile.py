@@ -33,7 +33,7 @@ def fit_detection(
     """Reference categories of the categorical monitored columns and which are open-ended; the CUSUM calibration
     of every whole-day drift statistic (`statistics`: bounds entries keyed `subject|method`); the domain
     classifier's state and bounds when `drift.domain_classifier` is on."""
-    out = _categories(ref, monitored, chunk_masks)
+    out = _categories(cfg, ref, monitored, chunk_masks)
     out["cusum"] = calibrate(statistics, cfg.reference.seed) if cfg.drift.evidence_days else {}
     features = [m for m in monitored if m.role == "feature"]
     if cfg.drift.domain_classifier and len(features) >= 2:
@@ -59,10 +59,19 @@ def _domain(
     return {"state": state, **bounds}
 
 
-def _categories(ref: pd.DataFrame, monitored: list, chunk_masks: list) -> dict:
+def _categories(cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list) -> dict:
+    """Categories of the columns whose values are labels: the model's classes, and features declared categorical or
+    not numbers. An integer feature monitored as categorical only for its few values (a count) meets a value past
+    its reference range now and then; that is a tail value for drift and the quality suite's range, not a new
+    category."""
+    declared = {f.name for f in cfg.columns.features if f.kind == "categorical"}
     columns, open_ended = {}, {}
     for m in monitored:
-        if m.kind == "categorical" and m.column in ref:
+        if m.kind != "categorical" or m.column not in ref:
+            continue
+        values = ref[m.column]
+        counted = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if m.role != "feature" or m.column in declared or not counted:
             ok = ref[m.column].notna().to_numpy()
             labels = category_labels(ref[m.column].to_numpy()[ok])
             columns[m.column] = labels

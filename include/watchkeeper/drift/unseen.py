@@ -118,6 +118,9 @@ def unseen_checks(
         named = f" ({', '.join(repr(v) for v in new[:5])})" if show else ""
         hidden = "" if show else "; values not shown: the column is not marked safe to show"
         check.status = Status.ALERT
+        # a schema change the data owner hears of by default, like a broken expectation; as a warning it would
+        # wait for `policy.notify_warnings` and a new category would reach nobody
+        check.severity = Severity.CRITICAL
         check.reason = (
             f"column {column!r} has {len(new)} value(s) never seen in the reference, first seen today{named}: "
             f"{shares} of rows{hidden}"
