@@ -5,6 +5,7 @@ Variables are set before Airflow is first imported, so every Airflow test in the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -46,3 +47,26 @@ def models_dir():
     yield MODELS
     for p in MODELS.iterdir():
         p.unlink() if p.is_file() else shutil.rmtree(p)
+
+
+@pytest.fixture
+def task_env(s3_stack, webhook, tmp_path) -> dict[str, str]:
+    """The environment of an Airflow process running the DAGs on the test S3 server: its connection, the data
+    owner's Slack connection to the webhook receiver (the model owner has none: the outbox), MLflow on SQLite."""
+    s3 = {
+        "conn_type": "aws",
+        "login": "test",
+        "password": "test",
+        "extra": {"endpoint_url": s3_stack.s3_endpoint},
+    }
+    return {
+        **os.environ,
+        "AIRFLOW_CONN_WATCHKEEPER_S3": json.dumps(s3),
+        "AIRFLOW_CONN_SLACK_DATA": json.dumps(
+            {"conn_type": "slackwebhook", "password": f"{webhook.url}/data"}
+        ),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "WATCHKEEPER_OUTBOX": str(tmp_path / "outbox.jsonl"),
+        "PYTHONPATH": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # a loaded CI machine can take >30 s to import scipy
+    }

@@ -9,7 +9,6 @@ stretch replaces the results without a second MLflow run or a second message.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ print("STATE", run.state, json.dumps(ti.xcom_pull(task_ids="monitor_days")))
 """
 
 
-def test_a_stretch_of_days_in_one_airflow_task(airflow_db, models_dir, s3_stack, webhook, tmp_path):
+def test_a_stretch_of_days_in_one_airflow_task(airflow_db, models_dir, s3_stack, webhook, task_env):
     creds = S3Credentials(access_key="test", secret_key="test", endpoint_url=s3_stack.s3_endpoint)
     storage = Storage.from_uri("s3://wk-backfill/credit_default", creds)
     storage.ensure_root()
@@ -44,24 +43,7 @@ def test_a_stretch_of_days_in_one_airflow_task(airflow_db, models_dir, s3_stack,
     cfg["airflow"] = {"retries": 0}
     cfg["quality"] = {"expectations_dir": "expectations"}
     (models_dir / "credit_default.yaml").write_text(yaml.safe_dump(cfg))
-    env = {
-        **os.environ,
-        "AIRFLOW_CONN_WATCHKEEPER_S3": json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "test",
-                "password": "test",
-                "extra": {"endpoint_url": s3_stack.s3_endpoint},
-            }
-        ),  # fmt: skip
-        "AIRFLOW_CONN_SLACK_DATA": json.dumps(
-            {"conn_type": "slackwebhook", "password": f"{webhook.url}/data"}
-        ),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
-        "WATCHKEEPER_OUTBOX": str(tmp_path / "outbox.jsonl"),
-        "PYTHONPATH": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
-    }
+    env = task_env
 
     def backfill() -> dict:
         out = subprocess.run([sys.executable, "-c", TRIGGER, START, END], env=env, capture_output=True,

@@ -9,7 +9,6 @@ day, flagged by label-free estimation.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,26 +47,9 @@ def world(s3_stack, models_dir):
     return storage, manifest
 
 
-def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, tmp_path):
+def test_real_dag_days_through_airflow(airflow_db, world, webhook, s3_stack, task_env):
     storage, _ = world
-    env = {
-        **os.environ,
-        "AIRFLOW_CONN_WATCHKEEPER_S3": json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "test",
-                "password": "test",
-                "extra": {"endpoint_url": s3_stack.s3_endpoint},
-            }
-        ),  # fmt: skip
-        "AIRFLOW_CONN_SLACK_DATA": json.dumps(
-            {"conn_type": "slackwebhook", "password": f"{webhook.url}/data"}
-        ),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
-        "WATCHKEEPER_OUTBOX": str(tmp_path / "outbox.jsonl"),
-        "PYTHONPATH": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # a loaded CI machine can take >30 s to import scipy
-    }
+    env = task_env
     days = [HEALTHY, DQ, DRIFT, DQ, MISSING]
     out = subprocess.run([sys.executable, "-m", "watchkeeper_airflow.runner", "watchkeeper_credit_default", *days],
                          env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
