@@ -85,14 +85,23 @@ def airflow_command(cfg: ModelConfig, start: date, end: date, reprocess: str = "
     ]  # fmt: skip
 
 
+def _json_lines(stdout: str) -> list[dict]:
+    """The JSON document of an Airflow CLI `-o json` command, which may print log lines before it."""
+    document = next((line for line in reversed(stdout.splitlines()) if line.startswith("[")), "[]")
+    return json.loads(document)
+
+
+def _dag_runs(dag_id: str, env: dict[str, str] | None = None, check: bool = False) -> list[dict]:
+    """`airflow dags list-runs` of the DAG, one dict per run (`run_id`, `state`, `logical_date`, ...)."""
+    out = subprocess.run([_airflow(), "dags", "list-runs", dag_id, "-o", "json"],
+                         capture_output=True, text=True, check=check, env=_quiet(env))  # fmt: skip
+    return _json_lines(out.stdout)
+
+
 def airflow_runs(cfg: ModelConfig, start: date, end: date) -> dict[str, str]:
     """State of the DAG's runs whose logical date falls in the stretch, by day."""
-    out = subprocess.run(
-        [_airflow(), "dags", "list-runs", f"watchkeeper_{cfg.name}", "-o", "json"],
-        capture_output=True, text=True, check=True, env=_quiet(),
-    )  # fmt: skip
     runs = {}
-    for run in _json_lines(out.stdout):
+    for run in _dag_runs(f"watchkeeper_{cfg.name}", check=True):
         day = (run.get("logical_date") or "")[:10]
         if day and start.isoformat() <= day <= end.isoformat():
             runs[day] = run.get("state", "")
@@ -141,12 +150,6 @@ def run_airflow(
         time.sleep(poll_seconds)
 
 
-def _json_lines(stdout: str) -> list[dict]:
-    """The JSON document of an Airflow CLI `-o json` command, which may print log lines before it."""
-    document = next((line for line in reversed(stdout.splitlines()) if line.startswith("[")), "[]")
-    return json.loads(document)
-
-
 def run_one_airflow_run(
     cfg: ModelConfig,
     start: date,
@@ -170,9 +173,7 @@ def run_one_airflow_run(
     run_id = triggered[0]["dag_run_id"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run([airflow, "dags", "list-runs", dag_id, "-o", "json"],
-                             capture_output=True, text=True, env=_quiet(env))  # fmt: skip
-        state = next((r.get("state") for r in _json_lines(out.stdout) if r.get("run_id") == run_id), None)
+        state = next((r.get("state") for r in _dag_runs(dag_id, env) if r.get("run_id") == run_id), None)
         if state in ("success", "failed"):
             return run_id, state
         time.sleep(poll_seconds)
