@@ -105,6 +105,21 @@ def test_late_labels_score_the_earlier_day_and_replace_its_result(tiny):
     assert stored["as_of"] == str(day) and stored["metrics"]["roc_auc"] == pytest.approx(auc.value)
 
 
+def test_labels_counted_before_their_prediction_day_ran_are_set_beside_the_same_estimate(tiny):
+    # A backfill runs days at once: the day carrying FIRST_DAY's labels can finish before FIRST_DAY itself.
+    cfg, storage, _ = tiny
+    day = FIRST_DAY + timedelta(days=1)
+    early = run_day(cfg, day, storage).realized
+    assert [r.prediction_day for r in early] == [FIRST_DAY] and not storage.exists(
+        cfg.results_key(FIRST_DAY, "performance/estimated.json")
+    )
+    assert set(early[0].within_band) == {"roc_auc", "f1", "precision", "recall", "accuracy"}
+    run_day(cfg, FIRST_DAY, storage)
+    own = storage.read_json(cfg.results_key(FIRST_DAY, "performance/estimated.json"))
+    assert early[0].estimated == own["metrics"] and early[0].estimated_band == own["bands"]
+    assert run_day(cfg, day, storage).realized == early  # the same result in either order
+
+
 def test_concept_change_shows_in_realized_performance_not_in_drift(tiny):
     cfg, storage, _ = tiny
     day = FIRST_DAY + timedelta(days=3)

@@ -27,7 +27,7 @@ from watchkeeper.drift.day import BATCH_ROWS, DayColumns
 from watchkeeper.drift.labels import label_checks
 from watchkeeper.drift.stage import apply_persistence, drift_checks, top_drifted
 from watchkeeper.history import apply_policy, store_signals
-from watchkeeper.loading import InputError, day_key, stream_table
+from watchkeeper.loading import InputError, day_key, read_table, stream_table
 from watchkeeper.performance.stage import estimation_checks, performance_checks
 from watchkeeper.projections import project_mlflow, store_result
 from watchkeeper.reference import dle_estimator, drift_state, get_profile, load_reference, profile_key
@@ -295,28 +295,55 @@ def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Ch
     return {"unseen": prints, "evidence": evidence}
 
 
-def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
-    profile = get_profile(d.cfg, d.storage, d.results)
-    cols = d.cfg.columns
-    needed = [cols.id, cols.score, cols.prediction, *(f.name for f in cols.features), *d.cfg.segments.columns]
-    frame = staged_frame(d, [c for c in dict.fromkeys(needed) if c]) if frame is None else frame
-    blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
-    estimator = dle_estimator(profile)
-    estimated, estimates = estimation_checks(d.cfg, frame, profile, blocked, estimator)
+def _performance_columns(cfg: ModelConfig) -> list[str]:
+    cols = cfg.columns
+    needed = [cols.id, cols.score, cols.prediction, *(f.name for f in cols.features), *cfg.segments.columns]
+    return [c for c in dict.fromkeys(needed) if c]
+
+
+def _estimate_doc(
+    cfg: ModelConfig, day: date, frame: pd.DataFrame, profile: dict, blocked: str | None
+) -> tuple[list[Check], dict]:
+    """The day's label-free estimate checks, and the document stored beside the day for when its labels come."""
+    estimated, estimates = estimation_checks(cfg, frame, profile, blocked, dle_estimator(profile))
     bands = {
         c.name.removeprefix("estimated_"): [c.details["band_lower"], c.details["band_upper"]]
         for c in estimated
         if "band_lower" in c.details and c.segment is None
     }
-    d.results.write_json(
-        d.key("performance/estimated.json"),
-        {"day": d.day.isoformat(), "metrics": estimates, "bands": bands},
+    return estimated, {"day": day.isoformat(), "metrics": estimates, "bands": bands}
+
+
+def estimate_of(d: Day, pday: date, profile: dict) -> dict:
+    """The estimate made for prediction day `pday` before its labels, which its realized metrics are set beside.
+
+    Days of a backfill run at once, so labels for `pday` can be counted before `pday`'s own run has estimated it.
+    The estimate is then made here, by the same function on the same source records (and `pday`'s quality verdict
+    when it is stored), so a day's result does not depend on which day finished first. Nothing is written: the
+    prediction day's own run stores its estimate."""
+    key = d.cfg.results_key(pday, "performance/estimated.json")
+    if d.results.exists(key):
+        return d.results.read_json(key)
+    try:
+        table = read_table(d.storage, day_key(d.cfg, pday), d.cfg.paths.csv, _performance_columns(d.cfg))
+    except InputError:
+        return {}
+    blocked = decisions.critical_quality_failure(
+        load_checks(Day(d.cfg, pday, d.storage, d.results), "quality")
     )
+    return _estimate_doc(d.cfg, pday, table.to_pandas(), profile, blocked)[1]
+
+
+def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
+    profile = get_profile(d.cfg, d.storage, d.results)
+    frame = staged_frame(d, _performance_columns(d.cfg)) if frame is None else frame
+    blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
+    estimated, doc = _estimate_doc(d.cfg, d.day, frame, profile, blocked)
+    d.results.write_json(d.key("performance/estimated.json"), doc)
     checks, realized = performance_checks(d.cfg, d.storage, d.day, frame, profile, blocked, d.results)
     # Each prediction day's realized result is replaced in place as its labels fill in, beside its estimate.
     for pday, record in realized.items():
-        est_key = d.cfg.results_key(pday, "performance/estimated.json")
-        stored = d.results.read_json(est_key) if d.results.exists(est_key) else {}
+        stored = estimate_of(d, date.fromisoformat(pday), profile)
         est, bands = stored.get("metrics", {}), stored.get("bands", {})
         record["estimated"], record["estimated_band"] = est, bands
         record["estimation_error"] = {
