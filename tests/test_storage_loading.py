@@ -32,6 +32,16 @@ def test_s3_round_trip_list_and_replace(s3_storage):
         s3_storage.read_bytes("nope.json")
 
 
+def test_an_optional_document_is_read_once_and_a_missing_one_is_none(s3_storage, tmp_path):
+    for st in (s3_storage, Storage.from_uri(str(tmp_path / "x"))):
+        assert st.read_json_if_any("opt/missing.json") is None
+        st.write_json("opt/here.json", {"v": 3})
+        assert st.read_json_if_any("opt/here.json") == {"v": 3}
+        st.write_bytes("opt/bad.json", b"{not json")
+        with pytest.raises(ValueError):  # a damaged document is not taken for a missing one
+            st.read_json_if_any("opt/bad.json")
+
+
 def test_local_storage_creates_directories(tmp_path):
     st = Storage.from_uri(str(tmp_path / "x"))
     st.write_bytes("deep/er/file.txt", b"ok")

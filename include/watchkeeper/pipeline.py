@@ -321,9 +321,9 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
     The estimate is then made here, by the same function on the same source records (and `pday`'s quality verdict
     when it is stored), so a day's result does not depend on which day finished first. Nothing is written: the
     prediction day's own run stores its estimate."""
-    key = d.cfg.results_key(pday, "performance/estimated.json")
-    if d.results.exists(key):
-        return d.results.read_json(key)
+    stored = d.results.read_json_if_any(d.cfg.results_key(pday, "performance/estimated.json"))
+    if stored is not None:
+        return stored
     try:
         table = read_table(d.storage, day_key(d.cfg, pday), d.cfg.paths.csv, _performance_columns(d.cfg))
     except InputError:
@@ -458,7 +458,7 @@ def estimates_of(checks: list[Check]) -> list[Estimate]:
 
 def _doc(d: Day, name: str) -> dict:
     key = d.key(name)
-    return d.results.read_json(key) if d.results.exists(key) else {}
+    return d.results.read_json_if_any(key) or {}
 
 
 def run_day(

@@ -33,7 +33,7 @@ def store_result(d: Day, result: DayResult) -> str:
 def state(d: Day) -> dict[str, dict[str, Any]]:
     """Each projection's last state, e.g. `{"mlflow": {"status": "pending", "error": "..."}}` ({} when none)."""
     key = d.key(STATE)
-    return d.results.read_json(key) if d.results.exists(key) else {}
+    return d.results.read_json_if_any(key) or {}
 
 
 def mark(d: Day, name: str, status: str, **facts: Any) -> None:

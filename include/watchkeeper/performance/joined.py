@@ -241,8 +241,8 @@ def update_labels(cfg: ModelConfig, storage: Storage, results: Storage, day: dat
 
 def _update_one(cfg: ModelConfig, storage: Storage, results: Storage, day: date) -> Arrival:
     key = step_key(cfg, day)
-    if results.exists(key):  # a re-run of the day: take its earlier contributions back first
-        for pday in Arrival.from_json(results.read_json(key)).prediction_days:
+    if (earlier := results.read_json_if_any(key)) is not None:  # a re-run: take its contributions back first
+        for pday in Arrival.from_json(earlier).prediction_days:
             _delete(results, _arrival_key(cfg, pday, day))
         _delete(results, key)
     arrival = _join_today(cfg, storage, results, day)
@@ -252,11 +252,9 @@ def _update_one(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
 
 def arrival_of(cfg: ModelConfig, storage: Storage, results: Storage, day: date) -> Arrival:
     """The day's labels step, as stored (run now when it has not been)."""
-    key = step_key(cfg, day)
-    if results.exists(key):
-        doc = results.read_json(key)
-        if doc.get("label_file") == _fingerprint(cfg, storage, day):
-            return Arrival.from_json(doc)
+    doc = results.read_json_if_any(step_key(cfg, day))
+    if doc is not None and doc.get("label_file") == _fingerprint(cfg, storage, day):
+        return Arrival.from_json(doc)
     return update_labels(cfg, storage, results, day)
 
 

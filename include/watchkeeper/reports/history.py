@@ -16,11 +16,9 @@ from watchkeeper.storage import Storage
 
 
 def stored_result(cfg: ModelConfig, results: Storage, day: date) -> DayResult | None:
-    key = cfg.results_key(day, "result.json")
-    if not results.exists(key):
-        return None
     try:
-        return DayResult.model_validate(results.read_json(key))
+        doc = results.read_json_if_any(cfg.results_key(day, "result.json"))
+        return None if doc is None else DayResult.model_validate(doc)
     except (ValidationError, ValueError):
         return None
 
