@@ -295,10 +295,13 @@ def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Ch
     return {"unseen": prints, "evidence": evidence}
 
 
-def _performance_columns(cfg: ModelConfig) -> list[str]:
+def _performance_columns(cfg: ModelConfig, profile: dict) -> list[str]:
+    """The columns the day's estimates read: the model's outputs and segments, and the features only for direct
+    loss estimation (CBPE needs none; at 1M rows × 30 features they were 280 MB of the day's peak memory)."""
     cols = cfg.columns
-    needed = [cols.id, cols.score, cols.prediction, *(f.name for f in cols.features), *cfg.segments.columns]
-    return [c for c in dict.fromkeys(needed) if c]
+    dle = (profile.get("estimation") or {}).get("kind") == "dle"
+    features = [f.name for f in cols.features] if dle else []
+    return [c for c in dict.fromkeys([cols.score, cols.prediction, *features, *cfg.segments.columns]) if c]
 
 
 def _estimate_doc(
@@ -325,7 +328,7 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
     if stored is not None:
         return stored
     try:
-        table = read_table(d.storage, day_key(d.cfg, pday), d.cfg.paths.csv, _performance_columns(d.cfg))
+        table = read_table(d.storage, day_key(d.cfg, pday), d.cfg.paths.csv, _performance_columns(d.cfg, profile))
     except InputError:
         return {}
     blocked = decisions.critical_quality_failure(
@@ -336,7 +339,7 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
     profile = get_profile(d.cfg, d.storage, d.results)
-    frame = staged_frame(d, _performance_columns(d.cfg)) if frame is None else frame
+    frame = staged_frame(d, _performance_columns(d.cfg, profile)) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     estimated, doc = _estimate_doc(d.cfg, d.day, frame, profile, blocked)
     d.results.write_json(d.key("performance/estimated.json"), doc)

@@ -27,6 +27,8 @@ def timed(stage: str) -> Iterator[None]:
         entry = _STAGES.setdefault(stage, {"cpu": 0.0, "wall": 0.0})
         entry["cpu"] += time.process_time() - cpu
         entry["wall"] += time.perf_counter() - wall
+        # The process's peak so far: the stage at which it first jumps is the one that needs the memory.
+        entry["peak_rss_mb_after"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         write()
 
 

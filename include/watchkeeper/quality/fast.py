@@ -114,11 +114,44 @@ def _first(mask: pa.ChunkedArray | pa.Array, k: int = PARTIAL) -> list[int]:
     return np.flatnonzero(mask.fill_null(False).to_numpy(zero_copy_only=False))[:k].tolist()
 
 
+KEEP_COLUMNS = 4
+"""Columns a `LazyTable` (and its batch's summaries) keep at once; a suite's expectations come column by column."""
+LAZY_CELLS = 8_000_000
+"""From this many cells (rows × suite columns, 64 MB of floats) `read_batch` reads columns one at a time."""
+
+
+class LazyTable:
+    """The suite's columns of a Parquet file, read one at a time and the last few kept: a wide day is validated
+    without holding all its columns (at 5M rows × 30 columns the whole table is 1.2 GB). It answers the part of
+    `pa.Table` a `Batch` uses."""
+
+    def __init__(self, source: Any, filesystem: Any, columns: list[str], as_dict: list[str]):
+        import pyarrow.parquet as pq
+
+        self._file = pq.ParquetFile(source, filesystem=filesystem, read_dictionary=as_dict or None)
+        self.column_names = list(columns)
+        self.num_rows = self._file.metadata.num_rows
+        arrow = self._file.schema_arrow
+        fields = [arrow.field(c) for c in columns]
+        self.schema = pa.schema(
+            [f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in as_dict else f for f in fields],
+            metadata=arrow.metadata,
+        )
+        self._kept: dict[str, pa.ChunkedArray] = {}
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        if name not in self._kept:
+            if len(self._kept) >= KEEP_COLUMNS:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[name] = self._file.read(columns=[name]).column(0)
+        return self._kept[name]
+
+
 @dataclass
 class Batch:
     """The day as an Arrow table, with lazily built per-column summaries and GX's view of its dtypes."""
 
-    table: pa.Table
+    table: pa.Table | LazyTable
     decoded: set[str] = field(default_factory=set)
     """Columns read as dictionaries for speed whose stored type is not a dictionary (pandas sees them decoded)."""
     all_columns: list[str] | None = None
@@ -135,6 +168,8 @@ class Batch:
         if name not in self.table.column_names:
             raise MissingColumn(f'The column "{name}" in BatchData does not exist.')
         if name not in self._columns:
+            if isinstance(self.table, LazyTable) and len(self._columns) >= KEEP_COLUMNS:
+                self._columns.pop(next(iter(self._columns)))  # its summaries are computed again if asked for
             self._columns[name] = Column(self.table.column(name))
         return self._columns[name]
 
@@ -556,14 +591,23 @@ def suite_columns(suite_dict: dict) -> set[str]:
     return out
 
 
-def read_batch(source: Any, suite_dict: dict, filesystem: Any = None, ignore: tuple[str, ...] = ()) -> Batch:
+def read_batch(
+    source: Any,
+    suite_dict: dict,
+    filesystem: Any = None,
+    ignore: tuple[str, ...] = (),
+    lazy: bool | None = None,
+) -> Batch:
     """Read only the suite's columns of a Parquet file; string columns checked against a value set as dictionaries.
 
-    `ignore` columns are left out as if absent (a target that some prediction files carry).
+    `ignore` columns are left out as if absent (a target that some prediction files carry). `lazy` reads the
+    columns one at a time (`LazyTable`); by default a day of `LAZY_CELLS` or more is read so.
     """
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(source, filesystem=filesystem)
+    if hasattr(source, "seek"):
+        source.seek(0)
     names = [c for c in schema.names if c not in ignore]
     wanted = [c for c in names if c in suite_columns(suite_dict)]
     in_set = {
@@ -577,5 +621,11 @@ def read_batch(source: Any, suite_dict: dict, filesystem: Any = None, ignore: tu
         if c in in_set
         and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))
     ]
+    if lazy is None:
+        lazy = pq.read_metadata(source, filesystem=filesystem).num_rows * len(wanted) >= LAZY_CELLS
+        if hasattr(source, "seek"):
+            source.seek(0)
+    if lazy:
+        return Batch(LazyTable(source, filesystem, wanted, as_dict), decoded=set(as_dict), all_columns=names)
     table = pq.read_table(source, filesystem=filesystem, columns=wanted, read_dictionary=as_dict or None)
     return Batch(table, decoded=set(as_dict), all_columns=names)
