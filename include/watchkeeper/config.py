@@ -208,6 +208,10 @@ class QualityConfig(_Model):
     """A range or value-set expectation (warning by default) becomes critical when at least this share of the
     day's rows fails it: most of a column outside the reference's range or set is a unit, encoding or column
     mix-up, not a tail (drift and performance are then not measured on the day). `null` keeps them warnings."""
+    min_day_share: float = Field(0.5, ge=0, le=1)
+    """A day with fewer rows than this share of the smallest whole reference day (by `columns.timestamp`) alerts
+    the data owner (`drift.volume`, critical); 0 turns the check off. Without a timestamp column no day size is
+    learned and only the suite's row-count expectation applies."""
 
     @field_validator("suite")
     @classmethod

@@ -25,7 +25,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 12  # 12: integer count features without unseen-category checks; importance from a sample
+PROFILE_VERSION = 13  # 13: rows per whole reference day (`volume`) in the detection part
 
 
 @dataclass(frozen=True)
