@@ -269,8 +269,9 @@ class DriftConfig(_Model):
     """How many drifted features the summary names, ranked by magnitude relative to their bound."""
     family_wise: bool = True
     """The `std` threshold's tail probability (0.135 % for k=3) bounds the chance that *any* drift check of a healthy
-    day alerts, split evenly over the day's checks (Bonferroni; label checks form their own family). False: it is each
-    check's own chance, more sensitive but with about one false alert per 1 / (0.00135 × checks) healthy days."""
+    day alerts, split evenly over the day's checks (Bonferroni; label checks and realized metrics form their own
+    families). False: it is each check's own chance, more sensitive but with about one false alert per
+    1 / (0.00135 × checks) healthy days."""
     persistence: Persistence = Persistence()
     """N-of-M rule against flapping (default 1 of 1: a breach alerts on its first day)."""
     threads: int = Field(0, ge=0)

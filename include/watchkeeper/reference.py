@@ -336,6 +336,16 @@ def label_family(cfg: ModelConfig) -> int:
     return len(drift_methods(cfg, m)) * (cfg.performance.label_window_days + 1)
 
 
+def realized_family(cfg: ModelConfig, prediction_days: int) -> int:
+    """A day's realized-metric checks: each configured metric on each of the `prediction_days` whose labels arrived
+    that day (a segment's checks are split the same way); 1 when `drift.family_wise` is off. Counted per day, not
+    from `label_window_days` as label drift's family: labels reach only the days they arrive for, and a window of 30
+    would widen every bound as if 31 days got labels."""
+    if not cfg.drift.family_wise:
+        return 1
+    return len(performance_metrics(cfg)) * max(prediction_days, 1)
+
+
 def _drift_profile(
     cfg: ModelConfig,
     ref: pd.DataFrame,
@@ -702,13 +712,20 @@ def _dle_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_ma
 
 
 def bounds_for_rows(
-    cfg: ModelConfig, entry: dict, rows: int, sample_rows: int | None, direction: str
+    cfg: ModelConfig, entry: dict, rows: int, sample_rows: int | None, direction: str, family: int = 1
 ) -> dict:
     """A metric's bounds for a day with `rows` labelled rows: sampling noise grows as √(sample_rows / rows).
 
-    Only the `std` rule is rescaled; at the reference's day size this returns the stored bounds.
+    With a `family` of realized checks judged that day (`realized_family`), the bounds are re-derived from the
+    entry's reference values at the split tail, as drift's are. Only the `std` rule is rescaled; at the reference's
+    day size and a family of 1 this returns the stored bounds.
     """
     spec = cfg.performance.threshold
+    if family > 1 and "boot_values" in entry:
+        entry = _combined_bounds(
+            spec, entry.get("chunk_values", []), entry["boot_values"], direction, cfg.reference.min_chunks,
+            False, family,
+        )  # fmt: skip
     if (
         not isinstance(spec, StdThreshold)
         or not sample_rows
@@ -718,8 +735,11 @@ def bounds_for_rows(
         return entry
     if entry.get("center") is None:
         return entry
+    from scipy import stats
+
+    k = float(stats.norm.isf(stats.norm.sf(spec.k) / max(family, 1)))  # `derive_bounds`' split
     noise = entry["noise_std"] * (sample_rows / max(rows, 1)) ** 0.5
-    margin = spec.k * max(noise, entry.get("days_std") or 0.0)
+    margin = k * max(noise, entry.get("days_std") or 0.0)
     side = "both" if spec.two_sided else direction
     return {
         **entry,
