@@ -14,8 +14,13 @@ def test_healthy_day_is_ok_and_every_check_has_bounds(tiny):
     cfg, storage, _ = tiny
     result = run_day(cfg, FIRST_DAY, storage)
     assert result.rows == 600
-    drift = [c for c in result.checks if c.stage == "drift" and c.name not in ("unseen_categories", "cusum")]
+    drift = [
+        c
+        for c in result.checks
+        if c.stage == "drift" and c.name not in ("unseen_categories", "cusum", "volume")
+    ]
     assert {c.subject for c in drift} == {"x1", "x2", "c", "score", "pred", "multivariate"}
+    assert [(c.subject, c.status) for c in result.checks if c.name == "volume"] == [("table", "ok")]
     unseen = [c for c in result.checks if c.name == "unseen_categories"]
     assert {c.subject: c.status for c in unseen} == {"c": "ok", "pred": "ok"}
     cusum = [c for c in result.checks if c.name == "cusum"]

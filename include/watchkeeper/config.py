@@ -208,6 +208,10 @@ class QualityConfig(_Model):
     """A range or value-set expectation (warning by default) becomes critical when at least this share of the
     day's rows fails it: most of a column outside the reference's range or set is a unit, encoding or column
     mix-up, not a tail (drift and performance are then not measured on the day). `null` keeps them warnings."""
+    min_day_share: float = Field(0.5, ge=0, le=1)
+    """A day with fewer rows than this share of the smallest whole reference day (by `columns.timestamp`) alerts
+    the data owner (`drift.volume`, critical); 0 turns the check off. Without a timestamp column no day size is
+    learned and only the suite's row-count expectation applies."""
 
     @field_validator("suite")
     @classmethod
@@ -265,8 +269,9 @@ class DriftConfig(_Model):
     """How many drifted features the summary names, ranked by magnitude relative to their bound."""
     family_wise: bool = True
     """The `std` threshold's tail probability (0.135 % for k=3) bounds the chance that *any* drift check of a healthy
-    day alerts, split evenly over the day's checks (Bonferroni; label checks form their own family). False: it is each
-    check's own chance, more sensitive but with about one false alert per 1 / (0.00135 × checks) healthy days."""
+    day alerts, split evenly over the day's checks (Bonferroni; label checks and realized metrics form their own
+    families). False: it is each check's own chance, more sensitive but with about one false alert per
+    1 / (0.00135 × checks) healthy days."""
     persistence: Persistence = Persistence()
     """N-of-M rule against flapping (default 1 of 1: a breach alerts on its first day)."""
     threads: int = Field(0, ge=0)

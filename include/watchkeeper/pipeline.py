@@ -34,7 +34,7 @@ from watchkeeper.reference import dle_estimator, drift_state, get_profile, load_
 from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
 from watchkeeper.stamps import parse_text_timestamps
 from watchkeeper.storage import Storage
-from watchkeeper.volume import volume_check
+from watchkeeper.volume import day_size_check, volume_check
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,8 @@ def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Ch
             profile.get("sample_rows"),
         )
     unseen, prints = unseen_checks(d.cfg, day, detection, earlier, blocked)
-    checks += cusum + unseen
+    volume = day_size_check(d.cfg, day.num_rows, detection.get("volume") or {}, blocked)
+    checks += cusum + unseen + ([volume] if volume else [])
     if "domain_classifier" in detection:
         from watchkeeper.drift.domain import domain_check
 

@@ -25,7 +25,7 @@ from watchkeeper.storage import Storage
 from watchkeeper.thresholds import StdThreshold, derive_bounds
 
 log = logging.getLogger(__name__)
-PROFILE_VERSION = 12  # 12: integer count features without unseen-category checks; importance from a sample
+PROFILE_VERSION = 14  # 14: PCA error bounds from out-of-fold errors; 13: rows per reference day (`volume`)
 
 
 @dataclass(frozen=True)
@@ -336,6 +336,16 @@ def label_family(cfg: ModelConfig) -> int:
     return len(drift_methods(cfg, m)) * (cfg.performance.label_window_days + 1)
 
 
+def realized_family(cfg: ModelConfig, prediction_days: int) -> int:
+    """A day's realized-metric checks: each configured metric on each of the `prediction_days` whose labels arrived
+    that day (a segment's checks are split the same way); 1 when `drift.family_wise` is off. Counted per day, not
+    from `label_window_days` as label drift's family: labels reach only the days they arrive for, and a window of 30
+    would widen every bound as if 31 days got labels."""
+    if not cfg.drift.family_wise:
+        return 1
+    return len(performance_metrics(cfg)) * max(prediction_days, 1)
+
+
 def _drift_profile(
     cfg: ModelConfig,
     ref: pd.DataFrame,
@@ -514,7 +524,8 @@ def _importance(cfg: ModelConfig, ref: pd.DataFrame, monitored: list) -> tuple[d
 def _multivariate_profile(
     cfg: ModelConfig, ref: pd.DataFrame, monitored: list, chunk_masks: list, boot_masks: list, family: int
 ) -> dict:
-    """PCA fitted on the reference features, and bounds of the mean reconstruction error like any drift statistic."""
+    """PCA fitted on the reference features, and bounds of the mean reconstruction error like any drift statistic,
+    from out-of-fold errors (`_out_of_fold_errors`)."""
     from watchkeeper.drift import multivariate
 
     features = [m for m in monitored if m.role == "feature"]
@@ -523,7 +534,7 @@ def _multivariate_profile(
     numeric = [m.column for m in features if m.kind == "numeric"]
     categorical = [m.column for m in features if m.kind == "categorical"]
     state = multivariate.fit(ref, numeric, categorical, cfg.drift.pca_variance)
-    errors = multivariate.row_errors(state, ref)
+    errors = _out_of_fold_errors(cfg, ref, numeric, categorical, chunk_masks)
     chunk_values, boot_values = (
         [float(errors[m].mean()) for m in masks] for masks in (chunk_masks, boot_masks)
     )
@@ -532,6 +543,40 @@ def _multivariate_profile(
     # one value) is a change of the inputs' joint structure as much as a rise.
     bounds = _combined_bounds(spec, chunk_values, boot_values, "both", cfg.reference.min_chunks, True, family)
     return {"state": state, **bounds}
+
+
+PCA_FOLDS = 5
+"""Folds of reference chunks for the PCA's out-of-fold errors (each fold one fit; fewer when there are fewer chunks)."""
+
+
+def _out_of_fold_errors(
+    cfg: ModelConfig, ref: pd.DataFrame, numeric: list[str], categorical: list[str], chunk_masks: list
+) -> np.ndarray:
+    """Each reference row's reconstruction error under a PCA fitted without its chunk's fold.
+
+    Chunk i goes to fold i mod `PCA_FOLDS` (rows in no chunk, round robin); each fold is scored by a PCA fitted on
+    the other folds. A PCA scoring the rows it was fitted on fits their noise too, so in-sample errors sit below
+    what a new day shows and centre the bound too low; a day is scored by the PCA fitted on the whole reference,
+    which has seen none of its rows, like a held-out chunk.
+    """
+    from watchkeeper.drift import multivariate
+
+    k = min(len(chunk_masks), PCA_FOLDS)
+    if k < 2:
+        return multivariate.row_errors(
+            multivariate.fit(ref, numeric, categorical, cfg.drift.pca_variance), ref
+        )
+    fold = np.full(len(ref), -1)
+    for i, mask in enumerate(chunk_masks):
+        fold[mask] = i % k
+    rest = fold < 0
+    fold[rest] = np.arange(int(rest.sum())) % k
+    errors = np.empty(len(ref))
+    for f in range(k):
+        held = fold == f
+        state = multivariate.fit(ref[~held], numeric, categorical, cfg.drift.pca_variance)
+        errors[held] = multivariate.row_errors(state, ref[held])
+    return errors
 
 
 def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:
@@ -667,13 +712,20 @@ def _dle_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_ma
 
 
 def bounds_for_rows(
-    cfg: ModelConfig, entry: dict, rows: int, sample_rows: int | None, direction: str
+    cfg: ModelConfig, entry: dict, rows: int, sample_rows: int | None, direction: str, family: int = 1
 ) -> dict:
     """A metric's bounds for a day with `rows` labelled rows: sampling noise grows as √(sample_rows / rows).
 
-    Only the `std` rule is rescaled; at the reference's day size this returns the stored bounds.
+    With a `family` of realized checks judged that day (`realized_family`), the bounds are re-derived from the
+    entry's reference values at the split tail, as drift's are. Only the `std` rule is rescaled; at the reference's
+    day size and a family of 1 this returns the stored bounds.
     """
     spec = cfg.performance.threshold
+    if family > 1 and "boot_values" in entry:
+        entry = _combined_bounds(
+            spec, entry.get("chunk_values", []), entry["boot_values"], direction, cfg.reference.min_chunks,
+            False, family,
+        )  # fmt: skip
     if (
         not isinstance(spec, StdThreshold)
         or not sample_rows
@@ -683,8 +735,11 @@ def bounds_for_rows(
         return entry
     if entry.get("center") is None:
         return entry
+    from scipy import stats
+
+    k = float(stats.norm.isf(stats.norm.sf(spec.k) / max(family, 1)))  # `derive_bounds`' split
     noise = entry["noise_std"] * (sample_rows / max(rows, 1)) ** 0.5
-    margin = spec.k * max(noise, entry.get("days_std") or 0.0)
+    margin = k * max(noise, entry.get("days_std") or 0.0)
     side = "both" if spec.two_sided else direction
     return {
         **entry,

@@ -31,6 +31,7 @@ from watchkeeper.reference import (
     drift_threshold,
     label_bounds,
     label_family,
+    realized_family,
     state_key,
 )
 from watchkeeper.result import Check, DayResult, Status, num
@@ -163,7 +164,8 @@ def _realized(j: Judge, c: Check) -> dict | None:
     derived = j.derive(entry, j.cfg.performance.threshold, direction, False)
     if derived is None:
         return None
-    return bounds_for_rows(j.cfg, derived, int(rows), sample_rows, direction)
+    family = realized_family(j.cfg, int(c.details.get("label_days", 1)))
+    return bounds_for_rows(j.cfg, derived, int(rows), sample_rows, direction, family)
 
 
 def _estimated(j: Judge, c: Check) -> dict | None:

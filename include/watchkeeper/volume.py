@@ -1,13 +1,22 @@
-"""The day's volume: a day with fewer records than any verdict needs is a data-owner alert, not a quiet skip.
+"""The day's volume: too few records for any verdict, or fewer than the reference's days can explain.
 
-Drift and performance then read "could not measure" (their checks are typed `too_few_rows`); this check is what
-tells someone. The expected range learned from the reference is the quality suite's row-count expectation.
+`volume_check` (load stage) alerts below `drift.min_rows`: drift and performance then read "could not measure" (their
+checks are typed `too_few_rows`), and this check is what tells someone. `day_size_check` (run with the drift
+checks, where the reference profile is at hand) compares the day's rows with what a reference day holds: the rows per
+whole calendar day of the reference (`reference_day_rows`, stored in the profile's detection part). A day with fewer
+rows than `quality.min_day_share` of the smallest reference day alerts the data owner: a file cut short or a source
+that stopped sending still gives a day that drift can score, so without this check only its side effects show.
+A reference without a timestamp column says nothing about a day's size; the quality suite's row-count expectation is
+then the only volume bound.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from watchkeeper.config import ModelConfig
-from watchkeeper.result import Check, Severity, Status
+from watchkeeper.result import Check, NotMeasured, Severity, Status
 
 
 def volume_check(cfg: ModelConfig, rows: int) -> Check | None:
@@ -30,3 +39,72 @@ def volume_check(cfg: ModelConfig, rows: int) -> Check | None:
         severity=Severity.CRITICAL,
         owner="data",
     )
+
+
+def reference_day_rows(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
+    """Rows per whole calendar day (UTC, like the reference chunks) of the reference, by `columns.timestamp`.
+
+    The first and last days are left out when at least `reference.min_chunks` days remain: a reference cut at an
+    hour, not at midnight, makes them partial. Empty when there is no timestamp column or fewer days than
+    `reference.min_chunks` (then no day size is learned).
+    """
+    ts = cfg.columns.timestamp
+    if not ts or ts not in ref:
+        return {}
+    days = pd.to_datetime(ref[ts], utc=True, errors="coerce").dt.date.dropna()
+    counts = days.value_counts().sort_index().to_numpy()
+    if counts.size < cfg.reference.min_chunks:
+        return {}
+    inner = counts.size - 2 >= cfg.reference.min_chunks
+    whole = counts[1:-1] if inner else counts
+    return {"day_rows": [int(n) for n in whole], "edge_days_left_out": bool(inner), "column": ts}
+
+
+def day_size_check(cfg: ModelConfig, rows: int, volume: dict, blocked: str | None = None) -> Check | None:
+    """`drift.volume`: the day's rows against `quality.min_day_share` × the smallest whole reference day.
+
+    None when the profile learned no day size (see `reference_day_rows`) or the share is 0: nothing to judge, and
+    a skipped check each day would read as "could not measure". Skipped on a day below `drift.min_rows`, which
+    `load.too_few_rows` already reports to the same owner, and on a day with a critical data-quality failure
+    (`blocked`), already the data owner's news, like every drift check.
+    """
+    share = cfg.quality.min_day_share
+    sizes = np.asarray(volume.get("day_rows") or [], dtype=float)
+    if share <= 0 or sizes.size == 0:
+        return None
+    smallest, median, largest = int(sizes.min()), int(np.median(sizes)), int(sizes.max())
+    edges = "; first and last (possibly partial) days left out" if volume.get("edge_days_left_out") else ""
+    check = Check(
+        id="drift.volume",
+        stage="drift",
+        name="volume",
+        subject="table",
+        value=float(rows),
+        lower=share * smallest,
+        threshold_rule=(
+            f"quality.min_day_share {share:g} × the smallest of {sizes.size} whole reference days by "
+            f"{volume.get('column')!r} ({smallest} rows){edges}"
+        ),
+        status=Status.SKIPPED,
+        severity=Severity.CRITICAL,
+        owner="data",
+        details={
+            "role": "volume",
+            "reference_days": int(sizes.size),
+            "reference_day_rows": [smallest, median, largest],
+        },
+    )
+    if blocked:
+        check.reason, check.not_measured = f"could not measure: {blocked}", NotMeasured.UPSTREAM_QUALITY
+        return check
+    if rows < cfg.drift.min_rows:
+        check.reason = f"reported by load.too_few_rows: {rows} rows < drift.min_rows {cfg.drift.min_rows}"
+        check.not_measured = NotMeasured.TOO_FEW_ROWS
+        return check
+    check.judge(
+        float(rows),
+        f"{rows} rows today, fewer than {share:.0%} of the smallest reference day ({smallest} rows; reference "
+        f"days hold {smallest}–{largest}, median {median}): is the day's file complete, or did a source stop "
+        "sending?",
+    )
+    return check

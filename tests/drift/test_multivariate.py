@@ -72,3 +72,40 @@ def test_batched_gram_scoring_equals_explicit_reconstruction():
     value, shares = score(state, table.to_batches(max_chunksize=700))  # five uneven batches
     assert value == pytest.approx(np.sqrt(residual.sum(axis=1)).mean(), rel=1e-12)
     assert [shares[c] for c in ("a", "b", "c")] == pytest.approx(list(rise / rise.sum()), rel=1e-9)
+
+
+def test_the_reference_level_of_the_error_is_what_new_healthy_days_show_not_the_fitted_rows():
+    """40 features and 30 rows a day: a PCA scoring the rows it was fitted on fits their noise and measures
+    errors well below a new day's (by 1-2.6 day-to-day std over seeds); the profile's out-of-fold level does not."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from watchkeeper.config import parse_config
+    from watchkeeper.reference import build_profile
+
+    gen = np.random.default_rng(0)
+    p, per_day = 40, 30
+    mix = gen.normal(size=(p, p)) * np.linspace(1, 0.2, p)
+
+    def days(n: int) -> pd.DataFrame:
+        x = gen.normal(size=(n * per_day, p)) @ mix
+        frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(p)])
+        start = datetime.combine(date(2025, 1, 1), datetime.min.time(), tzinfo=UTC)
+        return frame.assign(
+            ts=[start + timedelta(days=i // per_day, seconds=i % per_day) for i in range(len(frame))],
+            pred=frame["f0"],
+            y=frame["f0"] + gen.normal(size=len(frame)),
+        )
+
+    cfg = parse_config({
+        "name": "wide", "task": "regression", "storage": {"uri": "/nowhere"},
+        "paths": {"reference": "ref.parquet", "predictions": "d/{ds}.parquet"},
+        "columns": {"id": "id", "timestamp": "ts", "features": [f"f{i}" for i in range(p)], "prediction": "pred",
+                    "target": "y"},
+        "owners": {"data": {"name": "d"}, "model": {"name": "m"}},
+        "performance": {"metrics": ["mae"]}, "reference": {"bootstrap_samples": 5},
+    })  # fmt: skip
+    ref = days(12)
+    entry = build_profile(cfg, ref)["multivariate"]
+    fresh = days(50)
+    healthy = [score(entry["state"], fresh.iloc[i * per_day : (i + 1) * per_day])[0] for i in range(50)]
+    assert abs(entry["center"] - np.mean(healthy)) < 0.75 * entry["days_std"]

@@ -2,8 +2,9 @@
 
 Kept apart from `reference` so the profile's core (bounds of every drift method and metric) stays as it is: this
 adds the reference categories of every categorical column (for `drift.unseen`), the CUSUM calibration of the
-evidence accumulated across days (`drift.evidence`) and the domain classifier's state and bounds (`drift.domain`). Everything here is
-JSON (lists and numbers); nothing is pickled.
+evidence accumulated across days (`drift.evidence`), the domain classifier's state and bounds (`drift.domain`) and
+the rows per reference day (`volume.day_size_check`). Everything here is JSON (lists and numbers); nothing is
+pickled.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from watchkeeper.drift.domain import DomainClassifier, null_values
 from watchkeeper.drift.evidence import calibrate
 from watchkeeper.drift.methods import category_labels
 from watchkeeper.drift.unseen import reference_categories
+from watchkeeper.volume import reference_day_rows
 
 DOMAIN_SAMPLES = 10
 """Day-size reference samples the domain classifier's noise bound is learned from."""
@@ -32,9 +34,10 @@ def fit_detection(
 ) -> dict:
     """Reference categories of the categorical monitored columns and which are open-ended; the CUSUM calibration
     of every whole-day drift statistic (`statistics`: bounds entries keyed `subject|method`); the domain
-    classifier's state and bounds when `drift.domain_classifier` is on."""
+    classifier's state and bounds when `drift.domain_classifier` is on; the rows per whole reference day."""
     out = _categories(cfg, ref, monitored, chunk_masks)
     out["cusum"] = calibrate(statistics, cfg.reference.seed) if cfg.drift.evidence_days else {}
+    out["volume"] = reference_day_rows(cfg, ref)
     features = [m for m in monitored if m.role == "feature"]
     if cfg.drift.domain_classifier and len(features) >= 2:
         out["domain_classifier"] = _domain(cfg, ref, features, chunk_masks, boot_masks, family)

@@ -19,7 +19,7 @@ from watchkeeper.performance import joined
 from watchkeeper.performance.joined import arrival_of, id_type_checks, label_value_checks
 from watchkeeper.performance.labels import label_record_checks
 from watchkeeper.performance.metrics import compute, get_metric
-from watchkeeper.reference import bounds_for_rows, performance_metrics, predictions_of
+from watchkeeper.reference import bounds_for_rows, performance_metrics, predictions_of, realized_family
 from watchkeeper.result import Check, NotMeasured, Severity, Status, num
 from watchkeeper.storage import Storage
 
@@ -41,6 +41,8 @@ class Scope:
     entries: dict
     sample_rows: int | None
     min_rows: int
+    family: int = 1
+    """Realized checks judged that day, which split the false-alarm rate (`reference.realized_family`)."""
 
 
 def _metric_checks(
@@ -58,7 +60,7 @@ def _metric_checks(
     for name in performance_metrics(cfg):
         metric = get_metric(name, cfg.task)
         bounds = bounds_for_rows(
-            cfg, scope.entries.get(name, {}), len(joined), scope.sample_rows, metric.direction
+            cfg, scope.entries.get(name, {}), len(joined), scope.sample_rows, metric.direction, scope.family
         )
         check = Check(
             id=f"performance.{name}",
@@ -103,14 +105,14 @@ def _metric_checks(
     return checks
 
 
-def _segments(cfg: ModelConfig, profile: dict, joined: pd.DataFrame):
+def _segments(cfg: ModelConfig, profile: dict, joined: pd.DataFrame, family: int):
     """(segment "column=value", its scope, its labelled rows) for every segment learned from the reference."""
     for column, values in (profile.get("segment_performance") or {}).items():
         if column not in joined:
             continue
         as_text = joined[column].astype(str).where(joined[column].notna())
         for value, entry in values.items():
-            scope = Scope(entry["metrics"], entry.get("sample_rows"), cfg.segments.min_rows)
+            scope = Scope(entry["metrics"], entry.get("sample_rows"), cfg.segments.min_rows, family)
             yield f"{column}={value}", scope, joined[as_text == value]
 
 
@@ -151,13 +153,14 @@ def performance_checks(
             yv, (pred, _) = joined_rows[_Y].to_numpy(), predictions_of(cfg, joined_rows)
             result["confusion"] = {"tp": int(((yv == 1) & (pred == 1)).sum()), "fp": int(((yv == 0) & (pred == 1)).sum()),
                                    "fn": int(((yv == 1) & (pred == 0)).sum()), "tn": int(((yv == 0) & (pred == 0)).sum())}  # fmt: skip
-        details = {**result, "as_of": day.isoformat()}
+        details = {**result, "as_of": day.isoformat(), "label_days": len(arrival.prediction_days)}
         subject = f"{{}}{subject_suffix}"
-        whole = Scope(profile["performance"], profile.get("sample_rows"), cfg.performance.min_labels)
+        family = realized_family(cfg, len(arrival.prediction_days))
+        whole = Scope(profile["performance"], profile.get("sample_rows"), cfg.performance.min_labels, family)
         day_checks = _metric_checks(cfg, joined_rows, whole, subject, details, day_blocked)
         metrics = {c.name: c.value for c in day_checks}
         segments = {}
-        for segment, scope, seg_rows in _segments(cfg, profile, joined_rows):
+        for segment, scope, seg_rows in _segments(cfg, profile, joined_rows, family):
             seg_checks = _metric_checks(cfg, seg_rows, scope, subject, details, day_blocked, segment)
             segments[segment] = {"labelled": len(seg_rows), "metrics": {c.name: c.value for c in seg_checks}}
             day_checks += seg_checks
