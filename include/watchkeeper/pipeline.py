@@ -329,7 +329,9 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
     if stored is not None:
         return stored
     try:
-        table = read_table(d.storage, day_key(d.cfg, pday), d.cfg.paths.csv, _performance_columns(d.cfg, profile))
+        table = read_table(
+            d.storage, day_key(d.cfg, pday), d.cfg.paths.csv, _performance_columns(d.cfg, profile)
+        )
     except InputError:
         return {}
     blocked = decisions.critical_quality_failure(
