@@ -146,14 +146,34 @@ class CountingStorage(Storage):
         return super().read_bytes(key)
 
 
-def test_a_days_replay_reads_as_many_objects_on_day_30_as_on_day_5(tmp_path):
+def test_a_days_replay_reads_as_many_objects_on_day_40_as_on_day_8(tmp_path):
     plain = Storage.from_uri(str(tmp_path / "data"))
     storage = CountingStorage(plain.fs, plain.root, plain.uri)
-    cfg = tiny_config(tmp_path, storage.uri)
+    cfg = tiny_config(tmp_path, storage.uri, policy={"cooldown_days": 0})
     reads = []
-    for i in range(30):
+    for i in range(41):
         storage.reads = 0
-        apply_policy(cfg, storage, result(i, drift=False))  # no incidents: only the history is read
+        apply_policy(cfg, storage, result(i, drift=i % 8 < 3))  # an incident every 8 days
         reads.append(storage.reads)
-    assert reads[4] == reads[29] > 0
-    assert len(read_ledger(cfg, storage)) == 30
+    assert len(read_ledger(cfg, storage)) == 41
+    assert len(stored_incidents(cfg, storage)) == 6
+    assert reads[8] == reads[40] > 0
+
+
+def test_incidents_written_in_part_are_found_and_corrected(tmp_path):
+    storage = Storage.from_uri(str(tmp_path / "data"))
+    cfg = tiny_config(tmp_path, storage.uri, policy={"cooldown_days": 0})
+    for i in range(8):
+        apply_policy(cfg, storage, result(i))
+    key = model_key(cfg, "incidents/drift._.2025-03-06.json")
+    right = storage.read_json(key)
+    expected = stored_incidents(cfg, storage)
+    # A write cut short after changing a document: it removed the digests first, so the next run reads them all.
+    storage.delete(model_key(cfg, "ledgers/incidents.json"))
+    storage.write_json(key, right | {"reminders": 99})
+    storage.write_json(
+        model_key(cfg, "incidents/drift._.2025-02-01.json"), right | {"id": "drift._.2025-02-01"}
+    )
+    apply_policy(cfg, storage, result(7))  # the same day again: its replay changes nothing
+    assert stored_incidents(cfg, storage) == expected
+    assert sorted(expected) == ["drift._.2025-03-01.json", "drift._.2025-03-06.json"]

@@ -3,10 +3,11 @@ per incident.
 
 `<results_prefix>/<model>/signals/<day>.json` is the day's `DaySignals` (written when the day finishes; derived from
 its `result.json` when missing), `<results_prefix>/<model>/ledgers/signals.json` every day's `DaySignals` in one
-object, and `<results_prefix>/<model>/incidents/<id>.json` each incident as the last replay left it. `apply_policy`
-replays every stored day, so a day re-run or backfilled in any order rebuilds the incidents. It reads the ledger
-(one object) instead of every day's document: a backfill of n days makes O(n) reads, not O(n^2). The per-day
-documents stay (delivery reads the day's own; they rebuild a ledger missing from a store written before it existed).
+object, and `<results_prefix>/<model>/incidents/<id>.json` each incident as the last replay left it (with their
+digests in `ledgers/incidents.json`). `apply_policy` replays every stored day, so a day re-run or backfilled in any
+order rebuilds the incidents. It reads the ledger and the digests (two objects) instead of every day's document and
+every incident's: a backfill of n days makes O(n) reads, not O(n^2). The per-day documents stay (delivery reads the
+day's own; they rebuild a ledger missing from a store written before it existed).
 
 Runs of different days of one model may finish at once (a backfill with concurrency). Each stores its day's signals
 document first, then, holding the model's incidents lease (`<model>/leases/incidents.json`, taken through
@@ -19,6 +20,7 @@ is corrected by its re-run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -185,14 +187,41 @@ def replay_stored(cfg: ModelConfig, results: Storage, policy: PolicyConfig | Non
 
 
 def write_incidents(cfg: ModelConfig, results: Storage, done: Replay) -> None:
-    """Write each incident that changed; remove documents of incidents the replay no longer produces."""
+    """Write each incident that changed; remove documents of incidents the replay no longer produces.
+
+    What is stored is known from the digests the last write left (`ledgers/incidents.json`), so no document is
+    read. The digests are removed before any document changes and written after the last change, so a write cut
+    short leaves none; then (as in a store written before them) every stored document is read once."""
     prefix = model_key(cfg, "incidents/")
-    stored = set(results.list(prefix))
-    for inc in done.incidents.values():
-        key = f"{prefix}{inc.id}.json"
-        doc = inc.model_dump(mode="json")
-        if key not in stored or results.read_json(key) != doc:
+    digests_key = model_key(cfg, "ledgers/incidents.json")
+    stored = _incident_digests(results, digests_key)
+    trusted = stored is not None
+    if stored is None:
+        stored = {k: _digest(results.read_json(k)) for k in results.list(prefix)}
+    docs = {f"{prefix}{inc.id}.json": inc.model_dump(mode="json") for inc in done.incidents.values()}
+    now = {key: _digest(doc) for key, doc in docs.items()}
+    if trusted and now == stored:
+        return
+    if trusted:
+        results.delete(digests_key)
+    for key, doc in docs.items():
+        if stored.get(key) != now[key]:
             results.write_json(key, doc)
-    for key in stored - {f"{prefix}{i}.json" for i in done.incidents}:
+    for key in set(stored) - set(docs):
         log.info("incident %s no longer follows from the stored days; removing it", key)
-        results.fs.delete_file(results.path(key))
+        results.delete(key)
+    results.write_json_atomic(digests_key, {"format": LEDGER_FORMAT, "digests": now})
+
+
+def _incident_digests(results: Storage, key: str) -> dict[str, str] | None:
+    try:
+        doc = results.read_json(key)
+    except ObjectNotFound:
+        return None
+    return doc["digests"] if doc.get("format") == LEDGER_FORMAT else None
+
+
+def _digest(doc: dict) -> str:
+    return hashlib.sha256(
+        json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
