@@ -7,8 +7,8 @@ Takes the stored `result.json` of the first `--days` days of a `benchmarks/backf
 results), starts a moto S3 server on loopback, and runs each day's `apply_policy` in day order into a fresh bucket,
 once with `include/watchkeeper/history.py` as it was at `--before` (one read per stored day) and once with the
 working tree's (one ledger). It reports the moto server's CPU seconds (from /proc), the benchmark process's, and both
-over the last 10 days. The server is stopped by its PID. Nothing is written under benchmarks/results; the README
-quotes the printed line.
+over the last 10 days, and whether both left the same incident documents. The server is stopped by its PID.
+Nothing is written under benchmarks/results; the README quotes the printed lines.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> dict:
     server = subprocess.Popen(
         [str(moto), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    report = {"days": len(results), "before": args.before}
+    report = {"days": len(results), "before_commit": args.before}
+    incidents = {}
     try:
         time.sleep(3)
         creds = S3Credentials(access_key="test", secret_key="test", endpoint_url=f"http://127.0.0.1:{port}")
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict:
                 module.apply_policy(config, storage, result.model_copy(deep=True))
                 per_day.append((_proc_cpu(server.pid) - server0, time.process_time() - own0))
             last = per_day[-10:]
+            prefix = history.model_key(config, "incidents")
+            incidents[name] = {k.rsplit("/", 1)[-1]: storage.read_json(k) for k in storage.list(prefix)}
             report[name] = {
                 "moto_cpu": sum(d[0] for d in per_day),
                 "client_cpu": sum(d[1] for d in per_day),
@@ -89,6 +92,11 @@ def main(argv: list[str] | None = None) -> dict:
                 "client_cpu_a_day_last_10": sum(d[1] for d in last) / len(last),
             }
             print(name, json.dumps(report[name]), flush=True)
+        report["incidents"] = len(incidents["ledger"])
+        report["same_incidents"] = incidents["before"] == incidents["ledger"]
+        print(
+            f"{report['incidents']} incidents, the same before and with the ledger: {report['same_incidents']}"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
