@@ -130,7 +130,9 @@ def _record(cfg: ModelConfig, results: Storage, today: DaySignals) -> dict[date,
 
 
 def store_signals(cfg: ModelConfig, results: Storage, result: DayResult) -> DaySignals:
-    """Store the day's signals document and its ledger entry (e.g. again once the day has its MLflow run)."""
+    """Store the day's signals document and its ledger entry (e.g. again once the day has its MLflow run).
+
+    Takes the incidents lease, which is not re-entrant: not to be called while holding it."""
     today = _store_document(cfg, results, result)
     with incidents_lease(cfg, results):
         _record(cfg, results, today)
