@@ -26,7 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from day import machine, run  # noqa: E402
+from day import commit, machine, run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 START = date(2026, 1, 1)
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = sorted((work / "results").rglob("result.json"))
     report = {
         "machine": machine(),
+        "commit": commit(),
         "days": args.days,
         "rows_per_day": args.rows_per_day,
         "label_window_days": yaml.safe_load(config.read_text())["performance"]["label_window_days"],
@@ -107,7 +108,7 @@ def markdown(r: dict) -> str:
             f"| {r['days']} | {r['rows_per_day']:,} | {r['label_window_days']} | {b['cpu']:.0f} | "
             f"{r['per_day_cpu']:.2f} | {b['wall']:.0f} | {b['peak_rss_mb']:.0f} | {r['result_files']} |",
             "",
-            f"The command's last line: `{r['summary']}`.",
+            f"The command's last line: `{r['summary']}`. Measured at commit {r.get('commit') or 'unknown'}.",
             "",
         ]
     )

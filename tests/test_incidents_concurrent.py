@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import FIRST_DAY, tiny_config
-from watchkeeper.history import apply_policy, model_key, replay_stored
+from watchkeeper.history import apply_policy, model_key, read_ledger, replay_stored
 from watchkeeper.result import Check, DayResult
 from watchkeeper.storage import Storage
 
@@ -60,3 +60,5 @@ def test_concurrent_runs_of_different_days_leave_the_incidents_of_all_days(
         "drift._.2025-03-10.json",
     ]
     assert stored == expected
+    documents = [s3_storage.read_json(k) for k in s3_storage.list(model_key(cfg, "signals"))]
+    assert read_ledger(cfg, s3_storage) == {FIRST_DAY + timedelta(days=i): documents[i] for i in range(12)}

@@ -134,9 +134,13 @@ def retry_pending(cfg: ModelConfig, results: Storage, send: Sender) -> list[str]
     return out
 
 
-def send_day(cfg: ModelConfig, results: Storage, done: Replay, day: date, send: Sender) -> list[str]:
-    """Deliver the day's messages of a replay (and any pending ones); return where each went."""
-    out = retry_pending(cfg, results, send)
+def send_day(
+    cfg: ModelConfig, results: Storage, done: Replay, day: date, send: Sender, retry: bool = True
+) -> list[str]:
+    """Deliver the day's messages of a replay (and, with `retry`, any pending ones); return where each went.
+
+    Retrying reads the whole delivery log: a caller sending a stretch of days retries once, not once a day."""
+    out = retry_pending(cfg, results, send) if retry else []
     outcome = done.days.get(day)
     if outcome is None or not outcome.messages:
         return out
