@@ -65,6 +65,6 @@ def send_range(cfg, results, days: list[date]) -> list[str]:
     done = replay_stored(cfg, results)
     send = sender(cfg)
     sent: list[str] = []
-    for day in days:
-        sent += send_day(cfg, results, done, day, send)
+    for i, day in enumerate(days):  # pending messages retried once, at the start: the log is read once
+        sent += send_day(cfg, results, done, day, send, retry=i == 0)
     return sent
