@@ -75,3 +75,42 @@ def test_a_day_cut_to_a_quarter_of_its_rows_tells_the_data_owner(tiny):
     assert ("notify", "data") in [(a.kind, a.owner) for a in result.actions]
     told = next(a for a in result.actions if a.kind == "notify" and a.owner == "data")
     assert "drift.volume:table" in told.checks
+
+
+def test_days_all_smaller_than_the_reference_are_judged_against_their_own_median(tiny):
+    cfg = tiny[0]
+    volume = {"day_rows": [5000, 5100, 4900, 5050], "edge_days_left_out": False, "column": "ts"}
+    # three earlier monitored days of about 1,000 rows: the reference's days are not what production sends
+    usual = day_size_check(cfg, 1000, volume, recent=[1010, 990, 1000])
+    assert usual.status == "ok" and usual.lower == 500.0
+    assert (
+        "median of the last 3 monitored days" in usual.threshold_rule and "4900 rows" in usual.threshold_rule
+    )
+    fallen = day_size_check(
+        cfg, 300, volume, recent=[1010, 990, 1000, 0]
+    )  # a day that failed to load: not a size
+    assert fallen.status == "alert" and fallen.details["recent_day_rows"] == [1010, 990, 1000]
+    assert "fewer than 50% of the median of the last 3 monitored days (1000 rows" in fallen.reason
+    # fewer than three known days: the reference alone
+    assert day_size_check(cfg, 1000, volume, recent=[1010, 990]).status == "alert"
+    # production busier than the reference: the reference's smallest day still sets the bound
+    busy = day_size_check(cfg, 2000, volume, recent=[9000, 9100, 8900])
+    assert busy.status == "alert" and busy.lower == 2450.0
+
+
+@pytest.mark.slow
+def test_a_production_sized_below_its_reference_alerts_its_first_days_then_only_a_fall(tiny):
+    cfg, storage, frames = (
+        tiny  # reference days of 600 rows; the world has 4 days, a fifth is the first one moved
+    )
+    statuses = []
+    for i, n in enumerate([240, 240, 240, 240, 110]):  # 40 % of a reference day, then a fall to 110
+        day = FIRST_DAY + timedelta(days=i)
+        frame = frames.get(day.isoformat())
+        if frame is None:
+            frame = frames[FIRST_DAY.isoformat()]
+            frame = frame.assign(ts=frame["ts"] + timedelta(days=i))
+        storage.write_bytes(f"days/{day}.parquet", parquet_bytes(frame.drop(columns=["label"]).head(n)))
+        (volume,) = [c for c in run_day(cfg, day, storage).checks if c.id == "drift.volume"]
+        statuses.append(volume.status)
+    assert statuses == ["alert", "alert", "alert", "ok", "alert"]

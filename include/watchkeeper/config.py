@@ -210,7 +210,8 @@ class QualityConfig(_Model):
     mix-up, not a tail (drift and performance are then not measured on the day). `null` keeps them warnings."""
     min_day_share: float = Field(0.5, ge=0, le=1)
     """A day with fewer rows than this share of the smallest whole reference day (by `columns.timestamp`) alerts
-    the data owner (`drift.volume`, critical); 0 turns the check off. Without a timestamp column no day size is
+    the data owner (`drift.volume`, critical); of the median of the last 7 monitored days instead when at least 3
+    are known and their median is smaller. 0 turns the check off. Without a timestamp column no day size is
     learned and only the suite's row-count expectation applies."""
 
     @field_validator("suite")

@@ -34,7 +34,7 @@ from watchkeeper.reference import dle_estimator, drift_state, get_profile, load_
 from watchkeeper.result import Check, DayResult, Estimate, Realized, Severity, Status
 from watchkeeper.stamps import parse_text_timestamps
 from watchkeeper.storage import Storage
-from watchkeeper.volume import day_size_check, volume_check
+from watchkeeper.volume import RECENT_DAYS, day_size_check, volume_check
 
 log = logging.getLogger(__name__)
 
@@ -287,13 +287,14 @@ def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Ch
             profile.get("sample_rows"),
         )
     unseen, prints = unseen_checks(d.cfg, day, detection, earlier, blocked)
-    volume = day_size_check(d.cfg, day.num_rows, detection.get("volume") or {}, blocked)
+    recent = [earlier(i).get("rows", 0) for i in range(1, RECENT_DAYS + 1)]
+    volume = day_size_check(d.cfg, day.num_rows, detection.get("volume") or {}, blocked, recent)
     checks += cusum + unseen + ([volume] if volume else [])
     if "domain_classifier" in detection:
         from watchkeeper.drift.domain import domain_check
 
         checks.append(domain_check(d.cfg, day, detection["domain_classifier"], blocked))
-    return {"unseen": prints, "evidence": evidence}
+    return {"unseen": prints, "evidence": evidence, "rows": day.num_rows}
 
 
 def _performance_columns(cfg: ModelConfig, profile: dict) -> list[str]:

@@ -6,6 +6,7 @@ checks, where the reference profile is at hand) compares the day's rows with wha
 whole calendar day of the reference (`reference_day_rows`, stored in the profile's detection part). A day with fewer
 rows than `quality.min_day_share` of the smallest reference day alerts the data owner: a file cut short or a source
 that stopped sending still gives a day that drift can score, so without this check only its side effects show.
+When the recent monitored days are all smaller than the reference's, their median is the expected day instead.
 A reference without a timestamp column says nothing about a day's size; the quality suite's row-count expectation is
 then the only volume bound.
 """
@@ -60,13 +61,25 @@ def reference_day_rows(cfg: ModelConfig, ref: pd.DataFrame) -> dict:
     return {"day_rows": [int(n) for n in whole], "edge_days_left_out": bool(inner), "column": ts}
 
 
-def day_size_check(cfg: ModelConfig, rows: int, volume: dict, blocked: str | None = None) -> Check | None:
+RECENT_DAYS = 7
+"""Monitored days before today whose sizes can lower the expected day size (at least `MIN_RECENT` of them)."""
+MIN_RECENT = 3
+
+
+def day_size_check(
+    cfg: ModelConfig, rows: int, volume: dict, blocked: str | None = None, recent: list[int] | None = None
+) -> Check | None:
     """`drift.volume`: the day's rows against `quality.min_day_share` × the smallest whole reference day.
 
     None when the profile learned no day size (see `reference_day_rows`) or the share is 0: nothing to judge, and
     a skipped check each day would read as "could not measure". Skipped on a day below `drift.min_rows`, which
     `load.too_few_rows` already reports to the same owner, and on a day with a critical data-quality failure
     (`blocked`), already the data owner's news, like every drift check.
+
+    `recent` are the row counts of the monitored days before today (up to `RECENT_DAYS`). From `MIN_RECENT` of
+    them, a production whose days are all smaller than the reference's (a reference cut from a busier period, or
+    its timestamps crowded into fewer days) is judged against its own median day, not against a reference day it
+    never reaches: the check then tells of a day that falls, not of a reference sized differently.
     """
     share = cfg.quality.min_day_share
     sizes = np.asarray(volume.get("day_rows") or [], dtype=float)
@@ -74,17 +87,22 @@ def day_size_check(cfg: ModelConfig, rows: int, volume: dict, blocked: str | Non
         return None
     smallest, median, largest = int(sizes.min()), int(np.median(sizes)), int(sizes.max())
     edges = "; first and last (possibly partial) days left out" if volume.get("edge_days_left_out") else ""
+    expected, rule = (
+        smallest,
+        f"the smallest of {sizes.size} whole reference days by {volume.get('column')!r}",
+    )
+    known = [n for n in (recent or [])[:RECENT_DAYS] if n > 0]
+    if len(known) >= MIN_RECENT and np.median(known) < smallest:
+        expected = int(np.median(known))
+        rule = f"the median of the last {len(known)} monitored days (below {rule}, {smallest} rows)"
     check = Check(
         id="drift.volume",
         stage="drift",
         name="volume",
         subject="table",
         value=float(rows),
-        lower=share * smallest,
-        threshold_rule=(
-            f"quality.min_day_share {share:g} × the smallest of {sizes.size} whole reference days by "
-            f"{volume.get('column')!r} ({smallest} rows){edges}"
-        ),
+        lower=share * expected,
+        threshold_rule=f"quality.min_day_share {share:g} × {rule} ({expected} rows){edges}",
         status=Status.SKIPPED,
         severity=Severity.CRITICAL,
         owner="data",
@@ -92,6 +110,7 @@ def day_size_check(cfg: ModelConfig, rows: int, volume: dict, blocked: str | Non
             "role": "volume",
             "reference_days": int(sizes.size),
             "reference_day_rows": [smallest, median, largest],
+            "recent_day_rows": known,
         },
     )
     if blocked:
@@ -101,10 +120,13 @@ def day_size_check(cfg: ModelConfig, rows: int, volume: dict, blocked: str | Non
         check.reason = f"reported by load.too_few_rows: {rows} rows < drift.min_rows {cfg.drift.min_rows}"
         check.not_measured = NotMeasured.TOO_FEW_ROWS
         return check
+    if expected == smallest:
+        against = f"the smallest reference day ({smallest} rows; reference days hold {smallest}–{largest}, median {median})"
+    else:
+        against = f"the median of the last {len(known)} monitored days ({expected} rows; reference days hold {smallest}–{largest})"
     check.judge(
         float(rows),
-        f"{rows} rows today, fewer than {share:.0%} of the smallest reference day ({smallest} rows; reference "
-        f"days hold {smallest}–{largest}, median {median}): is the day's file complete, or did a source stop "
-        "sending?",
+        f"{rows} rows today, fewer than {share:.0%} of {against}: is the day's file complete, or did a source "
+        "stop sending?",
     )
     return check
