@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from helpers import FIRST_DAY, parquet_bytes, rows
 from watchkeeper.loading import InputError
-from watchkeeper.pipeline import run_day
+from watchkeeper.pipeline import LATER_ESTIMATE, run_day
 
 
 def test_healthy_day_is_ok_and_every_check_has_bounds(tiny):
@@ -119,6 +119,8 @@ def test_labels_counted_before_their_prediction_day_ran_are_set_beside_the_same_
         cfg.results_key(FIRST_DAY, "performance/estimated.json")
     )
     assert set(early[0].within_band) == {"roc_auc", "f1", "precision", "recall", "accuracy"}
+    kept = storage.read_json(cfg.results_key(FIRST_DAY, LATER_ESTIMATE))  # for the next label day, not remade
+    assert kept["metrics"] == early[0].estimated
     run_day(cfg, FIRST_DAY, storage)
     own = storage.read_json(cfg.results_key(FIRST_DAY, "performance/estimated.json"))
     assert early[0].estimated == own["metrics"] and early[0].estimated_band == own["bands"]

@@ -297,6 +297,10 @@ def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Ch
     return {"unseen": prints, "evidence": evidence, "rows": day.num_rows}
 
 
+LATER_ESTIMATE = "performance/estimated_when_labelled.json"
+"""A prediction day's estimate made by a label day that ran before it (see `estimate_of`)."""
+
+
 def _performance_columns(cfg: ModelConfig, profile: dict) -> list[str]:
     """The columns the day's estimates read: the model's outputs and segments, and the features only for direct
     loss estimation (CBPE needs none; at 1M rows × 30 features they were 280 MB of the day's peak memory)."""
@@ -322,13 +326,15 @@ def _estimate_doc(
 def estimate_of(d: Day, pday: date, profile: dict) -> dict:
     """The estimate made for prediction day `pday` before its labels, which its realized metrics are set beside.
 
-    Days of a backfill run at once, so labels for `pday` can be counted before `pday`'s own run has estimated it.
-    The estimate is then made here, by the same function on the same source records (and `pday`'s quality verdict
-    when it is stored), so a day's result does not depend on which day finished first. Nothing is written: the
-    prediction day's own run stores its estimate."""
-    stored = d.results.read_json_if_any(d.cfg.results_key(pday, "performance/estimated.json"))
-    if stored is not None:
-        return stored
+    Days of a backfill run at once, so labels for `pday` can be counted before `pday`'s own run has estimated it
+    (or `pday` was never monitored: monitoring started after it). The estimate is then made here, by the same
+    function on the same source records (with `pday`'s quality verdict when it is stored), so a day's result does
+    not depend on which day finished first. It is kept beside `pday`'s results under its own name, for the next
+    label day; `pday`'s own run stores `performance/estimated.json`, which is read first."""
+    for name in ("performance/estimated.json", LATER_ESTIMATE):
+        stored = d.results.read_json_if_any(d.cfg.results_key(pday, name))
+        if stored is not None:
+            return stored
     try:
         table = read_table(
             d.storage, day_key(d.cfg, pday), d.cfg.paths.csv, _performance_columns(d.cfg, profile)
@@ -338,7 +344,9 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
     blocked = decisions.critical_quality_failure(
         load_checks(Day(d.cfg, pday, d.storage, d.results), "quality")
     )
-    return _estimate_doc(d.cfg, pday, table.to_pandas(), profile, blocked)[1]
+    doc = _estimate_doc(d.cfg, pday, table.to_pandas(), profile, blocked)[1]
+    d.results.write_json(d.cfg.results_key(pday, LATER_ESTIMATE), doc)
+    return doc
 
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
