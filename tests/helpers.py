@@ -6,6 +6,8 @@ Two numeric features, one categorical and a score; labels of each day arrive the
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -120,3 +122,24 @@ def demo_world(model: str, root: Path, days: int, rows: int) -> tuple[ModelConfi
     data["quality"] = {"expectations_dir": "no-suite"}
     (root / "model.yaml").write_text(yaml.safe_dump(data))
     return parse_config(data), storage, manifest, date.fromisoformat(manifest["start"])
+
+
+def run_at_once(work: Callable[[int], None], n: int, timeout: float = 120) -> list[BaseException]:
+    """`work(0)` .. `work(n - 1)` in n threads released together (like workers running days at once); the
+    exceptions they raised."""
+    start = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            start.wait()
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return errors

@@ -3,11 +3,10 @@ concurrency): each run rebuilds them under the model's incidents lease, so the l
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from helpers import FIRST_DAY, tiny_config
+from helpers import FIRST_DAY, run_at_once, tiny_config
 from watchkeeper.history import apply_policy, model_key, read_ledger, replay_stored
 from watchkeeper.result import Check, DayResult
 from watchkeeper.storage import Storage
@@ -31,22 +30,10 @@ def test_concurrent_runs_of_different_days_leave_the_incidents_of_all_days(
     s3_storage, s3_credentials, tmp_path
 ):
     cfg = tiny_config(tmp_path, s3_storage.uri, policy={"cooldown_days": 0})
-    start = threading.Barrier(12)
-    errors: list[BaseException] = []
-
-    def finish(i: int) -> None:
-        own = Storage.from_uri(s3_storage.uri, s3_credentials)  # each run its own client, like a worker
-        try:
-            start.wait()
-            apply_policy(cfg, own, result(i))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    runs = [threading.Thread(target=finish, args=(i,)) for i in range(12)]
-    for t in runs:
-        t.start()
-    for t in runs:
-        t.join(timeout=120)
+    # each run its own client, like a worker
+    errors = run_at_once(
+        lambda i: apply_policy(cfg, Storage.from_uri(s3_storage.uri, s3_credentials), result(i)), 12
+    )
     assert errors == []
     stored = {
         k.rsplit("/", 1)[-1]: s3_storage.read_json(k) for k in s3_storage.list(model_key(cfg, "incidents"))

@@ -4,10 +4,9 @@ store written before it existed gets one built from those documents."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
-from helpers import FIRST_DAY, tiny_config
+from helpers import FIRST_DAY, run_at_once, tiny_config
 from watchkeeper.history import (
     apply_policy,
     ledger_key,
@@ -60,21 +59,8 @@ def test_ledger_equals_the_documents_after_concurrent_rerun_and_failed_days(tmp_
     errors: list[BaseException] = []
 
     def run_all(make) -> None:
-        start = threading.Barrier(10)
-
-        def finish(i: int) -> None:
-            own = Storage.from_uri(storage.uri)  # each run its own client, like a worker
-            try:
-                start.wait()
-                apply_policy(cfg, own, make(i))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        runs = [threading.Thread(target=finish, args=(i,)) for i in range(10)]
-        for t in runs:
-            t.start()
-        for t in runs:
-            t.join(timeout=120)
+        # each run its own client, like a worker
+        errors.extend(run_at_once(lambda i: apply_policy(cfg, Storage.from_uri(storage.uri), make(i)), 10))
 
     # First pass: days 3 and 7 fail to load and day 5 does not drift; the re-run pass reads them and day 5 drifts.
     run_all(lambda i: result(i, drift=False if i == 5 else None, load_failed=i in (3, 7)))

@@ -162,13 +162,18 @@ class Storage:
     def read_json(self, key: str) -> Any:
         return json.loads(self.read_bytes(key))
 
-    def read_json_if_any(self, key: str) -> Any | None:
-        """The object as JSON, or None when it does not exist: one read instead of a check and a read (on S3 an
-        existence check of a missing key costs a HEAD and a LIST)."""
+    def read_bytes_if_any(self, key: str) -> bytes | None:
+        """The object, or None when it does not exist: one read instead of a check and a read (on S3 an existence
+        check of a missing key costs a HEAD and a LIST)."""
         try:
-            return self.read_json(key)
+            return self.read_bytes(key)
         except ObjectNotFound:
             return None
+
+    def read_json_if_any(self, key: str) -> Any | None:
+        """The object as JSON, or None when it does not exist (`read_bytes_if_any`)."""
+        data = self.read_bytes_if_any(key)
+        return None if data is None else json.loads(data)
 
     def write_json(self, key: str, obj: Any) -> None:
         self.write_bytes(key, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())

@@ -296,10 +296,10 @@ def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> No
             (folder / "figures" / name).write_bytes(figures.png(figures.distribution(dist)))
     if d is not None:
         for name in _stored_files(result):
-            key = d.key(name)
-            if d.results.exists(key):
+            data = d.results.read_bytes_if_any(d.key(name))
+            if data is not None:
                 (folder / name).parent.mkdir(parents=True, exist_ok=True)
-                (folder / name).write_bytes(d.results.read_bytes(key))
+                (folder / name).write_bytes(data)
 
 
 def _stored_files(result: DayResult) -> Iterable[str]:

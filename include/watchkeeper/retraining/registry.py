@@ -124,15 +124,15 @@ def history_key(cfg: ModelConfig) -> str:
 def record(results: Storage, cfg: ModelConfig, event: dict[str, Any]) -> dict[str, Any]:
     """Append an event (what, version, by, why, ...) to the model's history document, stamped with when."""
     key = history_key(cfg)
-    events = results.read_json(key)["events"] if results.exists(key) else []
+    events = history(results, cfg)
     event = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **event}
     results.write_json(key, {"model": cfg.name, "events": [*events, event]})
     return event
 
 
 def history(results: Storage, cfg: ModelConfig) -> list[dict[str, Any]]:
-    key = history_key(cfg)
-    return results.read_json(key)["events"] if results.exists(key) else []
+    doc = results.read_json_if_any(history_key(cfg))
+    return [] if doc is None else doc["events"]
 
 
 def register_champion(

@@ -107,11 +107,9 @@ def propose(
 
 
 def release(cfg: ModelConfig, results: Storage, day: date) -> None:
-    key = f"{prefix(cfg, day)}/outcome.json"
-    if results.exists(key):
-        holder = results.read_json(key).get("holder")
-        if holder:
-            guards.release(cfg, results, holder)
+    doc = results.read_json_if_any(f"{prefix(cfg, day)}/outcome.json")
+    if doc is not None and (holder := doc.get("holder")):
+        guards.release(cfg, results, holder)
 
 
 def refusal_payload(cfg: ModelConfig, outcome: dict[str, Any]) -> dict | None:

@@ -31,9 +31,9 @@ def calibration_rows(
     from watchkeeper.retraining.run import prefix
 
     if request_day:
-        key = f"{prefix(cfg, request_day)}/holdout.parquet"
-        if results.exists(key):
-            rows = pd.read_parquet(io.BytesIO(results.read_bytes(key)))
+        data = results.read_bytes_if_any(f"{prefix(cfg, request_day)}/holdout.parquet")
+        if data is not None:
+            rows = pd.read_parquet(io.BytesIO(data))
             # The training set stored its target already converted (`labels_of`).
             return rows, rows[cfg.columns.target].to_numpy(), f"the holdout of the request of {request_day}"
     ref = load_reference(cfg, storage)

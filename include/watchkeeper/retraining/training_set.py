@@ -43,8 +43,8 @@ class TrainingSet:
 
 
 def day_result(cfg: ModelConfig, results: Storage, day: date) -> DayResult | None:
-    key = cfg.results_key(day, "result.json")
-    return DayResult.model_validate(results.read_json(key)) if results.exists(key) else None
+    doc = results.read_json_if_any(cfg.results_key(day, "result.json"))
+    return None if doc is None else DayResult.model_validate(doc)
 
 
 def quality_failure(cfg: ModelConfig, results: Storage, day: date) -> str | None:
