@@ -4,6 +4,10 @@ One small document per message key under `<results_prefix>/<model>/deliveries/`:
 destination) or `pending` (with the payload and why it failed, e.g. Slack answered 5xx after its retries); a
 pending message is sent once by the next delivery of that model. Sending itself is injected (`Sender`): the
 Airflow plugin posts through the Slack provider, the CLI writes the outbox.
+
+Beside the log, `<log>.pending/` holds an empty marker per pending entry, so a delivery that retries pending
+messages lists that (usually empty) folder instead of reading every message the model ever sent. A log written
+before the index is indexed once, by the first retry that finds no `.index` there.
 """
 
 from __future__ import annotations
@@ -40,12 +44,50 @@ def record(cfg: ModelConfig, results: Storage, key: str) -> dict | None:
 
 
 def record_at(results: Storage, prefix: str, key: str) -> dict | None:
-    k = log_key_at(prefix, key)
-    return results.read_json(k) if results.exists(k) else None
+    return results.read_json_if_any(log_key_at(prefix, key))
 
 
 def read_log(cfg: ModelConfig, results: Storage) -> list[dict]:
     return [results.read_json(k) for k in results.list(model_key(cfg, "deliveries"))]
+
+
+def _index(prefix: str) -> str:
+    return f"{prefix}.pending"
+
+
+def _write_entry(results: Storage, prefix: str, entry: dict) -> None:
+    """The entry, then its pending marker (written after it, removed after it: a reader that sees a marker finds
+    the entry it marks)."""
+    results.write_json(log_key_at(prefix, entry["key"]), entry)
+    marker = log_key_at(_index(prefix), entry["key"])
+    if entry["status"] == "pending":
+        results.write_bytes(marker, b"")
+    else:
+        results.delete(marker)
+
+
+def pending_entries(cfg: ModelConfig, results: Storage) -> list[dict]:
+    """The model's pending delivery-log entries, read through the pending index (built once for an older log)."""
+    prefix = model_key(cfg, "deliveries")
+    index = _index(prefix)
+    done = f"{index}/.index"
+    markers = results.list(index)
+    if done not in markers:
+        for entry in read_log(cfg, results):
+            if entry.get("status") == "pending":
+                results.write_bytes(log_key_at(index, entry["key"]), b"")
+        results.write_bytes(done, b"")
+        markers = results.list(index)
+    out = []
+    for marker in markers:
+        if marker == done:
+            continue
+        entry = results.read_json_if_any(f"{prefix}/{marker.rsplit('/', 1)[-1]}")
+        if entry is not None and entry.get("status") == "pending":
+            out.append(entry)
+        else:  # sent since (a sent entry never becomes pending again)
+            results.delete(marker)
+    return out
 
 
 def _failure(exc: Exception) -> str:
@@ -84,7 +126,7 @@ def deliver_once_at(
         }
         if status == "pending":
             entry |= {"error": error, "payload": payload, "keys": keys}
-        results.write_json(log_key_at(prefix, k), entry)
+        _write_entry(results, prefix, entry)
     return where or f"pending ({error})"
 
 
@@ -93,22 +135,17 @@ def queue(cfg: ModelConfig, results: Storage, key: str, owner: str, day: str, pa
     if (record(cfg, results, key) or {}).get("status") == "sent":
         return
     entry = {"key": key, "message": key, "owner": owner, "day": day, "status": "pending", "destination": ""}
-    results.write_json(
-        log_key(cfg, key), entry | {"error": "not sent yet", "payload": payload, "keys": [key]}
-    )
+    entry |= {"error": "not sent yet", "payload": payload, "keys": [key]}
+    _write_entry(results, model_key(cfg, "deliveries"), entry)
 
 
 def resend_day(cfg: ModelConfig, results: Storage, done: Replay, day: date, send: Sender) -> list[str]:
     """`watchkeeper replay`'s delivery: the day's pending messages and its incident messages never sent, each
     once (`key: where` per message sent or still pending; messages already sent are skipped)."""
     out = []
-    for entry in read_log(cfg, results):
+    for entry in pending_entries(cfg, results):
         keys = entry.get("keys", [entry["key"]])
-        if (
-            entry.get("status") == "pending"
-            and entry.get("day") == day.isoformat()
-            and keys[0] == entry["key"]
-        ):
+        if entry.get("day") == day.isoformat() and keys[0] == entry["key"]:
             where = deliver_once(cfg, results, keys, entry["owner"], entry["day"], entry["payload"], send)
             out.append(f"{entry['message']}: {where}")
     outcome = done.days.get(day)
@@ -124,8 +161,8 @@ def resend_day(cfg: ModelConfig, results: Storage, done: Replay, day: date, send
 def retry_pending(cfg: ModelConfig, results: Storage, send: Sender) -> list[str]:
     """Send every pending message once more (the first pending key of a digest carries it)."""
     out = []
-    for entry in read_log(cfg, results):
-        if entry.get("status") == "pending" and entry.get("keys", [entry["key"]])[0] == entry["key"]:
+    for entry in pending_entries(cfg, results):
+        if entry.get("keys", [entry["key"]])[0] == entry["key"]:
             out.append(
                 deliver_once(
                     cfg, results, entry["keys"], entry["owner"], entry["day"], entry["payload"], send
@@ -139,7 +176,7 @@ def send_day(
 ) -> list[str]:
     """Deliver the day's messages of a replay (and, with `retry`, any pending ones); return where each went.
 
-    Retrying reads the whole delivery log: a caller sending a stretch of days retries once, not once a day."""
+    Retrying lists the pending index and reads its entries: a caller sending a stretch retries once, not daily."""
     out = retry_pending(cfg, results, send) if retry else []
     outcome = done.days.get(day)
     if outcome is None or not outcome.messages:
