@@ -13,6 +13,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.performance import joined
@@ -141,12 +142,16 @@ def performance_checks(
         if table is None:
             continue
         labelled = joined.known(cfg, results, pday, day)
-        preds = table.drop_columns([cfg.columns.id]).to_pandas()
+        preds = table.drop_columns([cfg.columns.id])
         joined_rows = _labelled_rows(cfg, preds, labelled)
-        coverage = len(joined_rows) / max(len(preds), 1)
+        coverage = len(joined_rows) / max(preds.num_rows, 1)
         subject_suffix = "" if pday == day else f"@{pday.isoformat()}"
         day_blocked = blocked if pday == day else None
-        result = {"prediction_day": pday.isoformat(), "labelled": len(joined_rows), "predictions": len(preds)}
+        result = {
+            "prediction_day": pday.isoformat(),
+            "labelled": len(joined_rows),
+            "predictions": preds.num_rows,
+        }
         result["coverage"] = round(coverage, 4)
         result["provisional"] = coverage < cfg.performance.min_coverage
         if cfg.task == "binary_classification" and len(joined_rows):
@@ -191,16 +196,18 @@ def performance_checks(
     return checks, realized
 
 
-def _labelled_rows(cfg: ModelConfig, preds: pd.DataFrame, labelled) -> pd.DataFrame:
+def _labelled_rows(cfg: ModelConfig, preds: pa.Table, labelled: pa.Table) -> pd.DataFrame:
     """The prediction rows that have a settled label, with the label (raw, and as the metrics read it in `_Y`);
-    missing label values are not labels and are left out."""
+    missing label values are not labels and are left out. Only those rows become pandas: a day's labels are
+    often a small part of a large prediction day."""
     if not labelled.num_rows:
-        return preds.iloc[:0].assign(**{cfg.columns.target: pd.Series([], dtype=float), _Y: np.array([])})
+        empty = preds.slice(0, 0).to_pandas()
+        return empty.assign(**{cfg.columns.target: pd.Series([], dtype=float), _Y: np.array([])})
     y = joined.label_values(cfg, labelled.column(joined.TARGET).combine_chunks())
     keep = ~np.isnan(y)
     rows = labelled.column(joined.ROW).to_numpy()[keep]
     target = labelled.column(joined.TARGET).to_pandas().to_numpy()[keep]
-    return preds.iloc[rows].reset_index(drop=True).assign(**{cfg.columns.target: target, _Y: y[keep]})
+    return preds.take(pa.array(rows)).to_pandas().assign(**{cfg.columns.target: target, _Y: y[keep]})
 
 
 def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
