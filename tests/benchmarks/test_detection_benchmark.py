@@ -29,6 +29,15 @@ def test_detection_benchmark_scores_scenarios_into_one_table(tmp_path, benchmark
     stored = json.loads((tmp_path / "detection.json").read_text())
     assert [e["scenario"] for e in stored] == ["covariate_sudden", "new_category"]
     assert len({e["seed"] for e in stored}) == 2  # each scenario its own draws
+    assert all(e["commit"] for e in stored)  # the engine each entry ran
+
+
+def test_a_setting_reaches_every_scenarios_model(benchmark_script):
+    bench = benchmark_script("detection")
+    assert bench.overrides(["drift.evidence_days=30", "drift.threshold.k=3.5", "quality.suite=main"]) == {
+        "drift": {"evidence_days": 30, "threshold": {"k": 3.5}},
+        "quality": {"suite": "main"},
+    }
 
 
 @pytest.mark.skipif(
