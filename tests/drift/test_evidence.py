@@ -72,3 +72,16 @@ def test_a_thin_day_adds_no_evidence():
         [_check("x0", MEAN + 10 * STD)], CAL, lambda i: {}, 30, rows=100, sample_rows=5000
     )
     assert z == {} and out[0].value == 0.0
+
+
+def test_the_cusum_stays_in_alarm_while_a_shift_lasts_and_leaves_it_within_two_days_of_its_end():
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, STD * 0.3, 60)
+    # 2σ above the reference level on days 10-29: the CUSUM alarms within a week and stays in alarm while the
+    # shift lasts; from day 30 the statistic is healthy again.
+    alerts, _ = _run(lambda t: {"x0": MEAN + noise[t] + (2 * STD if 10 <= t < 30 else 0.0)}, 60)
+    alarmed = [t for t, a in enumerate(alerts) if a]
+    assert alarmed and alarmed[0] < 17
+    assert all(alerts[t] for t in range(alarmed[0], 30))
+    # without the hold the 20 days' evidence (about 1.5 a day above k) would take weeks to drain
+    assert max(alarmed) <= 31, alarmed

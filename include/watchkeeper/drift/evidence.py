@@ -3,7 +3,9 @@
 A day's bound is split over all of its checks, so a shift that stays small (a statistic at 2σ above its reference
 level, day after day) never crosses it. Each whole-day drift statistic's excess z = (value − reference level) /
 reference spread (clipped at ±`CLIP`) is summed as S_t = max(0, S_t−1 + z_t − k) over the last `drift.evidence_days` stored days, in
-day order, and alerts above h: a persistent excess of 1.5σ reaches h ≈ 6 in about a week.
+day order, and alerts above h: a persistent excess of 1.5σ reaches h ≈ 6 in about a week. S is held at most
+`OVERSHOOT` above h, so a shift that has ended (or a large one that the daily checks reported) leaves the CUSUM
+within two healthy days instead of the weeks its accumulated evidence would take to drain at k a day.
 
 Nothing is a mutable counter: each day stores its own z per statistic with its drift results, and S is recomputed
 from those stored days in order, so re-runs and backfills (in day order) give the same answer. The threshold h of
@@ -28,6 +30,8 @@ FALSE_ALARM_BUDGET = 0.1
 """Chance that any CUSUM of a model alarms over `HORIZON_DAYS` healthy days (beside the daily checks' budget)."""
 PATHS = 4000
 CLIP = 3.0
+OVERSHOOT = 2 * K
+"""How far above h the sum is held: two healthy days (each −k) take it back to h."""
 """A day adds at most this much evidence: a one-day spike (which the daily bound reports) must not keep the CUSUM
 in alarm for the days after it."""
 
@@ -98,7 +102,7 @@ def evidence_checks(
         s = 0.0
         for z in [day.get(key) for day in history] + [today.get(key)]:
             if z is not None:
-                s = max(0.0, s + z - K)
+                s = min(max(0.0, s + z - K), ref["h"] + OVERSHOOT)
         check = Check(
             id="drift.cusum",
             stage="drift",
