@@ -289,16 +289,18 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     touched = []
     for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
         pday = day - timedelta(days=offset)
+        open_rows = np.flatnonzero(found_row < 0)
+        if (
+            offset and open_rows.size == 0
+        ):  # every label found: older days are not read (today's is refreshed)
+            break
         preds = predictions(cfg, storage, results, pday, refresh=offset == 0)
-        if preds is None:
+        if preds is None or open_rows.size == 0:
             continue
         pred_type = _canonical(preds.schema.field(id_col).type)
         if pred_type not in as_type:  # days may differ in id type: convert once per type
             as_type[pred_type] = _common_ids(raw_ids, pred_type)
         ids, types = as_type[pred_type]
-        open_rows = np.flatnonzero(found_row < 0)
-        if open_rows.size == 0:
-            break
         pred_ids = preds.column(id_col).combine_chunks()
         pred_ids = pred_ids.cast(_canonical(pred_ids.type))
         pos = pc.index_in(ids.take(pa.array(open_rows)), value_set=pred_ids, skip_nulls=True)
