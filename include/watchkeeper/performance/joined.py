@@ -319,7 +319,7 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     for pday in touched:
         sel = np.flatnonzero(found_day == pday.toordinal())
         # Against each id's latest earlier arrival; the prediction day's labels so far, read once.
-        earlier, held, objects = label_state.combine(cfg, results, pday, day - timedelta(days=1))
+        earlier, held, objects = label_state.combine(cfg, results, pday, day - timedelta(days=1), store=False)
         today_first = first_rows[found_day[first_rows] == pday.toordinal()]
         same, changed = _against(cfg, earlier, found_row[today_first], codes[today_first])
         facts["resent_same_value"] += same
