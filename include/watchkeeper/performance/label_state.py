@@ -2,14 +2,14 @@
 
 The arrivals stay the truth: `days/<P>/labels/arrivals/<A>.<digest>.parquet`, one per label day A that labelled
 prediction day P, named by a digest of its content, so a re-run that writes other labels is another object even
-within the same second (older stores' `<A>.parquet` are told apart by size and modification time). Beside them
-`days/<P>/labels/combined.arrow` (Arrow IPC) holds every entry of the arrivals it folds in (row, target, conflicted, and the
-index of its arrival in the manifest kept in the file's schema metadata). A reader lists the arrivals once, keeps
-the cached entries whose arrival is still listed unchanged, reads only the arrivals it lacks, and writes the cache
-back when it then holds every listed arrival; an unreadable cache is a miss. A re-run of a label day, a backfill in
-any order and days running at once therefore cost one list, one cache read and the changed arrivals, never a wrong
-answer: the cache is only ever a copy of arrival objects it names exactly.
-"""
+within the same second (older stores' `<A>.parquet` are told apart by size and modification time). Beside them,
+`days/<P>/labels/combined.arrow` (Arrow IPC) holds every entry of the arrivals it folds in (row, target,
+conflicted, and the index of its arrival in the manifest kept in the file's schema metadata), sorted by row. A
+reader lists the arrivals once, keeps the cached entries whose arrival is still listed unchanged, reads only the
+arrivals it lacks, and writes the cache back when it then holds every listed arrival; an unreadable cache is a
+miss. A re-run of a label day, a backfill in any order and days running at once therefore cost one list, one cache
+read and the changed arrivals, never a wrong answer: the cache is only ever a copy of arrival objects it names
+exactly. The labels step writes it (`record`) with its own arrival; label drift and performance only read it."""
 
 from __future__ import annotations
 
