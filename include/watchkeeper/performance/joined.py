@@ -290,9 +290,8 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
         pday = day - timedelta(days=offset)
         open_rows = np.flatnonzero(found_row < 0)
-        if (
-            offset and open_rows.size == 0
-        ):  # every label found: older days are not read (today's is refreshed)
+        # Every label found: older days are not read (today's own predictions are still refreshed).
+        if offset and open_rows.size == 0:
             break
         preds = predictions(cfg, storage, results, pday, refresh=offset == 0)
         if preds is None or open_rows.size == 0:
