@@ -6,7 +6,8 @@
 
 For each (rows, id type, label window) it writes (`benchmarks/day_data.py`) a 100k-row labelled reference, the day
 (30 columns: 20 numeric, 10 categorical, plus id, score and predicted class) and, with a window, the window's earlier
-days and a label file per day holding 1/window of each earlier day's labels. Watchkeeper runs first once on a cold
+days and a label file per day holding 1/N of each of the N earlier days' labels, N being the window or
+`--label-spread` (so a 90-day window can be measured with labels that come within 30 days: the window's length alone). Watchkeeper runs first once on a cold
 store (the reference profile built and cached, the window's labels steps caught up; its `profile` stage is the cold
 profile build's CPU, reading the reference included), then, as on any day after the first, timed: a fresh `python -m watchkeeper run-day` process with MLflow logging to a local SQLite store and
 `--timings` (CPU and wall per stage, imports in `startup`). Each timing is the whole process: interpreter start,
@@ -130,6 +131,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--rows", type=int, nargs="+", default=[100_000])
     p.add_argument("--ids", nargs="+", default=["str"], choices=["str", "int"])
     p.add_argument("--windows", type=int, nargs="+", default=[0, 30])
+    p.add_argument(
+        "--label-spread",
+        type=int,
+        default=None,
+        help="days over which each day's labels arrive (default: the label window)",
+    )
     p.add_argument("--reference-rows", type=int, default=100_000)
     p.add_argument("--no-peers", action="store_true")
     p.add_argument(
@@ -142,7 +149,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "day")
     args = p.parse_args(argv)
     report = {"machine": machine(), "runs": []}
-    wanted = {(r, i, w) for r in args.rows for i in args.ids for w in args.windows}
+    wanted = {
+        (r, i, w, spread_of(w, args.label_spread)) for r in args.rows for i in args.ids for w in args.windows
+    }
     kept = kept_runs(args.out.with_suffix(".json"), wanted) if args.merge else []
     report["runs"] = list(kept)
     if kept:
@@ -152,10 +161,11 @@ def main(argv: list[str] | None = None) -> dict:
     for rows in args.rows:
         for ids in args.ids:
             for window in args.windows:
-                work = args.work / f"{rows}-{ids}-{window}"
-                world = write_world(work, rows, args.reference_rows, ids, max(window, 1), window)
+                spread = spread_of(window, args.label_spread)
+                work = args.work / (f"{rows}-{ids}-{window}" + (f"-s{spread}" if spread != window else ""))
+                world = write_world(work, rows, args.reference_rows, ids, max(spread, 1), window)
                 config = write_config(work, "bench_day", max(window, 1))
-                entry = {"rows": rows, "ids": ids, "window": window, "day": world["day"]}
+                entry = {"rows": rows, "ids": ids, "window": window, "spread": spread, "day": world["day"]}
                 entry["load_average"] = [os.getloadavg()[0]]
                 entry["watchkeeper"] = watchkeeper(work, config, world["day"])
                 if not args.no_peers and (args.peers_up_to is None or rows <= args.peers_up_to):
@@ -176,17 +186,33 @@ def kept_notes(path: Path) -> list[str]:
     return json.loads(path.read_text()).get("notes", []) if path.exists() else []
 
 
-def kept_runs(path: Path, wanted: set[tuple[int, str, int]]) -> list[dict]:
-    """The runs already in the results file at `path` that are not among the (rows, ids, window) to measure."""
-    if not path.exists():
-        return []
-    runs = json.loads(path.read_text())["runs"]
-    return [r for r in runs if (r["rows"], r["ids"], r["window"]) not in wanted]
+def spread_of(window: int, label_spread: int | None) -> int:
+    """Days over which a day's labels arrive: the window unless set (none without a window)."""
+    return 0 if not window else (label_spread or window)
+
+
+def kept_runs(path: Path, wanted: set[tuple[int, str, int, int]]) -> list[dict]:
+    """The runs already in the results file at `path` that are not among the (rows, ids, window, spread) to measure."""
+    return kept_runs_of(json.loads(path.read_text())["runs"], wanted) if path.exists() else []
+
+
+def kept_runs_of(runs: list[dict], wanted: set[tuple[int, str, int, int]]) -> list[dict]:
+    return [r for r in runs if (r["rows"], r["ids"], r["window"], _spread(r)) not in wanted]
+
+
+def _spread(run: dict) -> int:
+    return run.get("spread", run["window"])
+
+
+def _window(run: dict) -> str:
+    if not run["window"]:
+        return "none"
+    return str(run["window"]) + (f" (labels over {_spread(run)})" if _spread(run) != run["window"] else "")
 
 
 def write(report: dict, out: Path) -> None:
     order = {"str": 0, "int": 1}
-    report["runs"].sort(key=lambda r: (r["rows"], order.get(r["ids"], 2), r["window"]))
+    report["runs"].sort(key=lambda r: (r["rows"], order.get(r["ids"], 2), r["window"], _spread(r)))
     out.with_suffix(".json").write_text(json.dumps(report, indent=1))
     out.with_suffix(".md").write_text(markdown(report))
 
@@ -225,7 +251,7 @@ def markdown(report: dict) -> str:
         ratio = f"{total / wk['cpu']:.1f}×" if total else "–"
         load = "–".join(f"{v:.0f}" for v in r.get("load_average", [])) or "–"
         lines.append(
-            f"| {r['rows']:,} | {r['ids']} | {r['window'] or 'none'} | {wk['cpu']:.1f} | "
+            f"| {r['rows']:,} | {r['ids']} | {_window(r)} | {wk['cpu']:.1f} | "
             f"{wk['cpu'] - wk['stages']['startup']['cpu']:.1f} | {wk['wall']:.0f} | {wk['peak_rss_mb']:.0f} | "
             f"{_fmt(cpu[0])} | {_fmt(cpu[1])} | {_fmt(cpu[2])} | {_fmt(total)} | {ratio} | "
             f"{_fmt(wk.get('cold_profile', {}).get('cpu'))} | {load} |"
@@ -240,7 +266,7 @@ def markdown(report: dict) -> str:
     for r in report["runs"]:
         st = r["watchkeeper"]["stages"]
         cells = [f"{st[s]['cpu']:.2f}" if s in st else "–" for s in STAGES]
-        lines.append(f"| {r['rows']:,} | {r['ids']} | {r['window'] or 'none'} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['rows']:,} | {r['ids']} | {_window(r)} | " + " | ".join(cells) + " |")
     commits = sorted({r["commit"] for r in report["runs"] if r.get("commit")})
     if commits:
         lines += ["", f"Measured at commit(s) {', '.join(commits)}."]

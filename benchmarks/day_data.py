@@ -1,8 +1,9 @@
 """Data of the whole-day benchmark: a 30-column reference with labels, prediction days, late label files.
 
 Days have 20 numeric and 10 categorical features (as `benchmarks/drift.py`), an id (strings or integers), a score
-and a predicted class; the label file of day D holds 1/window of each of the `window` earlier days' predictions,
-so once the window is full a day receives as many labels as it has predictions, spread over the whole window.
+and a predicted class; the label file of day D holds 1/spread of each of the `spread` earlier days' predictions,
+so once `spread` days have passed a day receives as many labels as it has predictions, spread over those days (the
+label window, at least as long, is the model config's).
 """
 
 from __future__ import annotations
@@ -67,25 +68,26 @@ def write_day(path: Path, rows: int, day_index: int, ids: str, drift: float, lab
     tmp.rename(path)
 
 
-def write_labels(path: Path, rows: int, day_index: int, ids: str, window: int) -> None:
-    """Labels arriving on day `day_index`: the k-th of `window` slices of each of the days before it."""
+def write_labels(path: Path, rows: int, day_index: int, ids: str, spread: int) -> None:
+    """Labels arriving on day `day_index`: the k-th of `spread` slices of each of the `spread` days before it."""
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = []
-    for lag in range(1, window + 1):
+    for lag in range(1, spread + 1):
         pday = day_index - lag
         if pday < 0:
             continue
-        lo, hi = (lag - 1) * rows // window, lag * rows // window
+        lo, hi = (lag - 1) * rows // spread, lag * rows // spread
         truth = np.load(path.parent.parent.parent / "truth" / f"{rows}-{pday}.npy")[lo:hi]
         parts.append(pa.table({"id": _ids(pday, lo, hi - lo, ids), "label": pa.array(truth)}))
     if parts:
         pq.write_table(pa.concat_tables(parts), path)
 
 
-def write_world(work: Path, rows: int, reference_rows: int, ids: str, window: int, label_days: int) -> dict:
-    """Reference, the measured day (index `label_days`) and the `label_days` days before it with their labels."""
+def write_world(work: Path, rows: int, reference_rows: int, ids: str, spread: int, label_days: int) -> dict:
+    """Reference, the measured day (index `label_days`) and the `label_days` days before it with their labels, each
+    day's spread over the `spread` days before it."""
     data = work / "data"
     write_day(data / "reference.parquet", reference_rows, 10_000, ids, 0.0, labels=True)
     last = label_days
@@ -93,7 +95,7 @@ def write_world(work: Path, rows: int, reference_rows: int, ids: str, window: in
         day = FIRST_DAY + timedelta(days=i)
         write_day(data / "days" / f"{day.isoformat()}.parquet", rows, i, ids, 0.2)
         if label_days:
-            write_labels(data / "labels" / f"{day.isoformat()}.parquet", rows, i, ids, window)
+            write_labels(data / "labels" / f"{day.isoformat()}.parquet", rows, i, ids, spread)
     return {"day": (FIRST_DAY + timedelta(days=last)).isoformat(), "first": FIRST_DAY.isoformat()}
 
 

@@ -95,6 +95,22 @@ def day_run(client: MlflowClient, exp_id: str, model: str, day: date) -> str:
     return run.info.run_id
 
 
+def day_runs(client: MlflowClient, exp_id: str, model: str, days: Iterable[date]) -> dict[date, str]:
+    """The runs of several days: one search for the runs started on those days (as `day_run` creates them), then
+    `day_run` for any not found that way, so a run is still found (never made twice) whatever its start time."""
+    days = sorted(set(days))
+    found: dict[str, str] = {}
+    if days:
+        span = f"attributes.start_time >= {_ms(days[0])} and attributes.start_time <= {_ms(days[-1])}"
+        for run in client.search_runs(
+            [exp_id], f"tags.`watchkeeper.kind` = 'day' and {span}", max_results=1000
+        ):
+            found.setdefault(
+                run.data.tags.get("watchkeeper.day", ""), run.info.run_id
+            )  # the first, as _find_run
+    return {d: found.get(d.isoformat()) or day_run(client, exp_id, model, d) for d in days}
+
+
 def timeline_run(client: MlflowClient, exp_id: str, model: str, start: date) -> str:
     """The model's timeline run: one point per monitored day for every day-level metric."""
     found = _find_run(client, exp_id, "watchkeeper.kind", "timeline")
@@ -224,10 +240,12 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
             client.log_artifacts(run_id, tmp)
         timeline = timeline_run(client, exp_id, result.model, start)
         points = _points(metrics, ts, step)
-        for pday, values in realized_metrics(result).items():
+        realized = realized_metrics(result)
+        runs = day_runs(client, exp_id, result.model, realized)
+        for pday, values in realized.items():
             pstep = day_index(pday, start)
             points += _points(values, ts, pstep)
-            _log_past_day(client, exp_id, result.model, pday, _points(values, ts, pstep))
+            _log_past_day(client, exp_id, result.model, pday, _points(values, ts, pstep), runs[pday])
         _send(client, timeline, points)
         client.set_terminated(timeline, "FINISHED")
         status = "FINISHED"
@@ -236,9 +254,11 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
     return exp_id, run_id
 
 
-def _log_past_day(client: MlflowClient, exp_id: str, model: str, pday: date, points: list[Metric]) -> None:
+def _log_past_day(
+    client: MlflowClient, exp_id: str, model: str, pday: date, points: list[Metric], run_id: str | None = None
+) -> None:
     """Realized metrics into the prediction day's run (created if that day was never run), left FINISHED."""
-    run_id = day_run(client, exp_id, model, pday)
+    run_id = run_id or day_run(client, exp_id, model, pday)
     try:
         _send(client, run_id, points)
     finally:

@@ -21,6 +21,16 @@ def test_day_benchmark_runs_a_day_with_a_label_window(tmp_path, benchmark_script
     assert stored["runs"] == report["runs"]
     table = (tmp_path / "day.md").read_text()
     assert "| 2,000 | str | 2 |" in table and "cold profile build CPU s" in table
-    # --merge keeps a stored run unless this invocation measures the same (rows, ids, window)
-    assert bench.kept_runs(tmp_path / "day.json", {(2000, "str", 2)}) == []
-    assert bench.kept_runs(tmp_path / "day.json", {(2000, "int", 2)}) == stored["runs"]
+    # --merge keeps a stored run unless this invocation measures the same (rows, ids, window, label spread)
+    assert bench.kept_runs(tmp_path / "day.json", {(2000, "str", 2, 2)}) == []
+    assert bench.kept_runs(tmp_path / "day.json", {(2000, "int", 2, 2)}) == stored["runs"]
+    assert bench.kept_runs(tmp_path / "day.json", {(2000, "str", 2, 1)}) == stored["runs"]
+    older = {**stored["runs"][0], "window": 90}
+    del older["spread"]  # a run stored before the spread was recorded had labels over the whole window
+    assert bench.kept_runs_of([older], {(2000, "str", 90, 90)}) == []
+    assert (
+        bench.markdown({**stored, "runs": [{**older, "spread": 30}]}).count(
+            "| 2,000 | str | 90 (labels over 30) |"
+        )
+        == 2
+    )

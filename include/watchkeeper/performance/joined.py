@@ -3,13 +3,13 @@ performance alike.
 
 `update_labels(cfg, storage, results, day)` reads only the label file that arrived on `day`, finds each label's
 prediction (day, row) by joining ids as Arrow values of one type (hash join in `pyarrow.compute.index_in`), and
-stores that arrival's contribution per prediction day under `days/<P>/labels/arrivals/<day>.parquet` (row, target,
-conflicted), with a summary at `days/<day>/labels/step.json`. `known(cfg, results, P, as_of)` combines a prediction
-day's arrivals up to `as_of`: the latest arrival wins, an id with different values in that arrival stays unscored.
-Re-running a day replaces its own contributions, and a day only ever reads arrivals up to itself, so re-runs and
-backfills in any order give the same results. Each prediction day's columns the metrics need are kept compact at
-`days/<P>/labels/predictions.parquet`, so earlier days' prediction files are not re-read.
-"""
+stores that arrival's contribution per prediction day (row, target, conflicted) as an arrival object of that day
+(`label_state`), with a summary at `days/<day>/labels/step.json`. `known(cfg, results, P, as_of)` is the prediction
+day's labels as of `as_of`, read from one consolidated object checked against the arrivals listed: the latest
+arrival wins, an id with different values in that arrival stays unscored. Re-running a day replaces its own
+contributions, and a day only ever reads arrivals up to itself, so re-runs and backfills in any order give the same
+results. Each prediction day's columns the metrics need are kept compact at `days/<P>/labels/predictions.parquet`,
+so earlier days' prediction files are not re-read."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.loading import InputError, day_key, label_key, read_table
+from watchkeeper.performance import label_state
 from watchkeeper.result import Check, Severity, Status
 from watchkeeper.storage import Storage
 
@@ -38,10 +39,6 @@ def predictions_key(cfg: ModelConfig, pday: date) -> str:
     return cfg.results_key(pday, "labels/predictions.parquet")
 
 
-def _arrival_key(cfg: ModelConfig, pday: date, arrival: date) -> str:
-    return cfg.results_key(pday, f"labels/arrivals/{arrival.isoformat()}.parquet")
-
-
 def step_key(cfg: ModelConfig, day: date) -> str:
     return cfg.results_key(day, "labels/step.json")
 
@@ -52,9 +49,8 @@ def _delete(results: Storage, key: str) -> None:
 
 
 def _write_table(results: Storage, key: str, table: pa.Table) -> None:
-    # No schema metadata: a source file's pandas metadata names every column it had, pii ones included.
-    with results.open_output(key) as sink:
-        pq.write_table(table.replace_schema_metadata(None), sink)
+    # Whole or absent for a reader (a backfill's days read each other's prediction days while they are refreshed).
+    label_state.put_table(results, key, table)
 
 
 def _read_table(results: Storage, key: str, columns: list[str] | None = None) -> pa.Table:
@@ -243,10 +239,11 @@ def _update_one(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     key = step_key(cfg, day)
     if (earlier := results.read_json_if_any(key)) is not None:  # a re-run: take its contributions back first
         for pday in Arrival.from_json(earlier).prediction_days:
-            _delete(results, _arrival_key(cfg, pday, day))
+            label_state.delete_arrivals(results, label_state.listed(cfg, results, pday), day)
         _delete(results, key)
     arrival = _join_today(cfg, storage, results, day)
-    results.write_json(key, {**arrival.to_json(), "label_file": _fingerprint(cfg, storage, day)})
+    # Whole or absent for a reader: a backfill's later day may catch this one up while it runs.
+    results.write_json_atomic(key, {**arrival.to_json(), "label_file": _fingerprint(cfg, storage, day)})
     return arrival
 
 
@@ -292,16 +289,17 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     touched = []
     for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
         pday = day - timedelta(days=offset)
+        open_rows = np.flatnonzero(found_row < 0)
+        # Every label found: older days are not read (today's own predictions are still refreshed).
+        if offset and open_rows.size == 0:
+            break
         preds = predictions(cfg, storage, results, pday, refresh=offset == 0)
-        if preds is None:
+        if preds is None or open_rows.size == 0:
             continue
         pred_type = _canonical(preds.schema.field(id_col).type)
         if pred_type not in as_type:  # days may differ in id type: convert once per type
             as_type[pred_type] = _common_ids(raw_ids, pred_type)
         ids, types = as_type[pred_type]
-        open_rows = np.flatnonzero(found_row < 0)
-        if open_rows.size == 0:
-            break
         pred_ids = preds.column(id_col).combine_chunks()
         pred_ids = pred_ids.cast(_canonical(pred_ids.type))
         pos = pc.index_in(ids.take(pa.array(open_rows)), value_set=pred_ids, skip_nulls=True)
@@ -313,10 +311,18 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         found_day[rows_hit] = pday.toordinal()
         touched.append(pday)
         id_types = id_types or types
-    facts = {"label_rows_today": n, **_outcomes(cfg, results, day, raw_ids, codes, found_day, found_row)}
-    facts["unknown_label_values"] = unknown_values
+    id_codes = _id_codes(raw_ids)
+    facts = {"label_rows_today": n, **_file_counts(id_codes, codes), "resent_same_value": 0}
+    facts["changed_from_earlier_arrival"] = 0
+    _, first_rows = np.unique(id_codes, return_index=True)  # each id's first row today
     for pday in touched:
         sel = np.flatnonzero(found_day == pday.toordinal())
+        # Against each id's latest earlier arrival; the prediction day's labels so far, read once.
+        earlier, held, objects = label_state.combine(cfg, results, pday, day - timedelta(days=1), store=False)
+        today_first = first_rows[found_day[first_rows] == pday.toordinal()]
+        same, changed = _against(cfg, earlier, found_row[today_first], codes[today_first])
+        facts["resent_same_value"] += same
+        facts["changed_from_earlier_arrival"] += changed
         rows, vals = found_row[sel], codes[sel]
         # One entry per labelled row: its last value in this file, conflicted when the file gives it two values.
         order = np.lexsort((sel, rows))
@@ -329,36 +335,17 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         table = pa.table(
             {ROW: pa.array(rows_o[last]), TARGET: values.take(pa.array(sel_o[last])), CONFLICT: conflicted}
         )
-        _write_table(results, _arrival_key(cfg, pday, day), table)
-    id_codes = _id_codes(raw_ids)
+        new = label_state.write_arrival(cfg, results, pday, day, table)
+        label_state.delete_arrivals(results, objects, day, keep=new)  # an unfinished earlier run's
+        label_state.record(cfg, results, pday, held, objects, new, table)
+    facts["unknown_label_values"] = unknown_values
     unknown = np.unique(id_codes).size - np.unique(id_codes[found_row >= 0]).size
     return Arrival(facts, sorted(touched), unknown, id_types)
 
 
-def _arrivals(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> list[tuple[date, pa.Table]]:
-    prefix = cfg.results_key(pday, "labels/arrivals/")
-    out = []
-    for key in sorted(results.list(prefix)):
-        arrived = date.fromisoformat(key.rsplit("/", 1)[-1].removesuffix(".parquet"))
-        if arrived <= as_of:
-            out.append((arrived, _read_table(results, key)))
-    return out
-
-
-def _combine(tables: list[pa.Table]) -> pa.Table:
-    """Per row, the entry of the latest arrival (tables in arrival order)."""
-    if not tables:
-        return pa.table({ROW: pa.array([], pa.int64()), CONFLICT: pa.array([], pa.bool_())})
-    every = pa.concat_tables(tables, promote_options="permissive")
-    rows = every.column(ROW).to_numpy()
-    order = np.arange(len(rows))[::-1]
-    _, last = np.unique(rows[order], return_index=True)
-    return every.take(pa.array(order[last]))  # sorted by row
-
-
 def known(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> pa.Table:
     """The prediction day's settled labels as of `as_of`: (row, target) sorted by row."""
-    latest = _combine([t for _, t in _arrivals(cfg, results, pday, as_of)])
+    latest = label_state.combine(cfg, results, pday, as_of)[0]
     if not latest.num_rows:
         return latest
     # A missing or rejected value is no label; a conflicted id waits for a later arrival.
@@ -373,46 +360,33 @@ def _id_codes(raw_ids: pa.ChunkedArray) -> np.ndarray:
     return np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
 
 
-def _outcomes(
-    cfg: ModelConfig,
-    results: Storage,
-    day: date,
-    raw_ids: pa.ChunkedArray,
-    values: np.ndarray,
-    found_day: np.ndarray,
-    found_row: np.ndarray,
-) -> dict[str, int]:
-    """Counts of today's repeated and conflicting labels, against each id's latest earlier arrival."""
-    id_codes = _id_codes(raw_ids)
+def _file_counts(id_codes: np.ndarray, values: np.ndarray) -> dict[str, int]:
+    """Counts of today's repeated ids and of ids given different values within today's file."""
     vc = np.nan_to_num(values, nan=-np.inf)
     order = np.lexsort((vc, id_codes))
     ic, vo = id_codes[order], vc[order]
     new_id = np.r_[True, ic[1:] != ic[:-1]]
     new_val = new_id | np.r_[True, vo[1:] != vo[:-1]]
     per_id_values = np.bincount(np.cumsum(new_id) - 1, weights=new_val)
-    same = changed = 0
-    _, first_rows = np.unique(id_codes, return_index=True)  # each id's first row today
-    for pday_ord in np.unique(found_day[first_rows]):
-        if pday_ord == 0:
-            continue
-        pday = date.fromordinal(int(pday_ord))
-        earlier = _combine([t for a, t in _arrivals(cfg, results, pday, day) if a < day])
-        if not earlier.num_rows:
-            continue
-        today_first = first_rows[found_day[first_rows] == pday_ord]
-        rows = earlier.column(ROW).to_numpy()
-        pos = np.minimum(np.searchsorted(rows, found_row[today_first]), len(rows) - 1)
-        was_known = rows[pos] == found_row[today_first]
-        before = label_values(cfg, earlier.column(TARGET).combine_chunks().take(pa.array(pos)))
-        eq = _same(before, values[today_first])
-        same += int((was_known & eq).sum())
-        changed += int((was_known & ~eq).sum())
     return {
         "duplicate_label_ids_today": int((~new_id).sum()),
         "conflicting_ids_in_file": int((per_id_values > 1).sum()),
-        "resent_same_value": same,
-        "changed_from_earlier_arrival": changed,
     }
+
+
+def _against(
+    cfg: ModelConfig, earlier: pa.Table, rows_today: np.ndarray, values: np.ndarray
+) -> tuple[int, int]:
+    """(resent with the same value, changed) for today's first label of each id against its prediction day's
+    latest earlier arrival."""
+    if not earlier.num_rows:
+        return 0, 0
+    rows = earlier.column(ROW).to_numpy()
+    pos = np.minimum(np.searchsorted(rows, rows_today), len(rows) - 1)
+    was_known = rows[pos] == rows_today
+    before = label_values(cfg, earlier.column(TARGET).combine_chunks().take(pa.array(pos)))
+    eq = _same(before, values)
+    return int((was_known & eq).sum()), int((was_known & ~eq).sum())
 
 
 def id_type_checks(arrival: Arrival) -> list[Check]:
