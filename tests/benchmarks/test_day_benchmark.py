@@ -34,3 +34,15 @@ def test_day_benchmark_runs_a_day_with_a_label_window(tmp_path, benchmark_script
         )
         == 2
     )
+
+
+def test_import_seconds_add_up_top_level_imports_only(benchmark_script):
+    bench = benchmark_script("day")
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       310 |        310 |   pandas.util._tester\n"
+        "import time:      7674 |    2276963 | pandas\n"
+        "import time:       100 |       1000 | json\n"
+        "a warning line | with | bars\n"
+    )
+    assert bench.import_seconds(stderr) == 2.277963
