@@ -132,11 +132,12 @@ class Storage:
         with self.open_output(key) as f:
             f.write(data)
 
-    def write_bytes_atomic(self, key: str, data: bytes) -> None:
+    def write_bytes_atomic(self, key: str, data: bytes, durable: bool = True) -> None:
         """Replace one object so readers see the old bytes or the new ones, never a part.
 
         On local disk: a temporary file beside it, then `os.replace`. On S3 an object becomes visible only when its
-        upload completes, so one write is atomic; it is read back to verify what was stored.
+        upload completes, so one write is atomic; it is read back to verify what was stored. `durable=False`, for
+        derived objects written often, skips the local sync to disk and the S3 read-back.
         """
         if isinstance(self.fs, pafs.LocalFileSystem):
             path = self.path(key)
@@ -145,15 +146,16 @@ class Storage:
             try:
                 with open(tmp, "wb") as f:
                     f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
+                    if durable:
+                        f.flush()
+                        os.fsync(f.fileno())
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             return
         self.write_bytes(key, data)
-        if self.read_bytes(key) != data:
+        if durable and self.read_bytes(key) != data:
             raise StorageError(f"{self.url(key)} did not read back as written")
 
     def write_json_atomic(self, key: str, obj: Any) -> None:

@@ -43,11 +43,6 @@ def step_key(cfg: ModelConfig, day: date) -> str:
     return cfg.results_key(day, "labels/step.json")
 
 
-def _delete(results: Storage, key: str) -> None:
-    if results.exists(key):
-        results.fs.delete_file(results.path(key))
-
-
 def _write_table(results: Storage, key: str, table: pa.Table) -> None:
     # Whole or absent for a reader (a backfill's days read each other's prediction days while they are refreshed).
     label_state.put_table(results, key, table)
@@ -240,7 +235,7 @@ def _update_one(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     if (earlier := results.read_json_if_any(key)) is not None:  # a re-run: take its contributions back first
         for pday in Arrival.from_json(earlier).prediction_days:
             label_state.delete_arrivals(results, label_state.listed(cfg, results, pday), day)
-        _delete(results, key)
+        results.delete(key)
     arrival = _join_today(cfg, storage, results, day)
     # Whole or absent for a reader: a backfill's later day may catch this one up while it runs.
     results.write_json_atomic(key, {**arrival.to_json(), "label_file": _fingerprint(cfg, storage, day)})

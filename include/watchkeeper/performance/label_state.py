@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,22 +77,9 @@ def _parquet(table: pa.Table) -> bytes:
 
 
 def _put(results: Storage, key: str, data: bytes) -> None:
-    """Readers see the whole object or none: an S3 object appears when its upload completes; a local file is
-    written beside and renamed (not synced to disk: these were never synced, and a sync each cost a day ~1 s of
-    wall time at a 30-day window)."""
-    if not isinstance(results.fs, pafs.LocalFileSystem):
-        results.write_bytes(key, data)
-        return
-    path = results.path(key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Readers see the whole object or none (`Storage.write_bytes_atomic`), not synced to disk nor read back:
+    these were never synced, and a sync each cost a day ~1 s of wall time at a 30-day window."""
+    results.write_bytes_atomic(key, data, durable=False)
 
 
 def put_table(results: Storage, key: str, table: pa.Table) -> None:
