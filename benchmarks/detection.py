@@ -33,6 +33,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 
 import scenarios as sc  # noqa: E402
+from day import commit  # noqa: E402
 from watchkeeper.config import parse_config  # noqa: E402
 from watchkeeper.loading import InputError  # noqa: E402
 from watchkeeper.pipeline import run_day  # noqa: E402
@@ -187,19 +188,9 @@ def run_scenario(
             entry[tool] = run_peer(tool, s, root, start) if peers else None
             entry["tool_seconds"][tool] = round(time.perf_counter() - t1, 1)
     entry["seconds"] = round(time.perf_counter() - started, 1)
-    entry["commit"] = _commit()
+    entry["commit"] = commit()
     print(f"{s.name}: {entry['tool_seconds']} s wall", file=sys.stderr, flush=True)
     return entry
-
-
-def _commit() -> str | None:
-    """The engine's commit (marked `+changes` when `include/` differs from it), so an entry says what it ran."""
-    git = ["git", "-C", str(HERE.parent)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    if head.returncode:
-        return None
-    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", "include"], capture_output=True).returncode
-    return head.stdout.strip() + ("+changes" if dirty else "")
 
 
 def _alerted(day: dict) -> list[str]:
