@@ -9,7 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 from watchkeeper import lease_object
-from watchkeeper.storage import Storage
+from watchkeeper.storage import Storage, s3_client
 
 RACERS = 6
 RACE = """
@@ -81,7 +81,7 @@ def test_takeover_needs_the_version_read_and_release_needs_the_token(s3_storage)
 def test_a_store_without_conditional_writes_falls_back_to_settle_and_read_back(
     s3_storage, monkeypatch, caplog
 ):
-    client = lease_object._client(s3_storage.credentials)
+    client = s3_client(s3_storage.credentials)
     refused = ClientError({"Error": {"Code": "NotImplemented"}}, "PutObject")
     monkeypatch.setattr(type(client), "put_object", lambda *a, **k: (_ for _ in ()).throw(refused))
     monkeypatch.setattr(lease_object, "_warned", set())

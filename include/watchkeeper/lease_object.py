@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import json
 import logging
 import os
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import pyarrow.fs as pafs
 
-from watchkeeper.storage import S3Credentials, Storage
+from watchkeeper.storage import Storage, s3_client, s3_error_code
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +85,11 @@ def read(storage: Storage, key: str) -> tuple[dict | None, str | None]:
     A lease half-written by a killed process reads as an empty document: it blocks no one and is replaced.
     """
     if storage.credentials is not None and not isinstance(storage.fs, pafs.LocalFileSystem):
-        bucket, name = _split(storage, key)
+        bucket, name = storage.bucket_and_name(key)
         try:
-            got = _client(storage.credentials).get_object(Bucket=bucket, Key=name)
+            got = s3_client(storage.credentials).get_object(Bucket=bucket, Key=name)
         except Exception as exc:
-            if _code(exc) in ("NoSuchKey", "404"):
+            if s3_error_code(exc) in ("NoSuchKey", "404"):
                 return None, None
             _reraise(storage, exc)
         return _parse(got["Body"].read()), got["ETag"]
@@ -112,48 +111,18 @@ def _parse(data: bytes) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
-def _split(storage: Storage, key: str) -> tuple[str, str]:
-    bucket, _, name = storage.path(key).partition("/")
-    return bucket, name
-
-
-@functools.cache
-def _client(credentials: S3Credentials) -> Any:
-    import boto3
-
-    # botocore's DEBUG records print each signed request, session token included: never below INFO, even when
-    # the process (or an Airflow task) logs at DEBUG.
-    quiet = logging.getLogger("botocore")
-    if quiet.getEffectiveLevel() < logging.INFO:
-        quiet.setLevel(logging.INFO)
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=credentials.endpoint_url,
-        region_name=credentials.region,
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-        aws_session_token=credentials.session_token,
-    )
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-
-
 def _s3_write(storage: Storage, key: str, data: bytes, tag: str | None) -> bool | None:
     """Create (`tag` None) or replace the version `tag`; False when another writer came first, None when the
     store does not support conditional writes."""
     endpoint = storage.credentials.endpoint_url or "AWS S3"
     if endpoint in _warned:
         return None
-    bucket, name = _split(storage, key)
+    bucket, name = storage.bucket_and_name(key)
     condition = {"IfNoneMatch": "*"} if tag is None else {"IfMatch": tag}
     try:
-        _client(storage.credentials).put_object(Bucket=bucket, Key=name, Body=data, **condition)
+        s3_client(storage.credentials).put_object(Bucket=bucket, Key=name, Body=data, **condition)
     except Exception as exc:
-        code = _code(exc)
+        code = s3_error_code(exc)
         if code in _LOST:
             return False
         if code in _UNSUPPORTED:

@@ -26,8 +26,8 @@ class InputError(Exception):
         self.url = url
 
 
-def _present(storage: Storage, key: str) -> str:
-    """The object's URL, once it is known to exist and hold bytes (else the named `InputError`)."""
+def _present(storage: Storage, key: str) -> tuple[str, int]:
+    """The object's URL and size, once it is known to exist and hold bytes (else the named `InputError`)."""
     url = storage.url(key)
     try:
         size = storage.size(key)
@@ -35,22 +35,24 @@ def _present(storage: Storage, key: str) -> str:
         raise InputError("not_arrived", url, "file has not arrived") from None
     if size == 0:
         raise InputError("empty", url, "file is empty (0 bytes)")
-    return url
+    return url, size
 
 
 def read_table(storage: Storage, key: str, csv: CsvOptions, columns: list[str] | None = None) -> pa.Table:
     """Read one Parquet or CSV object; only `columns` (those present) when given."""
-    url = _present(storage, key)
+    url, size = _present(storage, key)
     try:
+        source = storage.open_file(key, size)
         if key.lower().endswith((".csv", ".csv.gz")):
-            table = _read_csv(storage, key, csv)
+            table = _read_csv(source, key, csv)
             if columns is not None:
                 table = table.select([c for c in columns if c in table.column_names])
         else:
+            parquet = pq.ParquetFile(source)
             if columns is not None:
-                present = set(pq.read_schema(storage.path(key), filesystem=storage.fs).names)
+                present = set(parquet.schema_arrow.names)
                 columns = [c for c in columns if c in present]
-            table = pq.read_table(storage.path(key), filesystem=storage.fs, columns=columns)
+            table = parquet.read(columns=columns)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:
         raise InputError(
             "corrupt", url, f"file could not be read as {_fmt(key)} ({read_error(exc)})"
@@ -74,8 +76,8 @@ def _fmt(key: str) -> str:
     return "CSV" if ".csv" in key.lower() else "Parquet"
 
 
-def _read_csv(storage: Storage, key: str, csv: CsvOptions) -> pa.Table:
-    with storage.fs.open_input_stream(storage.path(key)) as f:
+def _read_csv(source: pa.NativeFile, key: str, csv: CsvOptions) -> pa.Table:
+    with source if not key.lower().endswith(".gz") else pa.CompressedInputStream(source, "gzip") as f:
         table = pacsv.read_csv(
             f,
             read_options=pacsv.ReadOptions(encoding=csv.encoding),
@@ -105,10 +107,12 @@ def stream_table(
 
     Raises the same `InputError`s as `read_table`, for an empty table while the batches are consumed.
     """
-    url = _present(storage, key)
+    url, size = _present(storage, key)
     try:
+        source = storage.open_file(key, size)
         if key.lower().endswith((".csv", ".csv.gz")):
-            source = storage.fs.open_input_stream(storage.path(key))
+            if key.lower().endswith(".gz"):
+                source = pa.CompressedInputStream(source, "gzip")
             reader = pacsv.open_csv(
                 source,
                 read_options=pacsv.ReadOptions(encoding=csv.encoding, block_size=16 << 20),
@@ -118,7 +122,6 @@ def stream_table(
             schema, batches = reader.schema, iter(reader)
         else:
             # Without pre-buffering, which would keep the whole file in memory while the batches are read.
-            source = storage.fs.open_input_file(storage.path(key))
             parquet = pq.ParquetFile(source, pre_buffer=False, buffer_size=8 << 20)
             schema, batches = parquet.schema_arrow, parquet.iter_batches(batch_size=batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError) as exc:

@@ -7,7 +7,7 @@ returning that key, so DAG tasks pass only keys; re-running a day replaces its s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
@@ -49,6 +49,7 @@ class Day:
     """Where the model's input data is read from."""
     results: Storage
     """Where results are written (often the same storage)."""
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def key(self, name: str) -> str:
         return self.cfg.results_key(self.day, name)
@@ -56,6 +57,12 @@ class Day:
     @property
     def staged_key(self) -> str:
         return self.key("staged/predictions.parquet")
+
+    def profile(self) -> dict:
+        """The reference profile (`get_profile`), read once per `Day`: stages run in one process share it."""
+        if "profile" not in self._memo:
+            self._memo["profile"] = get_profile(self.cfg, self.storage, self.results)
+        return self._memo["profile"]
 
 
 def save_checks(d: Day, stage: str, checks: list[Check], extra: dict | None = None) -> str:
@@ -130,10 +137,11 @@ def record_load_failure(d: Day, kind: str, message: str) -> None:
 
 def staged_frame(d: Day, columns: list[str] | None = None) -> pd.DataFrame:
     """The staged day as pandas; only `columns` (those present) when given, so a stage reads what it needs."""
+    parquet = pq.ParquetFile(d.results.open_file(d.staged_key))
     if columns is not None:
-        present = set(pq.read_schema(d.results.path(d.staged_key), filesystem=d.results.fs).names)
+        present = set(parquet.schema_arrow.names)
         columns = [c for c in columns if c in present]
-    return pq.read_table(d.results.path(d.staged_key), filesystem=d.results.fs, columns=columns).to_pandas()
+    return parquet.read(columns=columns).to_pandas()
 
 
 def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame | None = None) -> str:
@@ -154,7 +162,7 @@ def check_quality(d: Day, frame: pd.DataFrame | None = None, ref: pd.DataFrame |
     suite = coarsen_generated_bounds(d.cfg, suite_without_pii(d.cfg, suite))
     name = f"{d.cfg.name}-{d.day.isoformat()}"
     target = d.cfg.columns.target
-    batch = read_batch(d.results.path(d.staged_key), suite, filesystem=d.results.fs, ignore=(target,))
+    batch = read_batch(d.results.open_file(d.staged_key), suite, ignore=(target,))
     params = quality_parameters(d, batch.table.schema)
 
     def on_pandas(sub: dict, parameters: dict | None) -> object:
@@ -200,7 +208,7 @@ def quality_parameters(d: Day, schema: pa.Schema) -> dict[str, str]:
 
 def staged_columns(d: Day) -> DayColumns:
     """The staged day for column-by-column reads with pyarrow (categoricals dictionary-encoded)."""
-    return DayColumns.open(d.results.path(d.staged_key), d.results.fs)
+    return DayColumns.open(d.results.open_file(d.staged_key))
 
 
 def prepare_profile(d: Day) -> str:
@@ -222,7 +230,7 @@ def prepare_profile(d: Day) -> str:
 
             ref = load_reference(d.cfg, d.storage)
             require(d.cfg, ref)
-        get_profile(d.cfg, d.storage, d.results, ref)
+        get_profile(d.cfg, d.storage, d.results, ref)  # `Day.profile` then reads it as stored (key order)
     return key
 
 
@@ -239,7 +247,7 @@ def update_labels(d: Day) -> str:
 
 def measure_drift(d: Day) -> str:
     """Drift of the staged day against the cached reference profile, reading one column at a time."""
-    profile = get_profile(d.cfg, d.storage, d.results)
+    profile = d.profile()
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     states = drift_state(profile, d.results)
     checks = drift_checks(d.cfg, staged_columns(d), profile, states, blocked)
@@ -350,7 +358,7 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
 
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
-    profile = get_profile(d.cfg, d.storage, d.results)
+    profile = d.profile()
     frame = staged_frame(d, _performance_columns(d.cfg, profile)) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     estimated, doc = _estimate_doc(d.cfg, d.day, frame, profile, blocked)

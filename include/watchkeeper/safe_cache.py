@@ -177,10 +177,9 @@ def write_profile(results: Storage, key: str, profile: dict) -> dict:
 def read_profile(results: Storage, key: str) -> dict | None:
     """The verified profile at `key` with its fitted objects loaded (`_drift_state`, `estimation._estimator`);
     None when it is missing, and None with a warning when it or an artifact is damaged or does not match."""
-    if not results.exists(key):
-        return None
     try:
-        return _verified(results, key)
+        raw = results.read_bytes_if_any(key)
+        return None if raw is None else _verified(results, raw)
     except (CacheError, StorageError, OSError) as exc:
         log.warning(
             "cached reference profile %s cannot be trusted (%s); rebuilding it", results.url(key), exc
@@ -188,8 +187,7 @@ def read_profile(results: Storage, key: str) -> dict | None:
         return None
 
 
-def _verified(results: Storage, key: str) -> dict:
-    raw = results.read_bytes(key)
+def _verified(results: Storage, raw: bytes) -> dict:
     if not raw.strip():
         raise CacheError("profile is empty")
     try:
@@ -217,9 +215,9 @@ def _artifact(results: Storage, entry: dict) -> bytes:
     key, recorded = entry.get("artifact"), entry.get("sha256")
     if not key or not recorded:
         raise CacheError("artifact without a recorded checksum")
-    if not results.exists(key):
+    data = results.read_bytes_if_any(key)
+    if data is None:
         raise CacheError(f"artifact {key} is missing")
-    data = results.read_bytes(key)
     if not data:
         raise CacheError(f"artifact {key} is empty")
     if sha256(data) != recorded:

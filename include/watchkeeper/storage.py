@@ -5,8 +5,11 @@ One class over pyarrow filesystems serves both, so the engine reads columns stra
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +52,12 @@ class S3Credentials:
         )
 
     def filesystem(self) -> pafs.S3FileSystem:
-        kwargs: dict[str, Any] = {"region": self.region, "allow_bucket_creation": True}
+        # Delayed open: a write that fits one part is one PutObject, not a three-request multipart upload.
+        kwargs: dict[str, Any] = {
+            "region": self.region,
+            "allow_bucket_creation": True,
+            "allow_delayed_open": True,
+        }
         if self.access_key:
             kwargs.update(access_key=self.access_key, secret_key=self.secret_key)
             if self.session_token:
@@ -60,8 +68,54 @@ class S3Credentials:
         return pafs.S3FileSystem(**kwargs)
 
 
+_client_lock = threading.Lock()
+
+
+@functools.cache
+def _s3_client(credentials: S3Credentials) -> Any:
+    import boto3
+
+    # botocore's DEBUG records print each signed request, session token included: never below INFO, even when
+    # the process (or an Airflow task) logs at DEBUG.
+    quiet = logging.getLogger("botocore")
+    if quiet.getEffectiveLevel() < logging.INFO:
+        quiet.setLevel(logging.INFO)
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=credentials.endpoint_url,
+        region_name=credentials.region,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.session_token,
+    )
+
+
+def s3_client(credentials: S3Credentials) -> Any:
+    """One boto3 S3 client per credentials and process (clients are thread-safe; creating one is not)."""
+    with _client_lock:
+        return _s3_client(credentials)
+
+
+def s3_error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore error ('NoSuchKey', '404', ...), or ''."""
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+_MISSING = {"NoSuchKey", "NotFound", "404"}
+
+WHOLE_BELOW = 64 << 20
+"""Objects smaller than this are fetched from S3 in one GET and read from memory by `open_file`."""
+
+
 class Storage:
-    """Keys are '/'-separated paths relative to the root location (bucket/prefix or directory)."""
+    """Keys are '/'-separated paths relative to the root location (bucket/prefix or directory).
+
+    On S3, single objects are read, checked and deleted with one request each through boto3 (`s3_client`): pyarrow's
+    filesystem spends a HEAD before every read, a LIST after a HEAD that finds nothing, and a directory marker after
+    a delete. Listings, streamed writes and ranged reads of large objects stay with pyarrow.
+    """
 
     def __init__(self, fs: pafs.FileSystem, root: str, uri: str, credentials: S3Credentials | None = None):
         self.fs = fs
@@ -101,16 +155,78 @@ class Storage:
         """Human-readable location of a key, for messages."""
         return f"{self.uri}/{key.lstrip('/')}"
 
+    @property
+    def _s3(self) -> Any | None:
+        """The boto3 client behind an S3 store (None on local disk, or for an S3 filesystem given no credentials)."""
+        if self.credentials is None or isinstance(self.fs, pafs.LocalFileSystem):
+            return None
+        return s3_client(self.credentials)
+
+    def bucket_and_name(self, key: str) -> tuple[str, str]:
+        """S3: the bucket and object name of a key."""
+        bucket, _, name = self.path(key).partition("/")
+        return bucket, name
+
+    def _s3_failed(self, key: str, exc: Exception, doing: str) -> None:
+        """Raise a botocore error as the storage layer's: ObjectNotFound, OSError for a store that cannot be reached
+        (as pyarrow raises it), StorageError otherwise; anything else is re-raised as it is."""
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+        if isinstance(exc, ClientError):
+            code = s3_error_code(exc)
+            if code in _MISSING:
+                raise ObjectNotFound(f"{self.url(key)} does not exist") from exc
+            raise StorageError(f"could not {doing} {self.url(key)}: {code}") from exc
+        if isinstance(exc, ConnectionError | HTTPClientError):
+            raise OSError(f"{self.credentials.endpoint_url or 'AWS S3'} unreachable: {exc}") from exc
+        if isinstance(exc, BotoCoreError):
+            raise StorageError(f"could not {doing} {self.url(key)}: {exc}") from exc
+        raise exc
+
+    def _head(self, key: str) -> dict | None:
+        """S3 only: the object's HEAD response, or None when it does not exist."""
+        bucket, name = self.bucket_and_name(key)
+        try:
+            return self._s3.head_object(Bucket=bucket, Key=name)
+        except Exception as exc:
+            try:
+                self._s3_failed(key, exc, "check")
+            except ObjectNotFound:
+                return None
+
     def exists(self, key: str) -> bool:
+        if self._s3 is not None:
+            return self._head(key) is not None
         return self.fs.get_file_info(self.path(key)).type == pafs.FileType.File
 
     def size(self, key: str) -> int:
+        if self._s3 is not None:
+            if (head := self._head(key)) is None:
+                raise ObjectNotFound(f"{self.url(key)} does not exist")
+            return int(head["ContentLength"])
         info = self.fs.get_file_info(self.path(key))
         if info.type != pafs.FileType.File:
             raise ObjectNotFound(f"{self.url(key)} does not exist")
         return info.size
 
+    def open_file(self, key: str, size: int | None = None) -> pa.NativeFile:
+        """A random-access file of one object, for Parquet and Arrow readers. On S3 an object under
+        `WHOLE_BELOW` bytes (`size`, when the caller knows it, saves a HEAD) is fetched in one GET and read from
+        memory, where pyarrow's S3 file would spend a HEAD and a ranged GET per column chunk."""
+        if self._s3 is None:
+            return self.fs.open_input_file(self.path(key))
+        size = self.size(key) if size is None else size
+        if size >= WHOLE_BELOW:
+            return self.fs.open_input_file(self.path(key))
+        return pa.BufferReader(self.read_bytes(key))
+
     def read_bytes(self, key: str) -> bytes:
+        if self._s3 is not None:
+            bucket, name = self.bucket_and_name(key)
+            try:
+                return self._s3.get_object(Bucket=bucket, Key=name)["Body"].read()
+            except Exception as exc:
+                self._s3_failed(key, exc, "read")
         try:
             with self.fs.open_input_stream(self.path(key)) as f:
                 return f.read()
@@ -189,6 +305,13 @@ class Storage:
 
     def delete(self, key: str) -> None:
         """Remove one key if it exists."""
+        if self._s3 is not None:
+            bucket, name = self.bucket_and_name(key)
+            try:
+                self._s3.delete_object(Bucket=bucket, Key=name)  # a missing key is no error on S3
+            except Exception as exc:
+                self._s3_failed(key, exc, "delete")
+            return
         if self.exists(key):
             self.fs.delete_file(self.path(key))
 

@@ -47,6 +47,8 @@ def _ms(day: date) -> int:
 
 def _client(tracking_uri: str) -> MlflowClient:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # `set_terminated` would fetch each run to print its URL: a request per run and lines in every task log.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)

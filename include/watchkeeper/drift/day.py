@@ -107,12 +107,15 @@ class DayColumns:
         self.num_rows = source.metadata.num_rows if isinstance(source, pq.ParquetFile) else source.num_rows
 
     @classmethod
-    def open(cls, path: str, filesystem) -> DayColumns:
-        schema = pq.read_schema(path, filesystem=filesystem)
+    def open(cls, source, filesystem=None) -> DayColumns:
+        """From an open random-access file, or a path on `filesystem`."""
+        if filesystem is not None:
+            source = filesystem.open_input_file(source)
+        schema = pq.read_schema(source)
+        source.seek(0)
         text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         # No pre-buffering: with it, iterating batches kept the whole file in Arrow memory (measured: 140 MB of a
         # 130 MB file at 1M rows); buffered reads of 8 MiB keep requests to object storage few.
-        source = filesystem.open_input_file(path)
         return cls(pq.ParquetFile(source, read_dictionary=text, pre_buffer=False, buffer_size=8 << 20))
 
     @classmethod

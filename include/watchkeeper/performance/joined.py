@@ -49,7 +49,7 @@ def _write_table(results: Storage, key: str, table: pa.Table) -> None:
 
 
 def _read_table(results: Storage, key: str, columns: list[str] | None = None) -> pa.Table:
-    return pq.read_table(results.path(key), filesystem=results.fs, columns=columns)
+    return pq.read_table(results.open_file(key), columns=columns)
 
 
 def predictions(
@@ -59,8 +59,8 @@ def predictions(
 
     `refresh` re-copies from the source (the day being processed may have been re-delivered)."""
     key = predictions_key(cfg, pday)
-    if not refresh and results.exists(key):
-        return _read_table(results, key)
+    if not refresh and (stored := results.read_bytes_if_any(key)) is not None:
+        return pq.read_table(pa.BufferReader(stored))
     try:
         table = read_table(storage, day_key(cfg, pday), cfg.paths.csv, prediction_columns(cfg))
     except InputError:

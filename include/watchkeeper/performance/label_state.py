@@ -186,7 +186,7 @@ def _gather(results: Storage, objects: list[Stored], cached: Held | None) -> Hel
     ordered = cached is not None and cached.ordered
     for obj in objects:
         if obj.ident not in have:
-            table = pq.read_table(results.path(obj.key), filesystem=results.fs)
+            table = pq.read_table(results.open_file(obj.key))
             parts.append(_entries(table, position[obj.ident]))
             ordered = False
     if not parts:
