@@ -1,5 +1,9 @@
 """Storage and input loading against a real S3 API over HTTP (moto server): what each bad input becomes."""
 
+import re
+import time
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -108,3 +112,29 @@ def test_streamed_parquet_and_csv_keep_every_row(s3_storage):
     s3_storage.write_bytes("big.csv", big.to_csv(index=False).encode())
     for key in ("big.parquet", "big.csv"):
         assert streamed(s3_storage, key, CsvOptions()).to_pandas().equals(big), key
+
+
+def test_each_single_object_operation_is_one_s3_request(s3_storage, s3_stack):
+    """pyarrow's S3 filesystem spends a HEAD before each read, a LIST after a HEAD that finds nothing, three
+    requests for a one-part upload and a directory marker after a delete; the storage layer spends one each."""
+    log = Path(s3_stack.state_dir, "logs", "s3.log")
+
+    def requests_for(operation) -> list[str]:
+        before = log.read_bytes().count(b"HTTP/1.1")
+        operation()
+        time.sleep(0.2)  # the server logs a request after answering it
+        lines = log.read_text(errors="replace").splitlines()
+        return [
+            re.sub(r"\x1b\[[0-9;]*m", "", ln).split('"')[1].split()[0] for ln in lines if "HTTP/1.1" in ln
+        ][before:]
+
+    assert requests_for(lambda: s3_storage.write_json("one/doc.json", {"v": 1})) == ["PUT"]
+    assert requests_for(lambda: s3_storage.read_json("one/doc.json")) == ["GET"]
+    assert requests_for(lambda: s3_storage.read_bytes_if_any("one/missing.json")) == ["GET"]
+    assert requests_for(lambda: s3_storage.exists("one/missing.json")) == ["HEAD"]
+    assert requests_for(lambda: s3_storage.delete("one/doc.json")) == ["DELETE"]
+    s3_storage.write_bytes("one/d.parquet", parquet_bytes(DF))
+    table = []
+    read = requests_for(lambda: table.append(read_table(s3_storage, "one/d.parquet", CsvOptions(), ["x"])))
+    assert read == ["HEAD", "GET"]  # its size (an empty file is named so), then the whole small object
+    assert table[0].column_names == ["x"] and table[0].num_rows == 3
