@@ -74,3 +74,12 @@ def test_backfill_takes_its_concurrency_from_the_yaml(tiny):
     assert argv[1:] == ["backfill", "create", "--dag-id", f"watchkeeper_{cfg.name}", "--from-date", "2026-01-01",
                         "--to-date", "2026-01-14", "--max-active-runs", "3", "--reprocess-behavior", "none"]  # fmt: skip
     assert Path(argv[0]).name == "airflow"
+
+
+def test_watching_a_long_airflow_run_asks_less_often_as_it_goes():
+    """Each `airflow` CLI call costs seconds of CPU: a year-long run is asked about once a minute, a short one at
+    the given interval."""
+    from watchkeeper.backfill import poll_wait
+
+    waits = [poll_wait(5, elapsed) for elapsed in (0, 60, 300, 600, 1800, 7200)]
+    assert waits == [5, 5, 15, 30, 60, 60]

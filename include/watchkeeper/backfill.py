@@ -150,6 +150,18 @@ def run_airflow(
         time.sleep(poll_seconds)
 
 
+def poll_wait(poll_seconds: float, elapsed: float, longest: float = 60.0) -> float:
+    """Seconds to wait before asking Airflow again: each `airflow` CLI call spends seconds of CPU importing
+    Airflow, so a long run is asked less often (a twentieth of the time it has taken, at most once a minute),
+    and watching a year-long backfill does not compete with it for the cores."""
+    return min(longest, max(poll_seconds, elapsed / 20))
+
+
+def dag_run(dag_id: str, run_id: str, env: dict[str, str] | None = None) -> dict:
+    """Airflow's record of one DAG run (state, start_date, end_date, ...); empty if not listed."""
+    return next((r for r in _dag_runs(dag_id, env) if r.get("run_id") == run_id), {})
+
+
 def run_one_airflow_run(
     cfg: ModelConfig,
     start: date,
@@ -171,10 +183,10 @@ def run_one_airflow_run(
     if not triggered:
         raise RuntimeError(f"airflow dags trigger {dag_id} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     run_id = triggered[0]["dag_run_id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = next((r.get("state") for r in _dag_runs(dag_id, env) if r.get("run_id") == run_id), None)
+    started = time.monotonic()
+    while time.monotonic() < started + timeout:
+        state = dag_run(dag_id, run_id, env).get("state")
         if state in ("success", "failed"):
             return run_id, state
-        time.sleep(poll_seconds)
+        time.sleep(poll_wait(poll_seconds, time.monotonic() - started))
     raise RuntimeError(f"{dag_id} run {run_id} not finished within {timeout:.0f} s")
