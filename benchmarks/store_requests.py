@@ -1,14 +1,16 @@
 """Requests a monitored day makes to the S3 and MLflow servers, and what serving them costs those servers.
 
-    uv run --frozen python benchmarks/store_requests.py [--days 20] [--rows 4000]
+    uv run --frozen python benchmarks/store_requests.py [--days 20] [--rows 4000] [--before REV]
 
 Starts a moto S3 server and an MLflow server (`--workers 1`, SQLite store, artifacts proxied to the S3 server) on
 loopback, writes the credit-default demo world there, and runs `backfill.run_local` over the days in this process
 against them, as the backfill DAG's task does on the native stack. From the servers' request logs it counts the
 requests by kind (method, status, object family with dates and digests folded) and reads both servers' CPU seconds
 from /proc; its own CPU too. The first days have fewer label days behind them than later ones, so the figures are
-per day over the whole stretch and over its last 10 days (wall). Writes `benchmarks/results/store_requests.{md,json}`
-and stops both servers by PID.
+per day over the whole stretch and over its last 10 days (wall). With `--before REV`, the same is measured first with
+the engine (`include/`) as it was at REV, from a temporary git worktree, each engine in its own process with its
+own servers, so the two are side by side in one run. Writes `benchmarks/results/store_requests.{md,json}` and stops
+the servers by PID.
 """
 
 from __future__ import annotations
@@ -72,14 +74,48 @@ def kinds(log: Path, since: int) -> Counter:
     return out
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> list[dict]:
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--days", type=int, default=20)
     p.add_argument("--rows", type=int, default=4000, help="predictions a day")
+    p.add_argument("--before", help="also measure the engine as it was at this git revision, first")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "store_requests")
+    p.add_argument("--include", type=Path, help=argparse.SUPPRESS)  # one measurement, with this engine
     args = p.parse_args(argv)
+    if args.include:
+        print(json.dumps(measure(args.include, args.days, args.rows)))
+        return []
+    engines = [("working tree", ROOT / "include")]
+    worktree = None
+    if args.before:
+        worktree = Path(tempfile.mkdtemp(prefix="wk-before-"))
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.before],
+                       check=True, capture_output=True)  # fmt: skip
+        engines.insert(0, (args.before, worktree / "include"))
+    runs = []
+    try:
+        for label, include in engines:
+            done = subprocess.run([sys.executable, __file__, "--include", str(include), "--days", str(args.days),
+                                   "--rows", str(args.rows)], capture_output=True, text=True)  # fmt: skip
+            if done.returncode:
+                raise SystemExit(f"{label}: measurement failed\n{done.stderr[-3000:]}")
+            runs.append({"engine": label, **json.loads(done.stdout.strip().splitlines()[-1])})
+    finally:
+        if worktree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
+                           capture_output=True)  # fmt: skip
+    runs[-1]["commit"] = commit()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{args.out}.json").write_text(json.dumps(runs, indent=1) + "\n")
+    Path(f"{args.out}.md").write_text(render(runs, argv))
+    print(render(runs, argv))
+    return runs
 
-    sys.path.insert(0, str(ROOT / "include"))
+
+def measure(include: Path, days: int, rows: int) -> dict:
+    """One engine's stretch against fresh servers (this process imports `watchkeeper` from `include`)."""
+    sys.path.insert(0, str(include))
     from watchkeeper import backfill
     from watchkeeper.config import load_config
     from watchkeeper.demo import generate_world
@@ -99,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "--workers", "1", "--backend-store-uri", f"sqlite:///{work}/mlflow.db",
                    "--artifacts-destination", "s3://mlflow-artifacts/"],
     }  # fmt: skip
-    out: dict = {"machine": machine(), "commit": commit(), "days": args.days, "rows_per_day": args.rows}
+    out: dict = {"machine": machine(), "days": days, "rows_per_day": rows}
     try:
         for name in ("s3", "mlflow"):
             with open(logs[name], "wb") as log:
@@ -113,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
                     Storage.from_uri(f"s3://{bucket}", creds).ensure_root()
         wait_for_port(mlflow_port, timeout=120)
         storage = Storage.from_uri("s3://watchkeeper-demo/credit_default", creds)
-        generate_world(storage.write_bytes, start=START, days=args.days, rows_per_day=args.rows)
+        generate_world(storage.write_bytes, start=START, days=days, rows_per_day=rows)
         cfg = yaml.safe_load((ROOT / "include/models/credit_default.yaml").read_text())
         cfg.update(start_date=START.isoformat())
         cfg["storage"] = {"uri": "s3://watchkeeper-demo/credit_default"}
@@ -130,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         cpu0 = {n: _cpu(s.pid) for n, s in servers.items()}
         own0, wall0 = time.process_time(), time.monotonic()
         ends: list[float] = []
-        backfill.run_local(model, START, START + timedelta(days=args.days - 1), storage, storage,
+        backfill.run_local(model, START, START + timedelta(days=days - 1), storage, storage,
                            f"http://127.0.0.1:{mlflow_port}", lambda _: ends.append(time.monotonic()))  # fmt: skip
         time.sleep(0.5)  # the servers log a request after answering it
         wall = time.monotonic() - wall0
@@ -144,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
             counted = kinds(log, since[name])
             out["requests"][name] = {
                 "total": sum(counted.values()),
-                "per_day": round(sum(counted.values()) / args.days, 1),
+                "per_day": round(sum(counted.values()) / days, 1),
                 "by_method": dict(_by_method(counted).most_common()),
                 "top": [[n, *k] for k, n in counted.most_common(25)],
             }
@@ -156,10 +192,6 @@ def main(argv: list[str] | None = None) -> dict:
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(server.pid, 9)
     out["load_average_at_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{args.out}.json").write_text(json.dumps(out, indent=1) + "\n")
-    Path(f"{args.out}.md").write_text(render(out, argv))
-    print(render(out, argv))
     return out
 
 
@@ -170,40 +202,33 @@ def _by_method(counted: Counter) -> Counter:
     return by
 
 
-def render(out: dict, argv: list[str] | None) -> str:
-    load = out["machine"]["load_average_at_start"][0], out["load_average_at_end"][0]
+def render(runs: list[dict], argv: list[str]) -> str:
+    first, last = runs[0], runs[-1]
     lines = [
         "# Requests a monitored day makes to the stores (`benchmarks/store_requests.py`)",
         "",
-        f"`python benchmarks/store_requests.py {' '.join(argv or [])}`: {out['days']} days of the credit-default "
-        f"demo world ({out['rows_per_day']:,} predictions a day) through `backfill.run_local` against a moto S3 "
-        f"server and an MLflow server (SQLite store, artifacts proxied to S3) on loopback; measured "
-        f"{out['machine']['date']} at {out['commit']}, load average {load[0]:.1f} at start and {load[1]:.1f} at end, "
-        f"on {out['machine']['cpus']} cores.",
+        f"`python benchmarks/store_requests.py {' '.join(argv)}`: {last['days']} days of the credit-default demo "
+        f"world ({last['rows_per_day']:,} predictions a day) through `backfill.run_local` against a moto S3 server "
+        f"and an MLflow server (SQLite store, artifacts proxied to S3) on loopback, each engine in its own process "
+        f"with its own servers, one after the other; measured {last['machine']['date']} on "
+        f"{last['machine']['cpus']} cores, the working tree at {last['commit']}; load average "
+        f"{first['machine']['load_average_at_start'][0]:.1f} at the start, {last['load_average_at_end'][0]:.1f} at "
+        "the end.",
         "",
-        "| server | requests | a day | by method | server CPU s |",
-        "|---|---|---|---|---|",
+        "| engine | server | requests | a day | by method | server CPU s | the task's CPU s | wall s (last 10 days, a day) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in out["requests"].items():
-        methods = ", ".join(f"{m} {n}" for m, n in r["by_method"].items())
-        lines.append(
-            f"| {name} | {r['total']:,} | {r['per_day']} | {methods} | {out['server_cpu_s'][name]} |"
-        )
-    lines += [
-        "",
-        f"This process (the task's work): {out['client_cpu_s']} s of CPU; {out['wall_s']} s of wall time"
-        + (
-            f", {out['last_10_days_wall_per_day_s']} s a day over the last 10 days."
-            if "last_10_days_wall_per_day_s" in out
-            else "."
-        ),
-        "",
-        "Most frequent requests (`<day>` and `<id>` fold dates and digests):",
-        "",
-        "| server | count | method | status | path |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in out["requests"].items():
+    for run in runs:
+        for name, r in run["requests"].items():
+            methods = ", ".join(f"{m} {n}" for m, n in r["by_method"].items())
+            lines.append(
+                f"| {run['engine']} | {name} | {r['total']:,} | {r['per_day']} | {methods} | "
+                f"{run['server_cpu_s'][name]} | {run['client_cpu_s']} | {run['wall_s']} "
+                f"({run.get('last_10_days_wall_per_day_s', '–')}) |"
+            )
+    lines += ["", "Most frequent requests of the working tree (`<day>` and `<id>` fold dates and digests):", "",
+              "| server | count | method | status | path |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, r in last["requests"].items():
         lines += [f"| {name} | {n} | {m} | {s} | `{p}` |" for n, m, s, p in r["top"][:15]]
     return "\n".join(lines) + "\n"
 
