@@ -59,8 +59,8 @@ def predictions(
 
     `refresh` re-copies from the source (the day being processed may have been re-delivered)."""
     key = predictions_key(cfg, pday)
-    if not refresh and (stored := results.read_bytes_if_any(key)) is not None:
-        return pq.read_table(pa.BufferReader(stored))
+    if not refresh and results.exists(key):
+        return _read_table(results, key)
     try:
         table = read_table(storage, day_key(cfg, pday), cfg.paths.csv, prediction_columns(cfg))
     except InputError:
