@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from watchkeeper.config import ModelConfig
 from watchkeeper.loading import InputError, day_key, label_key, read_table
 from watchkeeper.performance import label_state
+from watchkeeper.performance.id_lookup import IdLookup
 from watchkeeper.result import Check, Severity, Status
 from watchkeeper.storage import Storage
 
@@ -53,20 +54,26 @@ def _read_table(results: Storage, key: str, columns: list[str] | None = None) ->
 
 
 def predictions(
-    cfg: ModelConfig, storage: Storage, results: Storage, pday: date, refresh: bool
+    cfg: ModelConfig,
+    storage: Storage,
+    results: Storage,
+    pday: date,
+    refresh: bool,
+    columns: list[str] | None = None,
 ) -> pa.Table | None:
-    """The prediction day's id, score, prediction and segment columns (compact copy; None if it never arrived).
+    """The prediction day's id, score, prediction and segment columns (compact copy; None if it never arrived),
+    or only `columns` of them.
 
     `refresh` re-copies from the source (the day being processed may have been re-delivered)."""
     key = predictions_key(cfg, pday)
     if not refresh and results.exists(key):
-        return _read_table(results, key)
+        return _read_table(results, key, columns)
     try:
         table = read_table(storage, day_key(cfg, pday), cfg.paths.csv, prediction_columns(cfg))
     except InputError:
         return None
     _write_table(results, key, table)
-    return table
+    return table.select(columns) if columns else table
 
 
 @dataclass(frozen=True)
@@ -279,30 +286,27 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     # Per label row: its prediction day (ordinal, 0 = none yet) and row in that day.
     found_day = np.zeros(n, dtype=np.int64)
     found_row = np.full(n, -1, dtype=np.int64)
-    as_type: dict[pa.DataType, tuple[pa.Array, IdTypes | None]] = {}
+    as_type: dict[pa.DataType, tuple[IdLookup, IdTypes | None]] = {}
     id_types = None
     touched = []
     for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
         pday = day - timedelta(days=offset)
-        open_rows = np.flatnonzero(found_row < 0)
         # Every label found: older days are not read (today's own predictions are still refreshed).
-        if offset and open_rows.size == 0:
+        if offset and not (found_row < 0).any():
             break
-        preds = predictions(cfg, storage, results, pday, refresh=offset == 0)
-        if preds is None or open_rows.size == 0:
+        preds = predictions(cfg, storage, results, pday, refresh=offset == 0, columns=[id_col])
+        if preds is None:
             continue
         pred_type = _canonical(preds.schema.field(id_col).type)
-        if pred_type not in as_type:  # days may differ in id type: convert once per type
-            as_type[pred_type] = _common_ids(raw_ids, pred_type)
-        ids, types = as_type[pred_type]
+        if pred_type not in as_type:  # days may differ in id type: convert (and hash) once per type
+            ids, types = _common_ids(raw_ids, pred_type)
+            as_type[pred_type] = IdLookup(ids), types
+        lookup, types = as_type[pred_type]
         pred_ids = preds.column(id_col).combine_chunks()
-        pred_ids = pred_ids.cast(_canonical(pred_ids.type))
-        pos = pc.index_in(ids.take(pa.array(open_rows)), value_set=pred_ids, skip_nulls=True)
-        hit = pos.is_valid().to_numpy(zero_copy_only=False)
-        if not hit.any():
+        rows_hit, pos = lookup.find(pred_ids.cast(_canonical(pred_ids.type)), found_row < 0)
+        if not rows_hit.size:
             continue
-        rows_hit = open_rows[hit]
-        found_row[rows_hit] = pos.drop_null().to_numpy()
+        found_row[rows_hit] = pos
         found_day[rows_hit] = pday.toordinal()
         touched.append(pday)
         id_types = id_types or types
