@@ -84,10 +84,20 @@ def compute(
     specificity of 0/0): never a 0 that would read as a collapse and ask for a retrain."""
     if metric.needs_score and y_score is None:
         return None
-    if metric.task == "binary_classification" and metric.needs_score and np.unique(y_true).size < 2:
+    if metric.task == "binary_classification" and metric.needs_score and _one_class(y_true):
         return None
     value = float(metric.fn(y_true, y_pred, y_score))
     return value if np.isfinite(value) else None
+
+
+def _one_class(y: np.ndarray) -> bool:
+    """`np.unique(y).size < 2` without its sort (a labelled day of a label window can have 1M rows)."""
+    y = np.asarray(y)
+    if y.size == 0:
+        return True
+    if y.dtype.kind in "fc" and np.isnan(y).any():
+        return bool(np.unique(y).size < 2)
+    return bool((y == y[0]).all())
 
 
 BC = "binary_classification"
