@@ -348,6 +348,8 @@ def known(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> pa.Tab
     if not latest.num_rows:
         return latest
     # A missing or rejected value is no label; a conflicted id waits for a later arrival.
+    if not latest.column(TARGET).null_count and not pc.any(latest.column(CONFLICT)).as_py():
+        return latest.select([ROW, TARGET])  # every entry settled (the usual case): no copy
     settled = latest.filter(pc.and_(pc.invert(latest.column(CONFLICT)), pc.is_valid(latest.column(TARGET))))
     return settled.select([ROW, TARGET]) if settled.num_rows else settled
 
