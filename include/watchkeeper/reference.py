@@ -467,8 +467,8 @@ def label_bounds(cfg: ModelConfig, name: str, entry: dict, summary: Summary, kin
             values.append(method.score(method.fit(summary[~inside]), summary[inside]))
     else:
         cats, counts = list(summary), np.array(list(summary.values()))
-        for _ in range(cfg.reference.bootstrap_samples):
-            drawn = rng.multivariate_hypergeometric(counts, rows)
+        # All draws in one call: the same numbers as one call per draw, without numpy's per-call cost.
+        for drawn in rng.multivariate_hypergeometric(counts, rows, size=cfg.reference.bootstrap_samples):
             rest = dict(zip(cats, (counts - drawn).tolist(), strict=True))
             values.append(method.score(method.fit(rest), dict(zip(cats, drawn.tolist(), strict=True))))
     spec = drift_threshold(cfg, cfg.columns.target)
