@@ -44,9 +44,19 @@ def step_key(cfg: ModelConfig, day: date) -> str:
     return cfg.results_key(day, "labels/step.json")
 
 
-def _write_table(results: Storage, key: str, table: pa.Table) -> None:
-    # Whole or absent for a reader (a backfill's days read each other's prediction days while they are refreshed).
-    label_state.put_table(results, key, table)
+def _write_predictions(cfg: ModelConfig, results: Storage, key: str, table: pa.Table) -> None:
+    """The compact copy, whole or absent for a reader (a backfill's days read each other's prediction days while
+    they are refreshed). Ids and scores get no dictionary, which they would outgrow after paying to try it (~0.2 s
+    at 1M rows), and ids no compression: a label day reads the ids of every prediction day its labels reach, and
+    ids barely compress."""
+    plain = {cfg.columns.id, cfg.columns.score}
+    label_state.put_table(
+        results,
+        key,
+        table,
+        use_dictionary=[c for c in table.column_names if c not in plain],
+        compression={c: "none" if c == cfg.columns.id else "snappy" for c in table.column_names},
+    )
 
 
 def _read_table(results: Storage, key: str, columns: list[str] | None = None) -> pa.Table:
@@ -72,7 +82,7 @@ def predictions(
         table = read_table(storage, day_key(cfg, pday), cfg.paths.csv, prediction_columns(cfg))
     except InputError:
         return None
-    _write_table(results, key, table)
+    _write_predictions(cfg, results, key, table)
     return table.select(columns) if columns else table
 
 

@@ -69,10 +69,10 @@ def listed(cfg: ModelConfig, results: Storage, pday: date) -> list[Stored]:
     return sorted(out)
 
 
-def _parquet(table: pa.Table) -> bytes:
+def _parquet(table: pa.Table, **options) -> bytes:
     # No schema metadata from the source: a source file's pandas metadata names every column it had, pii included.
     sink = io.BytesIO()
-    pq.write_table(table.replace_schema_metadata(None), sink)
+    pq.write_table(table.replace_schema_metadata(None), sink, **options)
     return sink.getvalue()
 
 
@@ -82,9 +82,10 @@ def _put(results: Storage, key: str, data: bytes | memoryview) -> None:
     results.write_bytes_atomic(key, data, durable=False)
 
 
-def put_table(results: Storage, key: str, table: pa.Table) -> None:
-    """Store a table as Parquet without its source's schema metadata, whole or not at all for a reader."""
-    _put(results, key, _parquet(table))
+def put_table(results: Storage, key: str, table: pa.Table, **options) -> None:
+    """Store a table as Parquet without its source's schema metadata, whole or not at all for a reader;
+    `options` for `pyarrow.parquet.write_table`."""
+    _put(results, key, _parquet(table, **options))
 
 
 def write_arrival(cfg: ModelConfig, results: Storage, pday: date, arrival: date, table: pa.Table) -> Stored:
