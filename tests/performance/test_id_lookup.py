@@ -6,7 +6,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-
 from watchkeeper.performance.id_lookup import IdLookup
 
 
@@ -50,3 +49,17 @@ def test_no_labels_and_no_predictions():
     assert rows.size == pos.size == 0
     rows, pos = IdLookup(pa.array([1, 2], pa.int64())).find(pa.array([], pa.int64()), np.ones(2, dtype=bool))
     assert rows.size == pos.size == 0
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_ids_in_ascending_order_match_index_in(ascending):
+    """A day of sequence-number ids (searched, not hashed) and the same ids shuffled give the same matches."""
+    rng = np.random.default_rng(5)
+    ids = np.sort(rng.choice(10_000, 3000, replace=False)) + 7
+    ids = np.sort(np.r_[ids, ids[:40]])  # repeated ids: the first row counts
+    preds = pa.array(ids if ascending else rng.permutation(ids), pa.int64())
+    labels = pa.array(np.r_[rng.choice(12_000, 900), ids[:5], ids[-5:], [-3, 20_000]], pa.int64())
+    open_rows = rng.random(len(labels)) < 0.8
+    got = IdLookup(labels).find(preds, open_rows)
+    assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
+    assert got[0].size > 100

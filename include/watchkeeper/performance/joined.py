@@ -323,7 +323,7 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     id_codes = _id_codes(raw_ids)
     facts = {"label_rows_today": n, **_file_counts(id_codes, codes), "resent_same_value": 0}
     facts["changed_from_earlier_arrival"] = 0
-    _, first_rows = np.unique(id_codes, return_index=True)  # each id's first row today
+    first_rows = _first_rows(id_codes)  # each id's first row today
     for pday in touched:
         sel = np.flatnonzero(found_day == pday.toordinal())
         # Against each id's latest earlier arrival; the prediction day's labels so far, read once.
@@ -348,7 +348,7 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         label_state.delete_arrivals(results, objects, day, keep=new)  # an unfinished earlier run's
         label_state.record(cfg, results, pday, held, objects, new, table)
     facts["unknown_label_values"] = unknown_values
-    unknown = np.unique(id_codes).size - np.unique(id_codes[found_row >= 0]).size
+    unknown = _distinct(id_codes) - _distinct(id_codes[found_row >= 0])
     return Arrival(facts, sorted(touched), unknown, id_types)
 
 
@@ -369,6 +369,18 @@ def _id_codes(raw_ids: pa.ChunkedArray) -> np.ndarray:
     encoded = pc.dictionary_encode(raw_ids.combine_chunks())
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
+
+
+def _distinct(codes: np.ndarray) -> int:
+    """How many distinct codes (`_id_codes`: dense from -1): one count, where `np.unique` hashes or sorts."""
+    return int(np.count_nonzero(np.bincount(codes + 1))) if codes.size else 0
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Each distinct code's first row, in code order (as `np.unique(codes, return_index=True)[1]`), without a sort."""
+    first = np.full(int(codes.max(initial=-1)) + 2, codes.size, dtype=np.int64)
+    np.minimum.at(first, codes + 1, np.arange(codes.size))
+    return first[first < codes.size]
 
 
 def _file_counts(id_codes: np.ndarray, values: np.ndarray) -> dict[str, int]:
