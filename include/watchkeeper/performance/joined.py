@@ -172,9 +172,15 @@ def label_values(cfg: ModelConfig, target: pa.Array) -> np.ndarray:
     NaN for a missing label."""
     missing = target.is_null().to_numpy(zero_copy_only=False)
     if cfg.task == "binary_classification":
-        text = pc.fill_null(target.cast(pa.string()), "")
-        y = pc.equal(text, pa.scalar(str(cfg.columns.positive_label))).to_numpy(zero_copy_only=False)
-        return np.where(missing, np.nan, y.astype(float))
+        positive = str(cfg.columns.positive_label)
+        number = int(positive) if positive.lstrip("-").isdigit() and len(positive) < 19 else None
+        if pa.types.is_integer(target.type) and number is not None and str(number) == positive:
+            # An integer written out is the positive label's text exactly when it equals that number.
+            y = pc.fill_null(pc.equal(target, pa.scalar(number)), False)
+        else:
+            text = pc.fill_null(target.cast(pa.string()), "")
+            y = pc.equal(text, pa.scalar(positive))
+        return np.where(missing, np.nan, y.to_numpy(zero_copy_only=False).astype(float))
     y = pc.cast(target, pa.float64(), safe=False) if not pa.types.is_string(target.type) else None
     if y is None:
         import pandas as pd
