@@ -22,7 +22,7 @@ from watchkeeper.loading import read_table
 from watchkeeper.performance.metrics import DEFAULTS, compute, get_metric
 from watchkeeper.safe_cache import read_profile, write_profile
 from watchkeeper.storage import Storage
-from watchkeeper.thresholds import StdThreshold, derive_bounds
+from watchkeeper.thresholds import StdThreshold, derive_bounds, split_tail
 
 log = logging.getLogger(__name__)
 PROFILE_VERSION = 14  # 14: PCA error bounds from out-of-fold errors; 13: rows per reference day (`volume`)
@@ -467,8 +467,8 @@ def label_bounds(cfg: ModelConfig, name: str, entry: dict, summary: Summary, kin
             values.append(method.score(method.fit(summary[~inside]), summary[inside]))
     else:
         cats, counts = list(summary), np.array(list(summary.values()))
-        for _ in range(cfg.reference.bootstrap_samples):
-            drawn = rng.multivariate_hypergeometric(counts, rows)
+        # All draws in one call: the same numbers as one call per draw, without numpy's per-call cost.
+        for drawn in rng.multivariate_hypergeometric(counts, rows, size=cfg.reference.bootstrap_samples):
             rest = dict(zip(cats, (counts - drawn).tolist(), strict=True))
             values.append(method.score(method.fit(rest), dict(zip(cats, drawn.tolist(), strict=True))))
     spec = drift_threshold(cfg, cfg.columns.target)
@@ -735,9 +735,7 @@ def bounds_for_rows(
         return entry
     if entry.get("center") is None:
         return entry
-    from scipy import stats
-
-    k = float(stats.norm.isf(stats.norm.sf(spec.k) / max(family, 1)))  # `derive_bounds`' split
+    k = split_tail(spec.k, family)[1]  # `derive_bounds`' split
     noise = entry["noise_std"] * (sample_rows / max(rows, 1)) ** 0.5
     margin = k * max(noise, entry.get("days_std") or 0.0)
     side = "both" if spec.two_sided else direction

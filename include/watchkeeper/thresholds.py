@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import numpy as np
@@ -82,16 +83,40 @@ def derive_bounds(
     """
     if isinstance(spec, ConstantThreshold):
         return Bounds(spec.lower, spec.upper, f"constant [{spec.lower}, {spec.upper}]")
+    values = tuple(float(v) for v in chunk_values if v is not None and math.isfinite(v))
+    return _derived(spec, values, direction, min_chunks, nonnegative, family)
+
+
+@lru_cache(maxsize=4096)
+def split_tail(k: float, family: int) -> tuple[float, float]:
+    """(tail probability of ±k σ split over `family` checks, the normal quantile at it); scipy's distributions
+    cost ~0.1 ms a call, and a label window re-judges the same metrics for every re-scored day."""
     from scipy import stats  # here, not at import: the DAG file parses the config and must stay light
 
-    values = np.asarray([v for v in chunk_values if v is not None and math.isfinite(v)], dtype=float)
+    tail = float(stats.norm.sf(k)) / max(family, 1)
+    return tail, float(stats.norm.isf(tail))
+
+
+@lru_cache(maxsize=512)
+def _derived(
+    spec: StdThreshold | QuantileThreshold,
+    chunk_values: tuple[float, ...],
+    direction: Direction,
+    min_chunks: int,
+    nonnegative: bool,
+    family: int,
+) -> Bounds:
+    """`derive_bounds` of finite values, kept per process: every re-scored day of a label window asks again for
+    the same metrics' bounds from the same reference values."""
+    from scipy import stats
+
+    values = np.asarray(chunk_values, dtype=float)
     if values.size < min_chunks:
         return Bounds(None, None, f"no bound: {values.size} reference chunk(s) < {min_chunks} needed")
     if isinstance(spec, StdThreshold):
         mean, std = float(values.mean()), float(values.std(ddof=1))
         gamma = spec.distribution == "gamma" or (spec.distribution == "auto" and nonnegative)
-        tail = float(stats.norm.sf(spec.k)) / max(family, 1)
-        k = float(stats.norm.isf(tail))
+        tail, k = split_tail(spec.k, family)
         split = f" split over {family} checks ({k:.2f}σ each)" if family > 1 else ""
         if gamma and mean > 0 and std > 0 and values.min() >= 0:
             shape, scale = (mean / std) ** 2, std**2 / mean

@@ -97,9 +97,16 @@ def day_run(client: MlflowClient, exp_id: str, model: str, day: date) -> str:
     return run.info.run_id
 
 
-def day_runs(client: MlflowClient, exp_id: str, model: str, days: Iterable[date]) -> dict[date, str]:
+def day_runs(
+    client: MlflowClient,
+    exp_id: str,
+    model: str,
+    days: Iterable[date],
+    finished: dict[str, int | None] | None = None,
+) -> dict[date, str]:
     """The runs of several days: one search for the runs started on those days (as `day_run` creates them), then
-    `day_run` for any not found that way, so a run is still found (never made twice) whatever its start time."""
+    `day_run` for any not found that way, so a run is still found (never made twice) whatever its start time.
+    `finished`, when given, receives the end time of each found run that is FINISHED."""
     days = sorted(set(days))
     found: dict[str, str] = {}
     if days:
@@ -107,9 +114,10 @@ def day_runs(client: MlflowClient, exp_id: str, model: str, days: Iterable[date]
         for run in client.search_runs(
             [exp_id], f"tags.`watchkeeper.kind` = 'day' and {span}", max_results=1000
         ):
-            found.setdefault(
-                run.data.tags.get("watchkeeper.day", ""), run.info.run_id
-            )  # the first, as _find_run
+            day = run.data.tags.get("watchkeeper.day", "")
+            if day not in found and finished is not None and run.info.status == "FINISHED":
+                finished[run.info.run_id] = run.info.end_time
+            found.setdefault(day, run.info.run_id)  # the first, as _find_run
     return {d: found.get(d.isoformat()) or day_run(client, exp_id, model, d) for d in days}
 
 
@@ -243,11 +251,15 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
         timeline = timeline_run(client, exp_id, result.model, start)
         points = _points(metrics, ts, step)
         realized = realized_metrics(result)
-        runs = day_runs(client, exp_id, result.model, realized)
+        finished: dict[str, int | None] = {}
+        runs = day_runs(client, exp_id, result.model, realized, finished)
         for pday, values in realized.items():
             pstep = day_index(pday, start)
             points += _points(values, ts, pstep)
-            _log_past_day(client, exp_id, result.model, pday, _points(values, ts, pstep), runs[pday])
+            run = runs[pday]
+            _log_past_day(
+                client, exp_id, result.model, pday, _points(values, ts, pstep), run, finished.get(run)
+            )
         _send(client, timeline, points)
         client.set_terminated(timeline, "FINISHED")
         status = "FINISHED"
@@ -257,14 +269,25 @@ def log_day(result: DayResult, tracking_uri: str, d: Day | None = None) -> tuple
 
 
 def _log_past_day(
-    client: MlflowClient, exp_id: str, model: str, pday: date, points: list[Metric], run_id: str | None = None
+    client: MlflowClient,
+    exp_id: str,
+    model: str,
+    pday: date,
+    points: list[Metric],
+    run_id: str | None = None,
+    ended: int | None = None,
 ) -> None:
-    """Realized metrics into the prediction day's run (created if that day was never run), left FINISHED."""
+    """Realized metrics into the prediction day's run (created if that day was never run), left FINISHED.
+
+    `ended`: the run's end time when it is known FINISHED already; at that end time it is not set again (one
+    write less per re-scored day of a label window)."""
     run_id = run_id or day_run(client, exp_id, model, pday)
+    end_time = _ms(pday) + 86_399_000
     try:
         _send(client, run_id, points)
     finally:
-        client.set_terminated(run_id, "FINISHED", end_time=_ms(pday) + 86_399_000)
+        if ended != end_time:
+            client.set_terminated(run_id, "FINISHED", end_time=end_time)
 
 
 def run_tags(result: DayResult) -> dict[str, str]:

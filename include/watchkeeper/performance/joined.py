@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from watchkeeper.config import ModelConfig
 from watchkeeper.loading import InputError, day_key, label_key, read_table
 from watchkeeper.performance import label_state
+from watchkeeper.performance.id_lookup import IdLookup
 from watchkeeper.result import Check, Severity, Status
 from watchkeeper.storage import Storage
 
@@ -43,9 +44,19 @@ def step_key(cfg: ModelConfig, day: date) -> str:
     return cfg.results_key(day, "labels/step.json")
 
 
-def _write_table(results: Storage, key: str, table: pa.Table) -> None:
-    # Whole or absent for a reader (a backfill's days read each other's prediction days while they are refreshed).
-    label_state.put_table(results, key, table)
+def _write_predictions(cfg: ModelConfig, results: Storage, key: str, table: pa.Table) -> None:
+    """The compact copy, whole or absent for a reader (a backfill's days read each other's prediction days while
+    they are refreshed). Ids and scores get no dictionary, which they would outgrow after paying to try it (~0.2 s
+    at 1M rows), and ids no compression: a label day reads the ids of every prediction day its labels reach, and
+    ids barely compress."""
+    plain = {cfg.columns.id, cfg.columns.score}
+    label_state.put_table(
+        results,
+        key,
+        table,
+        use_dictionary=[c for c in table.column_names if c not in plain],
+        compression={c: "none" if c == cfg.columns.id else "snappy" for c in table.column_names},
+    )
 
 
 def _read_table(results: Storage, key: str, columns: list[str] | None = None) -> pa.Table:
@@ -53,20 +64,26 @@ def _read_table(results: Storage, key: str, columns: list[str] | None = None) ->
 
 
 def predictions(
-    cfg: ModelConfig, storage: Storage, results: Storage, pday: date, refresh: bool
+    cfg: ModelConfig,
+    storage: Storage,
+    results: Storage,
+    pday: date,
+    refresh: bool,
+    columns: list[str] | None = None,
 ) -> pa.Table | None:
-    """The prediction day's id, score, prediction and segment columns (compact copy; None if it never arrived).
+    """The prediction day's id, score, prediction and segment columns (compact copy; None if it never arrived),
+    or only `columns` of them.
 
     `refresh` re-copies from the source (the day being processed may have been re-delivered)."""
     key = predictions_key(cfg, pday)
     if not refresh and results.exists(key):
-        return _read_table(results, key)
+        return _read_table(results, key, columns)
     try:
         table = read_table(storage, day_key(cfg, pday), cfg.paths.csv, prediction_columns(cfg))
     except InputError:
         return None
-    _write_table(results, key, table)
-    return table
+    _write_predictions(cfg, results, key, table)
+    return table.select(columns) if columns else table
 
 
 @dataclass(frozen=True)
@@ -155,9 +172,15 @@ def label_values(cfg: ModelConfig, target: pa.Array) -> np.ndarray:
     NaN for a missing label."""
     missing = target.is_null().to_numpy(zero_copy_only=False)
     if cfg.task == "binary_classification":
-        text = pc.fill_null(target.cast(pa.string()), "")
-        y = pc.equal(text, pa.scalar(str(cfg.columns.positive_label))).to_numpy(zero_copy_only=False)
-        return np.where(missing, np.nan, y.astype(float))
+        positive = str(cfg.columns.positive_label)
+        number = int(positive) if positive.lstrip("-").isdigit() and len(positive) < 19 else None
+        if pa.types.is_integer(target.type) and number is not None and str(number) == positive:
+            # An integer written out is the positive label's text exactly when it equals that number.
+            y = pc.fill_null(pc.equal(target, pa.scalar(number)), False)
+        else:
+            text = pc.fill_null(target.cast(pa.string()), "")
+            y = pc.equal(text, pa.scalar(positive))
+        return np.where(missing, np.nan, y.to_numpy(zero_copy_only=False).astype(float))
     y = pc.cast(target, pa.float64(), safe=False) if not pa.types.is_string(target.type) else None
     if y is None:
         import pandas as pd
@@ -279,37 +302,34 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     # Per label row: its prediction day (ordinal, 0 = none yet) and row in that day.
     found_day = np.zeros(n, dtype=np.int64)
     found_row = np.full(n, -1, dtype=np.int64)
-    as_type: dict[pa.DataType, tuple[pa.Array, IdTypes | None]] = {}
+    as_type: dict[pa.DataType, tuple[IdLookup, IdTypes | None]] = {}
     id_types = None
     touched = []
     for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
         pday = day - timedelta(days=offset)
-        open_rows = np.flatnonzero(found_row < 0)
         # Every label found: older days are not read (today's own predictions are still refreshed).
-        if offset and open_rows.size == 0:
+        if offset and not (found_row < 0).any():
             break
-        preds = predictions(cfg, storage, results, pday, refresh=offset == 0)
-        if preds is None or open_rows.size == 0:
+        preds = predictions(cfg, storage, results, pday, refresh=offset == 0, columns=[id_col])
+        if preds is None:
             continue
         pred_type = _canonical(preds.schema.field(id_col).type)
-        if pred_type not in as_type:  # days may differ in id type: convert once per type
-            as_type[pred_type] = _common_ids(raw_ids, pred_type)
-        ids, types = as_type[pred_type]
+        if pred_type not in as_type:  # days may differ in id type: convert (and hash) once per type
+            ids, types = _common_ids(raw_ids, pred_type)
+            as_type[pred_type] = IdLookup(ids), types
+        lookup, types = as_type[pred_type]
         pred_ids = preds.column(id_col).combine_chunks()
-        pred_ids = pred_ids.cast(_canonical(pred_ids.type))
-        pos = pc.index_in(ids.take(pa.array(open_rows)), value_set=pred_ids, skip_nulls=True)
-        hit = pos.is_valid().to_numpy(zero_copy_only=False)
-        if not hit.any():
+        rows_hit, pos = lookup.find(pred_ids.cast(_canonical(pred_ids.type)), found_row < 0)
+        if not rows_hit.size:
             continue
-        rows_hit = open_rows[hit]
-        found_row[rows_hit] = pos.drop_null().to_numpy()
+        found_row[rows_hit] = pos
         found_day[rows_hit] = pday.toordinal()
         touched.append(pday)
         id_types = id_types or types
     id_codes = _id_codes(raw_ids)
     facts = {"label_rows_today": n, **_file_counts(id_codes, codes), "resent_same_value": 0}
     facts["changed_from_earlier_arrival"] = 0
-    _, first_rows = np.unique(id_codes, return_index=True)  # each id's first row today
+    first_rows = _first_rows(id_codes)  # each id's first row today
     for pday in touched:
         sel = np.flatnonzero(found_day == pday.toordinal())
         # Against each id's latest earlier arrival; the prediction day's labels so far, read once.
@@ -334,7 +354,7 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         label_state.delete_arrivals(results, objects, day, keep=new)  # an unfinished earlier run's
         label_state.record(cfg, results, pday, held, objects, new, table)
     facts["unknown_label_values"] = unknown_values
-    unknown = np.unique(id_codes).size - np.unique(id_codes[found_row >= 0]).size
+    unknown = _distinct(id_codes) - _distinct(id_codes[found_row >= 0])
     return Arrival(facts, sorted(touched), unknown, id_types)
 
 
@@ -344,6 +364,8 @@ def known(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> pa.Tab
     if not latest.num_rows:
         return latest
     # A missing or rejected value is no label; a conflicted id waits for a later arrival.
+    if not latest.column(TARGET).null_count and not pc.any(latest.column(CONFLICT)).as_py():
+        return latest.select([ROW, TARGET])  # every entry settled (the usual case): no copy
     settled = latest.filter(pc.and_(pc.invert(latest.column(CONFLICT)), pc.is_valid(latest.column(TARGET))))
     return settled.select([ROW, TARGET]) if settled.num_rows else settled
 
@@ -353,6 +375,18 @@ def _id_codes(raw_ids: pa.ChunkedArray) -> np.ndarray:
     encoded = pc.dictionary_encode(raw_ids.combine_chunks())
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
+
+
+def _distinct(codes: np.ndarray) -> int:
+    """How many distinct codes (`_id_codes`: dense from -1): one count, where `np.unique` hashes or sorts."""
+    return int(np.count_nonzero(np.bincount(codes + 1))) if codes.size else 0
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Each distinct code's first row, in code order (as `np.unique(codes, return_index=True)[1]`), without a sort."""
+    first = np.full(int(codes.max(initial=-1)) + 2, codes.size, dtype=np.int64)
+    np.minimum.at(first, codes + 1, np.arange(codes.size))
+    return first[first < codes.size]
 
 
 def _file_counts(id_codes: np.ndarray, values: np.ndarray) -> dict[str, int]:

@@ -69,22 +69,23 @@ def listed(cfg: ModelConfig, results: Storage, pday: date) -> list[Stored]:
     return sorted(out)
 
 
-def _parquet(table: pa.Table) -> bytes:
+def _parquet(table: pa.Table, **options) -> bytes:
     # No schema metadata from the source: a source file's pandas metadata names every column it had, pii included.
     sink = io.BytesIO()
-    pq.write_table(table.replace_schema_metadata(None), sink)
+    pq.write_table(table.replace_schema_metadata(None), sink, **options)
     return sink.getvalue()
 
 
-def _put(results: Storage, key: str, data: bytes) -> None:
+def _put(results: Storage, key: str, data: bytes | memoryview) -> None:
     """Readers see the whole object or none (`Storage.write_bytes_atomic`), not synced to disk nor read back:
     these were never synced, and a sync each cost a day ~1 s of wall time at a 30-day window."""
     results.write_bytes_atomic(key, data, durable=False)
 
 
-def put_table(results: Storage, key: str, table: pa.Table) -> None:
-    """Store a table as Parquet without its source's schema metadata, whole or not at all for a reader."""
-    _put(results, key, _parquet(table))
+def put_table(results: Storage, key: str, table: pa.Table, **options) -> None:
+    """Store a table as Parquet without its source's schema metadata, whole or not at all for a reader;
+    `options` for `pyarrow.parquet.write_table`."""
+    _put(results, key, _parquet(table, **options))
 
 
 def write_arrival(cfg: ModelConfig, results: Storage, pday: date, arrival: date, table: pa.Table) -> Stored:
@@ -138,7 +139,7 @@ def _store(results: Storage, key: str, held: Held) -> None:
     sink = pa.BufferOutputStream()
     with ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression="lz4")) as writer:
         writer.write_table(table)
-    _put(results, key, sink.getvalue().to_pybytes())
+    _put(results, key, memoryview(sink.getvalue()))  # the buffer itself, not a copy of it as bytes
 
 
 def _read_cache(results: Storage, key: str) -> Held | None:
@@ -216,6 +217,8 @@ def _latest(held: Held, as_of: date) -> pa.Table:
         return pa.table({ROW: pa.array([], pa.int64()), CONFLICT: pa.array([], pa.bool_())})
     rows = table.column(ROW).to_numpy()
     last = np.r_[rows[1:] != rows[:-1], True]  # sorted by row, then arrival: each row's last entry
+    if last.all():  # each row labelled once (the usual case): no copy
+        return table.select([ROW, TARGET, CONFLICT])
     return table.filter(pa.array(last)).select([ROW, TARGET, CONFLICT])
 
 

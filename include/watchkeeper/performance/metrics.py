@@ -84,10 +84,20 @@ def compute(
     specificity of 0/0): never a 0 that would read as a collapse and ask for a retrain."""
     if metric.needs_score and y_score is None:
         return None
-    if metric.task == "binary_classification" and metric.needs_score and np.unique(y_true).size < 2:
+    if metric.task == "binary_classification" and metric.needs_score and _one_class(y_true):
         return None
     value = float(metric.fn(y_true, y_pred, y_score))
     return value if np.isfinite(value) else None
+
+
+def _one_class(y: np.ndarray) -> bool:
+    """`np.unique(y).size < 2` without its sort (a labelled day of a label window can have 1M rows)."""
+    y = np.asarray(y)
+    if y.size == 0:
+        return True
+    if y.dtype.kind in "fc" and np.isnan(y).any():
+        return bool(np.unique(y).size < 2)
+    return bool((y == y[0]).all())
 
 
 BC = "binary_classification"
@@ -99,9 +109,10 @@ def roc_auc(y, p, s):
     share of (positive, negative) pairs the score orders right. A labelled day of 1M rows is scored for each
     prediction day of the label window, where scikit-learn's validation and curve building doubled the cost."""
     y, s = np.asarray(y), np.asarray(s, dtype=float)
-    if not np.isfinite(s).all() or not np.isin(y, (0, 1)).all():
+    if not np.isfinite(s).all() or not ((y == 0) | (y == 1)).all():
         return skm.roc_auc_score(y, s)  # its error for NaN scores, its handling of other labels
-    order = np.argsort(s, kind="stable")
+    # Tied scores are summed as one group, so their order inside it does not matter: no stable sort (~3x dearer).
+    order = np.argsort(s)
     ranked, truth = s[order], y[order].astype(np.int64)
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # groups of tied scores
     positives = np.add.reduceat(truth, starts)

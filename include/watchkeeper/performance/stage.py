@@ -58,6 +58,7 @@ def _metric_checks(
     """One check per configured metric on these labelled rows, bounds widened for their count."""
     checks = []
     provisional = details["provisional"]
+    outputs = None  # (predictions, scores) of these rows, made once for every metric
     for name in performance_metrics(cfg):
         metric = get_metric(name, cfg.task)
         bounds = bounds_for_rows(
@@ -90,8 +91,8 @@ def _metric_checks(
                 check.reason = "insufficient data: " + check.reason.removeprefix("insufficient labels: ")
                 check.not_measured = NotMeasured.TOO_FEW_ROWS
         else:
-            pred, score = predictions_of(cfg, joined)
-            value = compute(metric, joined[_Y].to_numpy(), pred, score)
+            outputs = outputs or predictions_of(cfg, joined)
+            value = compute(metric, joined[_Y].to_numpy(), *outputs)
             if value is None:
                 check.reason = f"{name} is undefined on these labels (0/0, or a single class)"
                 check.not_measured = NotMeasured.UNDEFINED
@@ -137,12 +138,15 @@ def performance_checks(
         return [_skipped(cfg, "labels", "no labels arrived today", facts)], {}
     checks: list[Check] = id_type_checks(arrival) + label_value_checks(arrival)
     realized: dict[str, dict] = {}
+    needed = [c for c in joined.prediction_columns(cfg) if c != cfg.columns.id] or None
     for pday in arrival.prediction_days:
-        table = joined.predictions(cfg, storage, results, pday, refresh=False)
-        if table is None:
+        # The id column only served the join (the labels step's): not read again.
+        preds = joined.predictions(cfg, storage, results, pday, refresh=False, columns=needed)
+        if preds is None:
             continue
+        if needed is None:
+            preds = preds.drop_columns([cfg.columns.id])
         labelled = joined.known(cfg, results, pday, day)
-        preds = table.drop_columns([cfg.columns.id])
         joined_rows = _labelled_rows(cfg, preds, labelled)
         coverage = len(joined_rows) / max(preds.num_rows, 1)
         subject_suffix = "" if pday == day else f"@{pday.isoformat()}"

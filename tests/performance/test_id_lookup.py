@@ -1,0 +1,65 @@
+"""The label-id lookup of the labels step: the same matches as Arrow's `index_in`, for integer and string ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from watchkeeper.performance.id_lookup import IdLookup
+
+
+def _index_in(labels: pa.Array, preds: pa.Array, open_rows: np.ndarray) -> tuple[list[int], list[int]]:
+    rows = np.flatnonzero(open_rows)
+    pos = pc.index_in(labels.take(pa.array(rows)), value_set=preds, skip_nulls=True)
+    hit = pos.is_valid().to_numpy(zero_copy_only=False)
+    return rows[hit].tolist(), pos.drop_null().to_numpy().tolist()
+
+
+@pytest.mark.parametrize("kind", [pa.int64(), pa.string()])
+def test_duplicates_unknown_ids_and_nulls(kind):
+    as_kind = (lambda v: v) if kind == pa.int64() else (lambda v: None if v is None else f"p{v}")
+    # label 7 twice, 99 unknown, a null label id; prediction 7 repeated (its first row counts), a null prediction id
+    labels = pa.array([as_kind(v) for v in [7, 3, 99, None, 7, 5]], kind)
+    preds = pa.array([as_kind(v) for v in [5, None, 7, 3, 7]], kind)
+    lookup = IdLookup(labels)
+    assert lookup.hashed == (kind == pa.int64())
+    rows, pos = lookup.find(preds, np.ones(len(labels), dtype=bool))
+    assert (rows.tolist(), pos.tolist()) == ([0, 1, 4, 5], [2, 3, 2, 0])
+    only_open = np.array([False, True, True, True, True, False])
+    rows, pos = lookup.find(preds, only_open)
+    assert (rows.tolist(), pos.tolist()) == ([1, 4], [3, 2])
+
+
+def test_integer_ids_match_index_in_over_a_window():
+    rng = np.random.default_rng(3)
+    days = [pa.array(rng.choice(5000, 800, replace=True) + 1000 * d, pa.int64()) for d in range(4)]
+    labels = pa.array(np.r_[rng.choice(8000, 600), [None] * 3], pa.int64())
+    lookup = IdLookup(labels)
+    open_rows = np.ones(len(labels), dtype=bool)
+    for preds in days:
+        got = lookup.find(preds, open_rows)
+        assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
+        open_rows[got[0]] = False
+
+
+def test_no_labels_and_no_predictions():
+    lookup = IdLookup(pa.array([], pa.int64()))
+    rows, pos = lookup.find(pa.array([1, 2], pa.int64()), np.zeros(0, dtype=bool))
+    assert rows.size == pos.size == 0
+    rows, pos = IdLookup(pa.array([1, 2], pa.int64())).find(pa.array([], pa.int64()), np.ones(2, dtype=bool))
+    assert rows.size == pos.size == 0
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_ids_in_ascending_order_match_index_in(ascending):
+    """A day of sequence-number ids (searched, not hashed) and the same ids shuffled give the same matches."""
+    rng = np.random.default_rng(5)
+    ids = np.sort(rng.choice(10_000, 3000, replace=False)) + 7
+    ids = np.sort(np.r_[ids, ids[:40]])  # repeated ids: the first row counts
+    preds = pa.array(ids if ascending else rng.permutation(ids), pa.int64())
+    labels = pa.array(np.r_[rng.choice(12_000, 900), ids[:5], ids[-5:], [-3, 20_000]], pa.int64())
+    open_rows = rng.random(len(labels)) < 0.8
+    got = IdLookup(labels).find(preds, open_rows)
+    assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
+    assert got[0].size > 100
