@@ -162,6 +162,7 @@ def measure(include: Path, days: int, rows: int) -> dict:
         model = load_config(models / "credit_default.yaml")
         os.environ.update(DEMO_KEYS)
 
+        out["server_pids"] = {n: s.pid for n, s in servers.items()}
         since = {n: logs[n].stat().st_size for n in logs}
         cpu0 = {n: _cpu(s.pid) for n, s in servers.items()}
         own0, wall0 = time.process_time(), time.monotonic()
