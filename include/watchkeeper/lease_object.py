@@ -23,7 +23,7 @@ from typing import NoReturn
 
 import pyarrow.fs as pafs
 
-from watchkeeper.storage import Storage, s3_client, s3_error_code
+from watchkeeper.storage import Storage, raise_if_unreachable, s3_client, s3_error_code
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +138,8 @@ def _s3_write(storage: Storage, key: str, data: bytes, tag: str | None) -> bool 
 
 
 def _reraise(storage: Storage, exc: Exception) -> NoReturn:
-    """Raise boto3's connection failures as the OSError the storage layer raises for a store that is down
-    (callers name the store instead of printing a traceback); other errors as they are."""
-    from botocore.exceptions import ConnectionError, HTTPClientError
-
-    if isinstance(exc, ConnectionError | HTTPClientError):
-        raise OSError(f"{storage.credentials.endpoint_url or 'AWS S3'} unreachable: {exc}") from exc
+    """A store that is down as the storage layer's OSError (`raise_if_unreachable`); other errors as they are."""
+    raise_if_unreachable(storage.credentials, exc)
     raise exc
 
 

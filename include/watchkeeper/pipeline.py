@@ -6,8 +6,9 @@ returning that key, so DAG tasks pass only keys; re-running a day replaces its s
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
@@ -49,7 +50,6 @@ class Day:
     """Where the model's input data is read from."""
     results: Storage
     """Where results are written (often the same storage)."""
-    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def key(self, name: str) -> str:
         return self.cfg.results_key(self.day, name)
@@ -58,11 +58,10 @@ class Day:
     def staged_key(self) -> str:
         return self.key("staged/predictions.parquet")
 
+    @functools.cached_property
     def profile(self) -> dict:
         """The reference profile (`get_profile`), read once per `Day`: stages run in one process share it."""
-        if "profile" not in self._memo:
-            self._memo["profile"] = get_profile(self.cfg, self.storage, self.results)
-        return self._memo["profile"]
+        return get_profile(self.cfg, self.storage, self.results)
 
 
 def save_checks(d: Day, stage: str, checks: list[Check], extra: dict | None = None) -> str:
@@ -247,7 +246,7 @@ def update_labels(d: Day) -> str:
 
 def measure_drift(d: Day) -> str:
     """Drift of the staged day against the cached reference profile, reading one column at a time."""
-    profile = d.profile()
+    profile = d.profile
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     states = drift_state(profile, d.results)
     checks = drift_checks(d.cfg, staged_columns(d), profile, states, blocked)
@@ -358,7 +357,7 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
 
 
 def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
-    profile = d.profile()
+    profile = d.profile
     frame = staged_frame(d, _performance_columns(d.cfg, profile)) if frame is None else frame
     blocked = decisions.critical_quality_failure(load_checks(d, "quality"))
     estimated, doc = _estimate_doc(d.cfg, d.day, frame, profile, blocked)

@@ -103,6 +103,15 @@ def s3_error_code(exc: Exception) -> str:
     return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
+def raise_if_unreachable(credentials: S3Credentials, exc: Exception) -> None:
+    """Raise boto3's connection failures as the OSError pyarrow raises for a store that is down (callers name the
+    store instead of printing a traceback); return for any other error."""
+    from botocore.exceptions import ConnectionError, HTTPClientError
+
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        raise OSError(f"{credentials.endpoint_url or 'AWS S3'} unreachable: {exc}") from exc
+
+
 _MISSING = {"NoSuchKey", "NotFound", "404"}
 
 WHOLE_BELOW = 64 << 20
@@ -170,15 +179,14 @@ class Storage:
     def _s3_failed(self, key: str, exc: Exception, doing: str) -> None:
         """Raise a botocore error as the storage layer's: ObjectNotFound, OSError for a store that cannot be reached
         (as pyarrow raises it), StorageError otherwise; anything else is re-raised as it is."""
-        from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, ClientError):
             code = s3_error_code(exc)
             if code in _MISSING:
                 raise ObjectNotFound(f"{self.url(key)} does not exist") from exc
             raise StorageError(f"could not {doing} {self.url(key)}: {code}") from exc
-        if isinstance(exc, ConnectionError | HTTPClientError):
-            raise OSError(f"{self.credentials.endpoint_url or 'AWS S3'} unreachable: {exc}") from exc
+        raise_if_unreachable(self.credentials, exc)
         if isinstance(exc, BotoCoreError):
             raise StorageError(f"could not {doing} {self.url(key)}: {exc}") from exc
         raise exc
