@@ -83,3 +83,42 @@ def test_watching_a_long_airflow_run_asks_less_often_as_it_goes():
 
     waits = [poll_wait(5, elapsed) for elapsed in (0, 60, 300, 600, 1800, 7200)]
     assert waits == [5, 5, 15, 30, 60, 60]
+
+
+def test_a_stretch_stores_what_its_days_store_run_one_by_one(tmp_path):
+    """A stretch reads its days' `READ_BACK` results (history, earlier drift, labels steps) back from memory, not
+    from the store; what it stores is what the same days store when each runs in its own process."""
+    from helpers import tiny_config, write_tiny_world
+    from watchkeeper.pipeline import run_day
+    from watchkeeper.storage import Storage
+
+    data = Storage.from_uri(str(tmp_path / "data"))
+    write_tiny_world(data, days=6)
+    cfg = tiny_config(tmp_path, str(tmp_path / "data"))
+    stretch, single = Storage.from_uri(str(tmp_path / "a")), Storage.from_uri(str(tmp_path / "b"))
+    fetched: list[
+        str
+    ] = []  # objects read from the store (not absent ones: a day's first labels step finds none)
+
+    def fetch(key: str, real=stretch._fetch) -> bytes:
+        data = real(key)
+        fetched.append(key)
+        return data
+
+    stretch._fetch = fetch
+    end = FIRST_DAY + timedelta(days=5)
+    assert {o.status for o in backfill.run_local(cfg, FIRST_DAY, end, data, stretch)} <= {"ok", "alert"}
+    for day in backfill.days(FIRST_DAY, end):
+        run_day(cfg, day, data, single)
+    day_and_name = [k.split("/days/", 1)[1].partition("/") for k in fetched if "/days/" in k]
+    names = {"result.json", "stages/drift.json", "labels/step.json"}
+    read_back = [(d, n) for d, _, n in day_and_name if n in names and d >= FIRST_DAY.isoformat()]
+    assert read_back == []
+    a, b = stored(tmp_path / "a"), stored(tmp_path / "b")
+    assert sorted(a) == sorted(b)
+    root = (
+        str(tmp_path / "a").encode(),
+        str(tmp_path / "b").encode(),
+    )  # stored results name their own location
+    differ = [k for k in a if a[k].replace(*root) != b[k] and not k.endswith("gx_validation_result.json")]
+    assert differ == []

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import watchkeeper.storage as storage_module
 from helpers import parquet_bytes
 from watchkeeper.config import CsvOptions
 from watchkeeper.loading import InputError, read_table, stream_table
@@ -138,3 +140,50 @@ def test_each_single_object_operation_is_one_s3_request(s3_storage, s3_stack):
     read = requests_for(lambda: table.append(read_table(s3_storage, "one/d.parquet", CsvOptions(), ["x"])))
     assert read == ["HEAD", "GET"]  # its size (an empty file is named so), then the whole small object
     assert table[0].column_names == ["x"] and table[0].num_rows == 3
+    # Without a known size, one GET: its length decides whether the object is read from memory.
+    assert requests_for(lambda: table.append(pq.read_table(s3_storage.open_file("one/d.parquet")))) == ["GET"]
+    assert table[-1].num_rows == 3
+    with pytest.raises(ObjectNotFound, match="one/absent.parquet does not exist"):
+        s3_storage.open_file("one/absent.parquet")
+
+
+def test_an_object_too_large_for_memory_is_read_in_ranges(s3_storage, tmp_path, monkeypatch):
+    """Past `WHOLE_BELOW` the first GET's body is dropped unread and pyarrow reads the columns it needs."""
+    monkeypatch.setattr(storage_module, "WHOLE_BELOW", 16)
+    s3_storage.write_bytes("big/d.parquet", parquet_bytes(DF))
+    f = s3_storage.open_file("big/d.parquet")
+    assert not isinstance(f, pa.BufferReader)
+    assert pq.read_table(f, columns=["c"]).column("c").to_pylist() == ["u", "v", "é"]
+    local = Storage.from_uri(str(tmp_path / "l"))
+    with pytest.raises(
+        ObjectNotFound, match="absent.parquet does not exist"
+    ):  # as on S3, not FileNotFoundError
+        local.open_file("absent.parquet")
+
+
+@pytest.mark.parametrize("where", ["s3", "local"])
+def test_a_remembered_object_is_read_back_from_memory_until_forgotten(where, s3_storage, tmp_path):
+    """A backfill's stretch keeps the small day results it writes (`Storage.remembering`): reading or checking one
+    again costs no request; a delete forgets it; keys the predicate does not select are read from the store."""
+    st = s3_storage if where == "s3" else Storage.from_uri(str(tmp_path / "m"))
+    st.write_json("kept/a.json", {"v": 0})
+    fetched = []
+    real_fetch = st._fetch
+    st._fetch = lambda key: fetched.append(key) or real_fetch(key)
+    with st.remembering(lambda key: key.startswith("kept/")):
+        st.write_json("kept/a.json", {"v": 1})
+        assert st.read_json("kept/a.json") == {"v": 1} and st.exists("kept/a.json")
+        st.write_json("other/b.json", {"v": 2})
+        assert st.read_json("other/b.json") == {"v": 2} and st.read_json("other/b.json") == {"v": 2}
+        st.write_json_atomic("kept/c.json", {"v": 3})  # its S3 read-back verifies the store, not memory
+        assert st.read_json("kept/c.json") == {"v": 3}
+        st.delete("kept/a.json")
+        assert not st.exists("kept/a.json") and st.read_bytes_if_any("kept/a.json") is None
+        st.write_json("kept/d/e.json", {"v": 4})
+        st.delete_prefix("kept/d")
+        assert st.read_bytes_if_any("kept/d/e.json") is None
+    assert fetched == ["other/b.json", "other/b.json"] + (["kept/c.json"] if where == "s3" else []) + [
+        "kept/a.json",
+        "kept/d/e.json",
+    ]
+    assert st.read_json("kept/c.json") == {"v": 3} and fetched[-1] == "kept/c.json"  # the block has ended

@@ -38,6 +38,11 @@ class DayOutcome:
     message: str = ""
 
 
+READ_BACK = ("result.json", "stages/drift.json", "labels/step.json")
+"""A day's small results that later days read back (the report's history, drift detection's earlier days, the
+labels step's catch-up check): a stretch keeps those it wrote in memory (`Storage.remembering`)."""
+
+
 def run_local(
     cfg: ModelConfig,
     start: date,
@@ -47,19 +52,26 @@ def run_local(
     tracking_uri: str | None = None,
     on_day: Callable[[DayOutcome], None] | None = None,
 ) -> list[DayOutcome]:
-    """Run every day from `start` to `end` in order; a day that cannot be processed is recorded, not fatal."""
+    """Run every day from `start` to `end` in order; a day that cannot be processed is recorded, not fatal.
+
+    The days' `READ_BACK` objects are read back from memory within the stretch: a day rewritten meanwhile by
+    another run (the daily DAG re-running an earlier day) is seen by the next stretch, not by this one."""
     from watchkeeper.loading import InputError
     from watchkeeper.pipeline import run_day
 
+    prefix = cfg.results_key("").rsplit("/", 1)[0] + "/"  # <results>/<model>/days/
     outcomes = []
-    for day in days(start, end):
-        try:
-            outcome = DayOutcome(day, run_day(cfg, day, storage, results, tracking_uri).status)
-        except InputError as exc:
-            outcome = DayOutcome(day, "failed", str(exc))
-        outcomes.append(outcome)
-        if on_day:
-            on_day(outcome)
+    with results.remembering(
+        lambda key: key.startswith(prefix) and key[len(prefix) :].partition("/")[2] in READ_BACK
+    ):
+        for day in days(start, end):
+            try:
+                outcome = DayOutcome(day, run_day(cfg, day, storage, results, tracking_uri).status)
+            except InputError as exc:
+                outcome = DayOutcome(day, "failed", str(exc))
+            outcomes.append(outcome)
+            if on_day:
+                on_day(outcome)
     return outcomes
 
 

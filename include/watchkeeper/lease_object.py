@@ -23,7 +23,14 @@ from typing import NoReturn
 
 import pyarrow.fs as pafs
 
-from watchkeeper.storage import Storage, raise_if_unreachable, s3_client, s3_error_code
+from watchkeeper.storage import (
+    ObjectNotFound,
+    Storage,
+    StorageError,
+    raise_if_unreachable,
+    s3_client,
+    s3_error_code,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +91,16 @@ def read(storage: Storage, key: str) -> tuple[dict | None, str | None]:
 
     A lease half-written by a killed process reads as an empty document: it blocks no one and is replaced.
     """
-    if storage.credentials is not None and not isinstance(storage.fs, pafs.LocalFileSystem):
-        bucket, name = storage.bucket_and_name(key)
-        try:
-            got = s3_client(storage.credentials).get_object(Bucket=bucket, Key=name)
-        except Exception as exc:
-            if s3_error_code(exc) in ("NoSuchKey", "404"):
-                return None, None
-            _reraise(storage, exc)
-        return _parse(got["Body"].read()), got["ETag"]
+    local = isinstance(storage.fs, pafs.LocalFileSystem)
     try:
-        return _parse(storage.read_bytes(key)), None
-    except Exception:  # absent (ObjectNotFound) or unreadable: no lease
+        data, tag = storage.read_versioned(key)
+    except ObjectNotFound:
         return None, None
+    except StorageError:
+        if local:  # unreadable on disk: no lease
+            return None, None
+        raise
+    return _parse(data), tag
 
 
 def new_token() -> str:

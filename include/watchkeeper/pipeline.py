@@ -71,10 +71,8 @@ def save_checks(d: Day, stage: str, checks: list[Check], extra: dict | None = No
 
 
 def load_checks(d: Day, stage: str) -> list[Check]:
-    key = d.key(f"stages/{stage}.json")
-    if not d.results.exists(key):
-        return []
-    return [Check.model_validate(c) for c in d.results.read_json(key)["checks"]]
+    doc = d.results.read_json_if_any(d.key(f"stages/{stage}.json"))
+    return [] if doc is None else [Check.model_validate(c) for c in doc["checks"]]
 
 
 def load_day(d: Day) -> dict:

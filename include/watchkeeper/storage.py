@@ -11,6 +11,9 @@ import logging
 import os
 import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -132,6 +135,7 @@ class Storage:
         """The S3 credentials behind `fs` (None on local disk); leases use them for conditional writes."""
         self.root = root.rstrip("/")
         self.uri = uri.rstrip("/")
+        self._memo: _Memo | None = None
 
     @classmethod
     def from_uri(cls, uri: str, credentials: S3Credentials | None = None) -> Storage:
@@ -203,6 +207,8 @@ class Storage:
                 return None
 
     def exists(self, key: str) -> bool:
+        if self._memo is not None and self._memo.get(key) is not None:
+            return True
         if self._s3 is not None:
             return self._head(key) is not None
         return self.fs.get_file_info(self.path(key)).type == pafs.FileType.File
@@ -218,26 +224,68 @@ class Storage:
         return info.size
 
     def open_file(self, key: str, size: int | None = None) -> pa.NativeFile:
-        """A random-access file of one object, for Parquet and Arrow readers. On S3 an object under
-        `WHOLE_BELOW` bytes (`size`, when the caller knows it, saves a HEAD) is fetched in one GET and read from
-        memory, where pyarrow's S3 file would spend a HEAD and a ranged GET per column chunk."""
+        """A random-access file of one object, for Parquet and Arrow readers; ObjectNotFound when it is absent. On S3
+        an object under `WHOLE_BELOW` bytes is fetched in one GET and read from memory, where pyarrow's S3 file
+        would spend a HEAD and a ranged GET per column chunk; a larger one is read in ranges by pyarrow. Without
+        `size` the GET's length decides (one request for a small object)."""
         if self._s3 is None:
-            return self.fs.open_input_file(self.path(key))
-        size = self.size(key) if size is None else size
-        if size >= WHOLE_BELOW:
-            return self.fs.open_input_file(self.path(key))
-        return pa.BufferReader(self.read_bytes(key))
+            try:
+                return self.fs.open_input_file(self.path(key))
+            except FileNotFoundError as exc:
+                raise ObjectNotFound(f"{self.url(key)} does not exist") from exc
+        if size is not None:
+            return (
+                self.fs.open_input_file(self.path(key))
+                if size >= WHOLE_BELOW
+                else pa.BufferReader(self._fetch(key))
+            )
+        # One GET whose length decides: read whole when small, else drop the body and read ranges through pyarrow.
+        bucket, name = self.bucket_and_name(key)
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=name)
+        except Exception as exc:
+            self._s3_failed(key, exc, "read")
+            raise
+        if int(response["ContentLength"]) < WHOLE_BELOW:
+            return pa.BufferReader(response["Body"].read())
+        response["Body"].close()
+        return self.fs.open_input_file(self.path(key))
+
+    @contextmanager
+    def remembering(self, keep: Callable[[str], bool], max_bytes: int = 64 << 20) -> Iterator[None]:
+        """Within the block, objects whose key `keep` selects are kept in memory once written or read here, and
+        read back (and found to exist) from memory: a backfill re-reads each day's small results from the days
+        after it. Deletes through this object forget them. An object another process rewrites meanwhile is not
+        seen again until the block ends, so this is for a stretch of days this process runs itself."""
+        outer, self._memo = self._memo, _Memo(keep, max_bytes)
+        try:
+            yield
+        finally:
+            self._memo = outer
 
     def read_bytes(self, key: str) -> bytes:
+        if self._memo is not None and (kept := self._memo.get(key)) is not None:
+            return kept
+        data = self._fetch(key)
+        if self._memo is not None:
+            self._memo.put(key, data)
+        return data
+
+    def _fetch(self, key: str) -> bytes:
+        return self.read_versioned(key)[0]
+
+    def read_versioned(self, key: str) -> tuple[bytes, str | None]:
+        """The object and its version for a conditional write (its S3 ETag; None on local disk), not remembered."""
         if self._s3 is not None:
             bucket, name = self.bucket_and_name(key)
             try:
-                return self._s3.get_object(Bucket=bucket, Key=name)["Body"].read()
+                got = self._s3.get_object(Bucket=bucket, Key=name)
+                return got["Body"].read(), got["ETag"]
             except Exception as exc:
                 self._s3_failed(key, exc, "read")
         try:
             with self.fs.open_input_stream(self.path(key)) as f:
-                return f.read()
+                return f.read(), None
         except FileNotFoundError as exc:
             raise ObjectNotFound(f"{self.url(key)} does not exist") from exc
         except OSError as exc:
@@ -248,6 +296,8 @@ class Storage:
     def open_output(self, key: str) -> pa.NativeFile:
         """A stream that writes (replaces) one object; parent 'directories' are created on local disk."""
         path = self.path(key)
+        if self._memo is not None:
+            self._memo.forget(key)
         if isinstance(self.fs, pafs.LocalFileSystem):
             self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         return self.fs.open_output_stream(path)
@@ -255,6 +305,8 @@ class Storage:
     def write_bytes(self, key: str, data: bytes) -> None:
         with self.open_output(key) as f:
             f.write(data)
+        if self._memo is not None:
+            self._memo.put(key, data)
 
     def write_bytes_atomic(self, key: str, data: bytes, durable: bool = True) -> None:
         """Replace one object so readers see the old bytes or the new ones, never a part.
@@ -277,9 +329,11 @@ class Storage:
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
+            if self._memo is not None:
+                self._memo.put(key, data)
             return
         self.write_bytes(key, data)
-        if durable and self.read_bytes(key) != data:
+        if durable and self._fetch(key) != data:
             raise StorageError(f"{self.url(key)} did not read back as written")
 
     def write_json_atomic(self, key: str, obj: Any) -> None:
@@ -313,6 +367,8 @@ class Storage:
 
     def delete(self, key: str) -> None:
         """Remove one key if it exists."""
+        if self._memo is not None:
+            self._memo.forget(key)
         if self._s3 is not None:
             bucket, name = self.bucket_and_name(key)
             try:
@@ -325,12 +381,49 @@ class Storage:
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key below a prefix (used to replace a day's results on re-runs)."""
+        if self._memo is not None:
+            self._memo.forget_below(prefix)
         for key in self.list(prefix):
             self.fs.delete_file(self.path(key))
 
     def ensure_root(self) -> None:
         """Create the bucket (S3) or directory (local) when it is missing."""
         self.fs.create_dir(self.root, recursive=True)
+
+
+class _Memo:
+    """`Storage.remembering`'s objects: least recently used dropped first beyond `max_bytes`."""
+
+    def __init__(self, keep: Callable[[str], bool], max_bytes: int):
+        self.keep, self.max_bytes, self.size = keep, max_bytes, 0
+        self.objects: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self.lock:
+            if (data := self.objects.get(key)) is not None:
+                self.objects.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        self.forget(key)
+        if not self.keep(key) or len(data) > self.max_bytes:
+            return
+        with self.lock:
+            self.objects[key] = data
+            self.size += len(data)
+            while self.size > self.max_bytes:
+                self.size -= len(self.objects.popitem(last=False)[1])
+
+    def forget(self, key: str) -> None:
+        with self.lock:
+            if (data := self.objects.pop(key, None)) is not None:
+                self.size -= len(data)
+
+    def forget_below(self, prefix: str) -> None:
+        with self.lock:
+            for key in [k for k in self.objects if k.startswith(prefix)]:
+                self.size -= len(self.objects.pop(key))
 
 
 def open_storages(

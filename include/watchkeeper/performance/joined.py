@@ -26,7 +26,7 @@ from watchkeeper.loading import InputError, day_key, label_key, read_table
 from watchkeeper.performance import label_state
 from watchkeeper.performance.id_lookup import IdLookup
 from watchkeeper.result import Check, Severity, Status
-from watchkeeper.storage import Storage
+from watchkeeper.storage import ObjectNotFound, Storage
 
 ROW, TARGET, CONFLICT = "row", "target", "conflicted"
 
@@ -76,14 +76,17 @@ def predictions(
 
     `refresh` re-copies from the source (the day being processed may have been re-delivered)."""
     key = predictions_key(cfg, pday)
-    if not refresh and results.exists(key):
-        return _read_table(results, key, columns)
+    if not refresh:
+        try:
+            return _read_table(results, key, columns)
+        except ObjectNotFound:
+            pass
     try:
         table = read_table(storage, day_key(cfg, pday), cfg.paths.csv, prediction_columns(cfg))
     except InputError:
         return None
     _write_predictions(cfg, results, key, table)
-    return table.select(columns) if columns else table
+    return table if columns is None else table.select(columns)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from watchkeeper.config import ModelConfig
-from watchkeeper.storage import Storage
+from watchkeeper.storage import ObjectNotFound, Storage
 
 ROW, TARGET, CONFLICT, ARRIVAL = "row", "target", "conflicted", "arrival"
 _MANIFEST = b"watchkeeper.arrivals"
@@ -237,7 +237,10 @@ def combine(
         try:
             held = _gather(results, [o for o in objects if o.arrived <= as_of or o.ident in in_cache], cached)
             break
-        except OSError:  # an arrival replaced by a re-run between the listing and its read: list again
+        except (
+            OSError,
+            ObjectNotFound,
+        ):  # an arrival replaced by a re-run between listing and read: list again
             if attempt == 2 or all(results.exists(o.key) for o in objects):
                 raise
     held = held.sort()

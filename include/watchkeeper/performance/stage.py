@@ -138,14 +138,12 @@ def performance_checks(
         return [_skipped(cfg, "labels", "no labels arrived today", facts)], {}
     checks: list[Check] = id_type_checks(arrival) + label_value_checks(arrival)
     realized: dict[str, dict] = {}
-    needed = [c for c in joined.prediction_columns(cfg) if c != cfg.columns.id] or None
+    # The id column only served the join (the labels step's): not read again.
+    needed = [c for c in joined.prediction_columns(cfg) if c != cfg.columns.id]
     for pday in arrival.prediction_days:
-        # The id column only served the join (the labels step's): not read again.
         preds = joined.predictions(cfg, storage, results, pday, refresh=False, columns=needed)
         if preds is None:
             continue
-        if needed is None:
-            preds = preds.drop_columns([cfg.columns.id])
         labelled = joined.known(cfg, results, pday, day)
         joined_rows = _labelled_rows(cfg, preds, labelled)
         coverage = len(joined_rows) / max(preds.num_rows, 1)
