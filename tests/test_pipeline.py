@@ -259,3 +259,17 @@ def test_persistence_alerts_on_the_second_breach_of_three_days(tmp_path):
     ks = next(c for c in second.checks if c.id == "drift.ks" and c.subject == "x1")
     assert ks.status == "alert" and ks.details["breaches"] == "2 of 3 days"
     assert second.top_drifted_features[0] == "x1"
+
+
+def test_a_day_reads_the_stored_reference_profile_once(tiny):
+    """Once built, the profile is read once per day in one process (the profile step hands it to the stages after
+    it), not once by the step and again by the stages."""
+    from watchkeeper.reference import profile_key
+
+    cfg, storage, _ = tiny
+    run_day(cfg, FIRST_DAY, storage)  # builds it
+    fetched: list[str] = []
+    fetch = storage._fetch
+    storage._fetch = lambda key: fetched.append(key) or fetch(key)
+    run_day(cfg, FIRST_DAY + timedelta(days=1), storage)
+    assert fetched.count(profile_key(cfg, storage)) == 1

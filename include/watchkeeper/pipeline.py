@@ -218,8 +218,14 @@ def prepare_profile(d: Day) -> str:
     checks ok".
     """
     from watchkeeper.build_lease import build_lease
+    from watchkeeper.safe_cache import read_profile
 
     key = profile_key(d.cfg, d.storage)
+    if (stored := read_profile(d.results, key)) is not None:
+        vars(d)["profile"] = (
+            stored  # `Day.profile` for the stages after this one in the process: not read again
+        )
+        return key
     with build_lease(d.results, key.removesuffix(".json") + ".lease", lambda: d.results.exists(key)):
         ref = None
         if not d.results.exists(key):
