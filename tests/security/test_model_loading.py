@@ -27,11 +27,15 @@ def test_only_skops_models_of_scikit_learn_types_are_loaded(tmp_path, monkeypatc
     monkeypatch.setenv("WK_BOOM", str(marker))
     x, y = np.random.default_rng(0).normal(size=(60, 2)), np.arange(60) % 2
     good = LogisticRegression().fit(x, y)
+    # Requirements given, so MLflow does not infer them by loading the model in a subprocess (which would
+    # unpickle Boom itself, outside the loader under test).
+    requirements = ["scikit-learn"]
     with mlflow.start_run():
-        skops_uri = mlflow.sklearn.log_model(good, name="good").model_uri
+        skops_uri = mlflow.sklearn.log_model(good, name="good", pip_requirements=requirements).model_uri
         pickled_uri = mlflow.sklearn.log_model(
-            Boom().fit(x, y), name="bad", serialization_format="cloudpickle"
+            Boom().fit(x, y), name="bad", serialization_format="cloudpickle", pip_requirements=requirements
         ).model_uri
+    assert not marker.exists(), "MLflow's logging unpickled the model, so this test cannot judge the loader"
 
     assert np.allclose(load_mlflow_sklearn(skops_uri).coef_, good.coef_)
     with pytest.raises(ValueError, match="stored as cloudpickle; Watchkeeper does not unpickle models"):
