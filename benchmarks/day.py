@@ -17,7 +17,9 @@ virtualenv (`benchmarks/setup_peers.sh`): GX on pandas with Watchkeeper's suite,
 univariate drift + CBPE + realized performance of the prediction days that got labels today (today's label file
 merged with each window day's predictions). Results go to `benchmarks/results/day.{md,json}`; `--merge` keeps the
 runs already there that this invocation does not repeat (each run records the load average it saw), so a grid too
-long for one sitting can be measured in pieces into one file.
+long for one sitting can be measured in pieces into one file. `--repeat N` times each day N times, the days' runs
+alternating (all days are prepared first), and reports the run of median CPU with every run's CPU beside it: a ratio
+between two rows (30 against 90 days) then compares runs made minutes apart on the same machine.
 """
 
 from __future__ import annotations
@@ -81,17 +83,34 @@ def run(
     return usage, out.stdout
 
 
-def watchkeeper(work: Path, config: Path, day: str) -> dict:
+def _run_day(work: Path, config: Path, day: str) -> tuple[dict, list[str]]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work}/mlflow.db"}
-    cmd = [sys.executable, "-m", "watchkeeper", "run-day", "--config", str(config), "--day", day]
+    return env, [sys.executable, "-m", "watchkeeper", "run-day", "--config", str(config), "--day", day]
+
+
+def cold_day(work: Path, config: Path, day: str) -> dict:
+    """The untimed first run from a cold store: the profile built and cached, the window's labels caught up."""
+    env, cmd = _run_day(work, config, day)
     shutil.rmtree(work / "results", ignore_errors=True)  # a cold store: no cached profile from an earlier run
     cold = work / "timings-cold.json"
-    run([*cmd, "--timings", str(cold)], env)  # the profile built and cached, the window's labels caught up
-    profile = json.loads(cold.read_text())["stages"].get("profile", {"cpu": None, "wall": None})
+    run([*cmd, "--timings", str(cold)], env)
+    return json.loads(cold.read_text())["stages"].get("profile", {"cpu": None, "wall": None})
+
+
+def timed_day(work: Path, config: Path, day: str) -> dict:
+    """One timed fresh process of the same day again (it replaces the day's results), imports measured."""
+    env, cmd = _run_day(work, config, day)
     timings = work / "timings.json"
     usage, _ = run([*cmd, "--timings", str(timings)], env, importtime=True)
     doc = json.loads(timings.read_text())
-    return {**usage, "stages": doc["stages"], "peak_rss_mb": doc["peak_rss_mb"], "cold_profile": profile}
+    return {**usage, "stages": doc["stages"], "peak_rss_mb": doc["peak_rss_mb"]}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median CPU (the lower middle one for an even count), with every run's CPU beside it."""
+    ordered = sorted(runs, key=lambda r: r["cpu"])
+    chosen = ordered[(len(ordered) - 1) // 2]
+    return {**chosen, "cpu_runs": [r["cpu"] for r in runs]} if len(runs) > 1 else chosen
 
 
 def peers(work: Path, config: Path, day: str, window: int) -> dict:
@@ -166,6 +185,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--merge", action="store_true", help="keep the runs already in --out that this one does not repeat"
     )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="timed runs of each day, alternating between the days; the run of median CPU is reported",
+    )
     p.add_argument("--work", type=Path, default=ROOT / ".bench" / "day")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "day")
     args = p.parse_args(argv)
@@ -179,6 +204,9 @@ def main(argv: list[str] | None = None) -> dict:
         report["merged"] = True
     if args.merge and kept_notes(args.out.with_suffix(".json")):
         report["notes"] = kept_notes(args.out.with_suffix(".json"))
+    # Every day prepared (world written, cold first run) before any is timed, so that with `--repeat` the timed
+    # runs of the days alternate: a ratio between two rows then compares runs minutes apart, not a grid apart.
+    prepared = []
     for rows in args.rows:
         for ids in args.ids:
             for window in args.windows:
@@ -188,15 +216,24 @@ def main(argv: list[str] | None = None) -> dict:
                 config = write_config(work, "bench_day", max(window, 1))
                 entry = {"rows": rows, "ids": ids, "window": window, "spread": spread, "day": world["day"]}
                 entry["load_average"] = [os.getloadavg()[0]]
-                entry["watchkeeper"] = watchkeeper(work, config, world["day"])
-                if not args.no_peers and (args.peers_up_to is None or rows <= args.peers_up_to):
-                    entry["peers"] = peers(work, config, world["day"], window)
-                entry["load_average"].append(os.getloadavg()[0])
-                entry["measured"] = time.strftime("%Y-%m-%d %H:%M")
-                entry["commit"] = commit()
-                report["runs"].append(entry)
-                print(json.dumps(entry), flush=True)
-                write(report, args.out)
+                entry["cold_profile"] = cold_day(work, config, world["day"])
+                prepared.append((entry, work, config))
+    timed: list[list[dict]] = [[] for _ in prepared]
+    for _ in range(args.repeat):
+        for (entry, work, config), runs in zip(prepared, timed, strict=True):
+            runs.append(timed_day(work, config, entry["day"]))
+    for (entry, work, config), runs in zip(prepared, timed, strict=True):
+        entry["watchkeeper"] = {**median_run(runs), "cold_profile": entry.pop("cold_profile")}
+        if args.repeat > 1:
+            entry["repeat"] = args.repeat
+        if not args.no_peers and (args.peers_up_to is None or entry["rows"] <= args.peers_up_to):
+            entry["peers"] = peers(work, config, entry["day"], entry["window"])
+        entry["load_average"].append(os.getloadavg()[0])
+        entry["measured"] = time.strftime("%Y-%m-%d %H:%M")
+        entry["commit"] = commit()
+        report["runs"].append(entry)
+        print(json.dumps(entry), flush=True)
+        write(report, args.out)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     write(report, args.out)
     return report
@@ -307,6 +344,18 @@ def markdown(report: dict) -> str:
             f"{_fmt(cpu[0])} | {_fmt(cpu[1])} | {_fmt(cpu[2])} | {_fmt(total)} | {ratio} | "
             f"{_fmt(wk.get('cold_profile', {}).get('cpu'))} | {load} |"
         )
+    repeated = [r for r in report["runs"] if len(r["watchkeeper"].get("cpu_runs", [])) > 1]
+    if repeated:
+        lines += [
+            "",
+            "Rows timed more than once (`--repeat`, runs alternating between rows; the median run is shown):",
+            "",
+        ]
+        for r in repeated:
+            runs = ", ".join(f"{c:.1f}" for c in r["watchkeeper"]["cpu_runs"])
+            lines.append(
+                f"- {r['rows']:,} rows, {r['ids']} ids, window {_window(r)}: CPU s of each run {runs}"
+            )
     lines += _imports_excluded(report["runs"])
     lines += [
         "",

@@ -10,17 +10,19 @@ pytestmark = pytest.mark.slow
 
 def test_day_benchmark_runs_a_day_with_a_label_window(tmp_path, benchmark_script):
     bench = benchmark_script("day")
-    argv = ["--rows", "2000", "--reference-rows", "4000", "--windows", "2", "--no-peers"]
+    argv = ["--rows", "2000", "--reference-rows", "4000", "--windows", "2", "--no-peers", "--repeat", "2"]
     report = bench.main([*argv, "--work", str(tmp_path / "work"), "--out", str(tmp_path / "day")])
     assert [(r["rows"], r["ids"], r["window"]) for r in report["runs"]] == [(2000, "str", 2)]
     wk = report["runs"][0]["watchkeeper"]
     assert {"startup", "load", "quality", "labels", "drift", "performance", "finish"} <= set(wk["stages"])
     assert wk["cpu"] > 0 and wk["peak_rss_mb"] > 0 and wk["cold_profile"]["cpu"] > 0
+    assert len(wk["cpu_runs"]) == 2 and wk["cpu"] == min(wk["cpu_runs"]) and report["runs"][0]["repeat"] == 2
     assert "peers" not in report["runs"][0]
     stored = json.loads((tmp_path / "day.json").read_text())
     assert stored["runs"] == report["runs"]
     table = (tmp_path / "day.md").read_text()
     assert "| 2,000 | str | 2 |" in table and "cold profile build CPU s" in table
+    assert "- 2,000 rows, str ids, window 2: CPU s of each run" in table
     # --merge keeps a stored run unless this invocation measures the same (rows, ids, window, label spread)
     assert bench.kept_runs(tmp_path / "day.json", {(2000, "str", 2, 2)}) == []
     assert bench.kept_runs(tmp_path / "day.json", {(2000, "int", 2, 2)}) == stored["runs"]
@@ -46,3 +48,10 @@ def test_import_seconds_add_up_top_level_imports_only(benchmark_script):
         "a warning line | with | bars\n"
     )
     assert bench.import_seconds(stderr) == 2.277963
+
+
+def test_repeated_runs_report_the_median_run(benchmark_script):
+    bench = benchmark_script("day")
+    runs = [{"cpu": 3.0, "stages": "c"}, {"cpu": 1.0, "stages": "a"}, {"cpu": 2.0, "stages": "b"}]
+    assert bench.median_run(runs) == {"cpu": 2.0, "stages": "b", "cpu_runs": [3.0, 1.0, 2.0]}
+    assert bench.median_run(runs[:1]) == runs[0]
