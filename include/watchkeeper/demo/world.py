@@ -110,12 +110,18 @@ def write_label_files(
 ) -> None:
     """One label file per day: the labels arriving that day (an empty file on days none arrive)."""
     for i in range(days):
-        day = start + timedelta(days=i)
-        frames = arrivals.get(day, [])
-        write(
-            f"labels/{day.isoformat()}.parquet",
-            _parquet(pd.concat(frames, ignore_index=True) if frames else empty),
-        )
+        write_labels_of(write, arrivals, start + timedelta(days=i), empty)
+
+
+def write_labels_of(
+    write: Callable[[str, bytes], None], arrivals: dict, day: date, empty: pd.DataFrame
+) -> None:
+    """The label file of `day` (its arrivals taken out of `arrivals`, so their memory is freed)."""
+    frames = arrivals.pop(day, [])
+    write(
+        f"labels/{day.isoformat()}.parquet",
+        _parquet(pd.concat(frames, ignore_index=True) if frames else empty),
+    )
 
 
 def healthy_days(incidents: list[dict], start: date, days: int, label_only: str) -> list[str]:
@@ -175,6 +181,7 @@ def generate_world(
 
     last = start + timedelta(days=days - 1)
     arrivals: dict[date, list[pd.DataFrame]] = {}
+    empty = pd.DataFrame({"prediction_id": pd.Series(dtype=str), LABEL: pd.Series(dtype="int64")})
     for i in range(days):
         day = start + timedelta(days=i)
         n = int(rows_per_day * (1 + rng.uniform(-0.05, 0.05)))
@@ -200,8 +207,9 @@ def generate_world(
         for arrival, group in labels[~never].groupby("arrives"):
             if arrival <= last:
                 arrivals.setdefault(arrival, []).append(group[["prediction_id", LABEL]])
-    empty = pd.DataFrame({"prediction_id": pd.Series(dtype=str), LABEL: pd.Series(dtype="int64")})
-    write_label_files(write, arrivals, start, days, empty)
+        # Labels come at least a day late, so today's arrivals are complete: written now, a year at 1M rows a day
+        # never holds more than the labels still in flight.
+        write_labels_of(write, arrivals, day, empty)
 
     write("model/model.pkl", pickle.dumps(model))
     manifest = _manifest(plan, start, days, rows_per_day, seed, threshold)
