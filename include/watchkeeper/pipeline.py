@@ -80,8 +80,9 @@ def load_day(d: Day) -> dict:
 
     Raises InputError when the file is missing, empty or corrupt; a partly written staged copy is then removed.
     """
-    d.results.delete_prefix(d.key("stages"))
-    # Being recomputed: no earlier result stays visible beside the new stage files.
+    # Being recomputed: no earlier result stays visible beside the new stage files. The earlier run's stage files
+    # stay until each stage replaces its own: later days read this day's drift facts and quality verdict, and a
+    # later day judged meanwhile (a backfill re-running neighbouring days at once) must not find them missing.
     d.results.delete(d.key("result.json"))
     source = day_key(d.cfg, d.day)
     rows = 0
