@@ -99,3 +99,25 @@ def test_label_ids_of_another_type_are_joined_and_the_mismatch_named(tiny):
     assert check.id == "performance.label_id_type" and check.status == "alert" and check.value == 1
     assert "label ids are double but prediction ids are int64" in check.reason
     assert settled(cfg, storage, D0, D1, [10, 11, 12]) == {10: 1, 11: 0}
+
+
+def test_a_rerun_never_leaves_its_prediction_days_without_its_labels(world):
+    """Re-running a label day writes its new contributions before taking back the old ones: a day judged meanwhile
+    (a backfill re-running neighbouring days at once) reads the old arrival or the new one, never neither."""
+    cfg, storage, pids = world
+    update_labels(cfg, storage, storage, D2)
+    before = settled(cfg, storage, D0, D2, pids)
+    seen: list[dict] = []
+    delete = storage.delete
+
+    def deleting(key: str) -> None:
+        seen.append(settled(cfg, storage, D0, D2, pids))  # what a reader sees just before each delete
+        delete(key)
+
+    storage.delete = deleting
+    update_labels(cfg, storage, storage, D2)  # unchanged: the same objects, nothing taken away
+    assert seen == [] and settled(cfg, storage, D0, D2, pids) == before
+    write(storage, f"labels/{D2}.parquet", labels([("a", 0), ("b", 1), ("e", 0)]))  # re-delivered, changed
+    update_labels(cfg, storage, storage, D2)
+    assert seen and all(s.keys() >= {"a", "b", "e"} for s in seen)  # D2's labels were there at every step
+    assert settled(cfg, storage, D0, D2, pids) == {"a": 0, "b": 1, "c": 1, "d": 0, "e": 0}

@@ -258,11 +258,15 @@ def update_labels(cfg: ModelConfig, storage: Storage, results: Storage, day: dat
 
 def _update_one(cfg: ModelConfig, storage: Storage, results: Storage, day: date) -> Arrival:
     key = step_key(cfg, day)
-    if (earlier := results.read_json_if_any(key)) is not None:  # a re-run: take its contributions back first
-        for pday in Arrival.from_json(earlier).prediction_days:
-            label_state.delete_arrivals(results, label_state.listed(cfg, results, pday), day)
-        results.delete(key)
+    earlier = results.read_json_if_any(key)
+    # Replaces its own earlier arrival on the prediction days it reaches.
     arrival = _join_today(cfg, storage, results, day)
+    if earlier is not None:
+        # A re-run takes back its earlier contributions to prediction days today's file no longer reaches, after
+        # the new ones are written: a day judged meanwhile (a backfill re-running neighbouring days at once)
+        # reads this label day's old arrival or its new one, never neither.
+        for pday in set(Arrival.from_json(earlier).prediction_days) - set(arrival.prediction_days):
+            label_state.delete_arrivals(results, label_state.listed(cfg, results, pday), day)
     # Whole or absent for a reader: a backfill's later day may catch this one up while it runs.
     results.write_json_atomic(key, {**arrival.to_json(), "label_file": _fingerprint(cfg, storage, day)})
     return arrival

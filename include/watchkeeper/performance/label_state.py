@@ -161,6 +161,10 @@ def _read_cache(results: Storage, key: str) -> Held | None:
 
 def _entries(table: pa.Table, index: int) -> pa.Table:
     cols = table.select([ROW, TARGET, CONFLICT])
+    target = cols.column(TARGET)
+    if target.null_count == len(target) and not pa.types.is_null(target.type):
+        # Every value rejected (text labels no mapping knew): typed null, so it merges with any day's arrivals.
+        cols = cols.set_column(1, TARGET, pa.nulls(len(target)))
     return cols.append_column(ARRIVAL, pa.array(np.full(cols.num_rows, index, dtype=np.int32)))
 
 
@@ -182,8 +186,8 @@ def _gather(results: Storage, objects: list[Stored], cached: Held | None) -> Hel
     have: set[str] = set()
     if cached is not None:
         have = {o.ident for o in cached.objects if o.ident in position}
-        if cached.table.num_rows:
-            parts.append(_renumbered(cached, position))
+        if cached.table.num_rows and (kept := _renumbered(cached, position)).num_rows:
+            parts.append(kept)  # none kept: not even its column types, which a replaced arrival may have set
     ordered = cached is not None and cached.ordered
     for obj in objects:
         if obj.ident not in have:
