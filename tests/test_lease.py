@@ -83,13 +83,20 @@ def test_a_run_killed_mid_run_leaves_no_stale_result_and_a_rerun_gives_one_day(
     assert first.returncode == 0, first.stderr
     before = _consistent(s3_storage, cfg, outbox)
 
-    proc = wk_start(env, *args)
     lease, load, quality = (
         cfg.results_key(FIRST_DAY, k) for k in ("lease.json", "stages/load.json", "stages/quality.json")
     )
+
+    def written(key: str):  # S3's modification time, to the second
+        return s3_storage.fs.get_file_info(s3_storage.path(key)).mtime
+
+    first_load, first_quality = written(load), written(quality)
+    time.sleep(1.1)  # the re-run's writes fall in a later second than the first run's
+    proc = wk_start(env, *args)
     deadline = time.monotonic() + 900
-    # Killed once this run holds the lease and has loaded the day, before its quality stage is stored.
-    while not (s3_storage.exists(lease) and s3_storage.exists(load) and not s3_storage.exists(quality)):
+    # Killed once this run holds the lease and has stored its load stage, before its quality stage replaces the
+    # first run's (a re-run keeps the earlier stage files until each stage writes its own).
+    while not (s3_storage.exists(lease) and written(load) > first_load and written(quality) == first_quality):
         assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
