@@ -51,6 +51,16 @@ def _alive_here(doc: dict) -> bool:
     return True
 
 
+def judging_now(d: Day, recent_seconds: float) -> bool:
+    """Whether a run holds the model-day's lease now and took or renewed it within `recent_seconds` (a run's
+    every task renews it): a run at work on the day, not one killed long ago whose lease has yet to expire."""
+    doc, _ = lease_object.read(d.results, d.key(LEASE))
+    if not live(doc):
+        return False
+    renewed = float(doc.get("renewed", float(doc.get("expires", 0)) - TTL_MINUTES * 60))
+    return time.time() - renewed < recent_seconds
+
+
 def live(doc: dict | None) -> bool:
     """Whether a lease document still blocks others: not expired, and its holder not known to be dead."""
     return bool(doc) and float(doc.get("expires", 0)) > time.time() and _alive_here(doc)
@@ -74,6 +84,7 @@ def acquire(d: Day, ttl_minutes: float = TTL_MINUTES, settle: float = SETTLE_SEC
         "pid": os.getpid(),
         "nonce": nonce,
         "token": nonce,
+        "renewed": time.time(),
         "expires": time.time() + ttl_minutes * 60,
     }
     holder = lease_object.take(d.results, key, doc, live, settle)
@@ -95,6 +106,7 @@ def hold_for_run(d: Day, run: str, ttl_minutes: float = TTL_MINUTES) -> None:
         "owner": f"Airflow run {run}",
         "run": run,
         "token": token,
+        "renewed": time.time(),
         "expires": time.time() + ttl_minutes * 60,
     }
     holder = lease_object.take(d.results, d.key(LEASE), doc, lambda h: live(h) and h.get("run") != run)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import time as clock
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -274,16 +276,18 @@ def measure_drift(d: Day) -> str:
     checks = drift_checks(d.cfg, staged_columns(d), profile, states, blocked)
     checks += label_checks(d.cfg, d.storage, d.day, profile, states, blocked, d.results)
     rule = d.cfg.drift.persistence
+    earlier = functools.cache(
+        functools.partial(earlier_drift, d, deadline=clock.monotonic() + EARLIER_WAIT_SECONDS)
+    )
     if rule.breaches > 1:
         history = [
-            load_checks(Day(d.cfg, d.day - timedelta(days=i), d.storage, d.results), "drift")
-            for i in range(1, rule.days)
+            [Check.model_validate(c) for c in earlier(i).get("checks", [])] for i in range(1, rule.days)
         ]
         apply_persistence(checks, rule.breaches, history)
     top = top_drifted(checks, d.cfg.drift.top_features, profile.get("importance"))
     from watchkeeper.reports.distributions import distributions
 
-    extra = {"top_drifted_features": top, **detection_checks(d, profile, blocked, checks)}
+    extra = {"top_drifted_features": top, **detection_checks(d, profile, blocked, checks, earlier)}
     extra["distributions"] = [
         x.model_dump(mode="json")
         for x in distributions(d.cfg, staged_columns(d), profile, states, top, checks)
@@ -291,17 +295,42 @@ def measure_drift(d: Day) -> str:
     return save_checks(d, "drift", checks, extra)
 
 
-def detection_checks(d: Day, profile: dict, blocked: str | None, checks: list[Check]) -> dict:
-    """Unseen categories (and the other `drift.detection_profile` checks) appended to `checks`; the facts to store
-    with the day's drift results, read back by later days."""
-    from functools import cache
+EARLIER_WAIT_SECONDS = 300.0
+"""How long a day's drift stage waits, in all, for earlier days that other runs are judging at that moment."""
+AT_WORK_SECONDS = 900.0
+"""A run that took or renewed its day's lease this recently is at work on it (its every task renews it)."""
 
+
+def earlier_drift(d: Day, i: int, deadline: float, poll: float = 2.0) -> dict:
+    """The stored drift document of the day `i` days before `d` (empty when there is none).
+
+    Later days read their history from it (volume, unseen values, CUSUM evidence, persistence). When another
+    run is judging that day right now (an Airflow backfill runs days at once), has loaded its data and not yet
+    stored its drift, it is waited for, until `deadline`: what a day reads of its past must not depend on which
+    run finished first. A run still waiting for its data is not waited for."""
+    from watchkeeper.lease import judging_now
+
+    other = Day(d.cfg, d.day - timedelta(days=i), d.storage, d.results)
+
+    def being_judged() -> bool:
+        return other.results.exists(other.key("stages/load.json")) and judging_now(other, AT_WORK_SECONDS)
+
+    doc = _doc(other, "stages/drift.json")
+    while not doc and clock.monotonic() < deadline and being_judged():
+        clock.sleep(poll)
+        doc = _doc(other, "stages/drift.json")
+    if not doc and clock.monotonic() >= deadline and being_judged():
+        log.warning("%s %s: judged without the drift of %s, still being judged", d.cfg.name, d.day, other.day)
+    return doc
+
+
+def detection_checks(
+    d: Day, profile: dict, blocked: str | None, checks: list[Check], earlier: Callable[[int], dict]
+) -> dict:
+    """Unseen categories (and the other `drift.detection_profile` checks) appended to `checks`; the facts to store
+    with the day's drift results, read back by later days (`earlier(i)`: the stored document `i` days before)."""
     from watchkeeper.drift.evidence import evidence_checks
     from watchkeeper.drift.unseen import unseen_checks
-
-    @cache
-    def earlier(i: int) -> dict:
-        return _doc(Day(d.cfg, d.day - timedelta(days=i), d.storage, d.results), "stages/drift.json")
 
     detection = profile.get("detection") or {}
     day = staged_columns(d)

@@ -63,3 +63,54 @@ def test_ids_in_ascending_order_match_index_in(ascending):
     got = IdLookup(labels).find(preds, open_rows)
     assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
     assert got[0].size > 100
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_string_ids_match_index_in_over_a_window(kind):
+    """String ids are found through their hash; the matches are index_in's, empty and non-ASCII ids included."""
+    rng = np.random.default_rng(11)
+    words = [f"c-{i:x}" if i % 7 else f"ключ {i}" for i in range(6000)] + [""]
+    days = [pa.array([words[j] for j in rng.choice(len(words), 900)], kind) for _ in range(3)]
+    labels = pa.array([words[j] for j in rng.choice(len(words), 700)] + [None, "never predicted"], kind)
+    lookup = IdLookup(labels)
+    open_rows = np.ones(len(labels), dtype=bool)
+    for preds in days:
+        got = lookup.find(preds, open_rows)
+        assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
+        assert got[0].size > 50
+        open_rows[got[0]] = False
+
+
+def test_ids_sharing_a_hash_are_still_told_apart(monkeypatch):
+    """Two different ids with one hash (here every id of a length shares one) never join each other's rows: the
+    strings are compared, and the rows a shared hash misled are joined on the strings themselves."""
+    from watchkeeper.performance import id_lookup
+
+    monkeypatch.setattr(
+        id_lookup, "string_hash", lambda ids: pc.utf8_length(ids).fill_null(0).to_numpy().astype(np.uint64)
+    )
+    preds = pa.array(["ab", "cd", "ef", None, "cd", "xyz"])
+    labels = pa.array(["cd", "ef", "gh", "ab", "xyz", "zzz", None])
+    open_rows = np.ones(len(labels), dtype=bool)
+    got = IdLookup(labels).find(preds, open_rows)
+    assert (got[0].tolist(), got[1].tolist()) == ([0, 1, 3, 4], [1, 2, 0, 5])
+    stored = id_lookup.hashed_ids(preds)  # as a prediction day's compact copy holds them
+    got = IdLookup(labels).find(preds, open_rows, stored)
+    assert (got[0].tolist(), got[1].tolist()) == ([0, 1, 3, 4], [1, 2, 0, 5])
+
+
+def test_string_hash_reads_the_bytes_not_the_buffers():
+    """A slice, a large_string copy and a fresh array of the same ids hash alike; a null hashes as ''."""
+    from watchkeeper.performance.id_lookup import string_hash
+
+    ids = pa.array(["alpha", "", "β-γ", "alpha", "alph", None, "x" * 300])
+    whole = string_hash(ids)
+    assert whole[0] == whole[3] and len(set(whole[[0, 1, 2, 4, 6]].tolist())) == 5
+    assert whole[5] == whole[1]
+    assert string_hash(ids.slice(2, 3)).tolist() == whole[2:5].tolist()
+    assert string_hash(ids.cast(pa.large_string())).tolist() == whole.tolist()
+    assert string_hash(pa.array(ids.to_pylist()[2:5])).tolist() == whole[2:5].tolist()
+    assert string_hash(pa.array([], pa.string())).size == 0
+    assert (
+        string_hash(pa.array([None, None], pa.string())).tolist() == string_hash(pa.array(["", ""])).tolist()
+    )

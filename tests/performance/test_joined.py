@@ -121,3 +121,25 @@ def test_a_rerun_never_leaves_its_prediction_days_without_its_labels(world):
     update_labels(cfg, storage, storage, D2)
     assert seen and all(s.keys() >= {"a", "b", "e"} for s in seen)  # D2's labels were there at every step
     assert settled(cfg, storage, D0, D2, pids) == {"a": 0, "b": 1, "c": 1, "d": 0, "e": 0}
+
+
+def test_string_ids_are_hashed_once_with_their_prediction_day_and_older_copies_still_join(world):
+    """The compact copy of a prediction day keeps its string ids' hash (label days reaching it do not hash the day
+    again); a copy written before it did still joins, hashed on use."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from watchkeeper.performance.id_lookup import hashed_ids
+    from watchkeeper.performance.joined import ID_HASH, predictions_key
+
+    cfg, storage, pids = world
+    update_labels(cfg, storage, storage, D1)
+    key = predictions_key(cfg, D0)
+    stored = pq.read_table(storage.open_file(key))
+    assert stored.column(ID_HASH).to_pylist() == hashed_ids(pa.array(pids)).to_pylist()
+    older = io.BytesIO()
+    pq.write_table(stored.drop_columns([ID_HASH]), older)
+    storage.write_bytes(key, older.getvalue())
+    update_labels(cfg, storage, storage, D2)
+    assert settled(cfg, storage, D0, D2, pids) == {"a": 1, "b": 1, "c": 1, "e": 0}
