@@ -68,7 +68,10 @@ class Day:
 
 def save_checks(d: Day, stage: str, checks: list[Check], extra: dict | None = None) -> str:
     key = d.key(f"stages/{stage}.json")
-    d.results.write_json(key, {"checks": [c.model_dump(mode="json") for c in checks], **(extra or {})})
+    # Whole or absent for a reader: later days read a day's drift while its run may be writing it.
+    d.results.write_json(
+        key, {"checks": [c.model_dump(mode="json") for c in checks], **(extra or {})}, whole=True
+    )
     return key
 
 
@@ -114,7 +117,7 @@ def load_day(d: Day) -> dict:
     }
     volume = volume_check(d.cfg, rows)
     checks = [volume.model_dump(mode="json")] if volume else []
-    d.results.write_json(d.key("stages/load.json"), {"checks": checks, **info})
+    d.results.write_json(d.key("stages/load.json"), {"checks": checks, **info}, whole=True)
     return info
 
 
@@ -149,6 +152,7 @@ def record_load_failure(d: Day, kind: str, message: str) -> None:
     d.results.write_json(
         d.key("stages/load.json"),
         {"checks": [check.model_dump(mode="json")], "day": d.day.isoformat(), "rows": 0},
+        whole=True,
     )
 
 

@@ -355,8 +355,14 @@ class Storage:
         data = self.read_bytes_if_any(key)
         return None if data is None else json.loads(data)
 
-    def write_json(self, key: str, obj: Any) -> None:
-        self.write_bytes(key, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+    def write_json(self, key: str, obj: Any, whole: bool = False) -> None:
+        """`whole`: a reader meanwhile sees the old document or the new one, never a part (on local disk a
+        temporary file renamed into place, not synced; an S3 write is whole anyway)."""
+        data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+        if whole:
+            self.write_bytes_atomic(key, data, durable=False)
+        else:
+            self.write_bytes(key, data)
 
     def list(self, prefix: str) -> list[str]:
         """Keys below a prefix, sorted; empty when the prefix does not exist."""
