@@ -143,3 +143,40 @@ def test_string_ids_are_hashed_once_with_their_prediction_day_and_older_copies_s
     storage.write_bytes(key, older.getvalue())
     update_labels(cfg, storage, storage, D2)
     assert settled(cfg, storage, D0, D2, pids) == {"a": 1, "b": 1, "c": 1, "e": 0}
+
+
+def test_a_classifiers_prediction_day_keeps_its_score_ranks_and_older_copies_score_the_same(tiny):
+    """The compact copy ranks the day's scores once (ties share a rank); re-scoring from it gives the ROC AUC a
+    copy without ranks (written before them) gives."""
+    import io
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    from watchkeeper.performance.joined import SCORE_RANK, predictions_key
+    from watchkeeper.performance.stage import performance_checks
+    from watchkeeper.reference import get_profile
+
+    cfg, storage, _ = tiny
+    rng = np.random.default_rng(4)
+    pids = [f"p{i}" for i in range(400)]
+    frame = predictions(pids).assign(score=np.round(rng.random(400), 2))
+    write(storage, f"days/{D0}.parquet", frame)
+    y = (rng.random(400) < frame["score"]).astype(int)
+    write(storage, f"labels/{D1}.parquet", labels(list(zip(pids, y, strict=True))))
+    update_labels(cfg, storage, storage, D1)
+    stored = pq.read_table(storage.open_file(predictions_key(cfg, D0)))
+    scores, ranks = stored.column("score").to_numpy(), stored.column(SCORE_RANK).to_numpy()
+    assert (np.argsort(ranks, kind="stable") == np.argsort(scores, kind="stable")).all()
+    assert len(set(ranks)) == len(set(scores))
+    profile = get_profile(cfg, storage, storage)
+
+    def roc_auc() -> float:
+        checks, _ = performance_checks(cfg, storage, D1, None, profile, results=storage)
+        (check,) = [c for c in checks if c.id == "performance.roc_auc" and c.subject.endswith(f"@{D0}")]
+        return check.value
+
+    with_ranks = roc_auc()
+    older = io.BytesIO()
+    pq.write_table(stored.drop_columns([SCORE_RANK]), older)
+    storage.write_bytes(predictions_key(cfg, D0), older.getvalue())
+    assert roc_auc() == with_ranks and 0.5 < with_ranks < 1

@@ -119,3 +119,20 @@ def test_roc_auc_with_tied_scores_matches_sklearn(seed):
     )  # two decimals: many ties, within and across classes
     got = compute(get_metric("roc_auc", "binary_classification"), y, (s > 0.5).astype(int), s)
     assert got == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_roc_auc_from_the_days_score_ranks_is_the_sorted_roc_auc_exactly(seed):
+    """A prediction day's scores ranked once (ties share a rank); any labelled subset's ROC AUC from those ranks is
+    bit for bit the one sorted from its scores, and scikit-learn's."""
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.random(5000), 2)  # many ties
+    rank = np.unique(scores, return_inverse=True)[1]
+    labelled = rng.choice(5000, 1800, replace=False)
+    y = (rng.random(1800) < scores[labelled]).astype(float)
+    metric = get_metric("roc_auc", "binary_classification")
+    from_ranks = compute(metric, y, None, scores[labelled], score_rank=rank[labelled])
+    assert from_ranks == compute(metric, y, None, scores[labelled])
+    assert from_ranks == pytest.approx(skm.roc_auc_score(y, scores[labelled]), abs=1e-12)
+    one_class = np.ones(1800)
+    assert compute(metric, one_class, None, scores[labelled], score_rank=rank[labelled]) is None

@@ -31,6 +31,10 @@ from watchkeeper.storage import ObjectNotFound, Storage
 ROW, TARGET, CONFLICT = "row", "target", "conflicted"
 # Beside string ids in a prediction day's compact copy: their hash, for the label days that reach the day.
 ID_HASH = "__watchkeeper_id_hash__"
+# Beside a classifier's finite scores: each row's dense rank among the day's scores, for order-only metrics.
+SCORE_RANK = "__watchkeeper_score_rank__"
+DERIVED = (ID_HASH, SCORE_RANK)
+"""Columns the compact copy adds to the day's own; a copy written before them lacks them (read without)."""
 
 
 def prediction_columns(cfg: ModelConfig) -> list[str]:
@@ -54,7 +58,10 @@ def _write_predictions(cfg: ModelConfig, results: Storage, key: str, table: pa.T
     ids = table.column(cfg.columns.id)
     if is_text(ids.type) and ID_HASH not in table.column_names:
         table = table.append_column(ID_HASH, hashed_ids(ids))
-    plain = {cfg.columns.id, cfg.columns.score, ID_HASH}
+    rank = _score_rank(cfg, table)
+    if rank is not None:
+        table = table.append_column(SCORE_RANK, rank)
+    plain = {cfg.columns.id, cfg.columns.score, *DERIVED}
     label_state.put_table(
         results,
         key,
@@ -65,14 +72,30 @@ def _write_predictions(cfg: ModelConfig, results: Storage, key: str, table: pa.T
     return table
 
 
+def _score_rank(cfg: ModelConfig, table: pa.Table) -> pa.Array | None:
+    """A classifier's scores as dense ranks (equal scores, equal rank; int32), when every score is a finite number:
+    one sort of the day, once, where each re-scoring of the day would sort its labelled scores again."""
+    score = cfg.columns.score
+    if cfg.task != "binary_classification" or not score or score not in table.column_names:
+        return None
+    column = table.column(score)
+    if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)) or column.null_count:
+        return None
+    values = column.to_numpy()
+    if not np.isfinite(values).all():
+        return None
+    return pa.array(np.unique(values, return_inverse=True)[1].astype(np.int32).ravel())
+
+
 def _read_table(results: Storage, key: str, columns: list[str] | None = None) -> pa.Table:
-    """The stored copy's `columns`; `ID_HASH` only where stored (copies written before it was are hashed on use)."""
+    """The stored copy's `columns`; the `DERIVED` ones only where stored (ids of an older copy are hashed on use,
+    and its scores sorted)."""
     stored = pq.ParquetFile(results.open_file(key))
     return stored.read(columns=_present(columns, stored.schema_arrow.names))
 
 
 def _present(columns: list[str] | None, names: list[str]) -> list[str] | None:
-    return None if columns is None else [c for c in columns if c != ID_HASH or c in names]
+    return None if columns is None else [c for c in columns if c not in DERIVED or c in names]
 
 
 def predictions(

@@ -10,7 +10,7 @@ better than its reference is rarer and usually shows up in prediction or label d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn import metrics as skm
@@ -28,6 +28,8 @@ class Metric:
     two_sided: bool = False
     directional: bool = True
     """False for metrics with no better side (rates, bias): a breach is a change either way."""
+    from_ranks: Callable[[np.ndarray, np.ndarray], float] | None = None
+    """The same value from 0/1 labels and each row's dense rank among its prediction day's scores (`ranked`)."""
 
     def breach_wording(self, value: float, lower: float | None) -> str:
         """How an out-of-bounds value reads: worse than the reference allows, better than it can explain, or (for
@@ -69,6 +71,16 @@ def register(
     return wrap
 
 
+def ranked(name: str, task: str):
+    """Register a metric's computation from score ranks (an order-only metric, such as ROC AUC)."""
+
+    def wrap(fn: Callable) -> Callable:
+        REGISTRY[(name, task)] = replace(REGISTRY[(name, task)], from_ranks=fn)
+        return fn
+
+    return wrap
+
+
 def get_metric(name: str, task: str) -> Metric:
     try:
         return REGISTRY[(name, task)]
@@ -78,15 +90,23 @@ def get_metric(name: str, task: str) -> Metric:
 
 
 def compute(
-    metric: Metric, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None
+    metric: Metric,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    score_rank: np.ndarray | None = None,
 ) -> float | None:
     """The metric's value, or None where it is undefined (ROC AUC on one class; recall, precision, F1 or
-    specificity of 0/0): never a 0 that would read as a collapse and ask for a retrain."""
+    specificity of 0/0): never a 0 that would read as a collapse and ask for a retrain. `score_rank` (each row's
+    dense rank among its prediction day's scores, when stored) serves the metrics registered `ranked`."""
     if metric.needs_score and y_score is None:
         return None
     if metric.task == "binary_classification" and metric.needs_score and _one_class(y_true):
         return None
-    value = float(metric.fn(y_true, y_pred, y_score))
+    if score_rank is not None and metric.from_ranks is not None and ((y_true == 0) | (y_true == 1)).all():
+        value = float(metric.from_ranks(y_true, score_rank))
+    else:
+        value = float(metric.fn(y_true, y_pred, y_score))
     return value if np.isfinite(value) else None
 
 
@@ -118,6 +138,21 @@ def roc_auc(y, p, s):
     positives = np.add.reduceat(truth, starts)
     negatives = np.diff(np.r_[starts, len(truth)]) - positives
     below = np.cumsum(negatives) - negatives  # negatives scored lower than each group
+    pairs = positives.sum() * negatives.sum()
+    return float(np.sum(positives * (below + negatives / 2)) / pairs) if pairs else np.nan
+
+
+@ranked("roc_auc", BC)
+def roc_auc_ranked(y, rank):
+    """`roc_auc` from each labelled row's dense rank among its whole prediction day's scores (`joined.SCORE_RANK`,
+    stored once with the day): the same groups of tied scores in the same order, counted by `bincount` in one
+    pass instead of sorted, which a prediction day re-scored each day of its label window paid every time."""
+    rank = np.asarray(rank, dtype=np.int64)
+    total = np.bincount(rank)
+    present = total > 0
+    positives = np.bincount(rank, weights=np.asarray(y, dtype=float))[present].astype(np.int64)
+    negatives = total[present] - positives
+    below = np.cumsum(negatives) - negatives
     pairs = positives.sum() * negatives.sum()
     return float(np.sum(positives * (below + negatives / 2)) / pairs) if pairs else np.nan
 

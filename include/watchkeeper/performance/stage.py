@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.performance import joined
-from watchkeeper.performance.joined import arrival_of, id_type_checks, label_value_checks
+from watchkeeper.performance.joined import SCORE_RANK, arrival_of, id_type_checks, label_value_checks
 from watchkeeper.performance.labels import label_record_checks
 from watchkeeper.performance.metrics import compute, get_metric
 from watchkeeper.reference import bounds_for_rows, performance_metrics, predictions_of, realized_family
@@ -92,7 +92,8 @@ def _metric_checks(
                 check.not_measured = NotMeasured.TOO_FEW_ROWS
         else:
             outputs = outputs or predictions_of(cfg, joined)
-            value = compute(metric, joined[_Y].to_numpy(), *outputs)
+            ranks = joined[SCORE_RANK].to_numpy() if SCORE_RANK in joined else None
+            value = compute(metric, joined[_Y].to_numpy(), *outputs, score_rank=ranks)
             if value is None:
                 check.reason = f"{name} is undefined on these labels (0/0, or a single class)"
                 check.not_measured = NotMeasured.UNDEFINED
@@ -139,7 +140,7 @@ def performance_checks(
     checks: list[Check] = id_type_checks(arrival) + label_value_checks(arrival)
     realized: dict[str, dict] = {}
     # The id column only served the join (the labels step's): not read again.
-    needed = [c for c in joined.prediction_columns(cfg) if c != cfg.columns.id]
+    needed = [c for c in joined.prediction_columns(cfg) if c != cfg.columns.id] + [joined.SCORE_RANK]
     for pday in arrival.prediction_days:
         preds = joined.predictions(cfg, storage, results, pday, refresh=False, columns=needed)
         if preds is None:
