@@ -97,9 +97,22 @@ def cold_day(work: Path, config: Path, day: str) -> dict:
     return json.loads(cold.read_text())["stages"].get("profile", {"cpu": None, "wall": None})
 
 
+def as_first_labels_step(work: Path, day: str) -> None:
+    """Take back what the day's labels step stored (its arrivals on each prediction day, its summary), so the timed
+    run joins and stores them as on the day's first run: a re-run whose arrivals come out the very objects it
+    replaces writes no consolidated label object, which a user's day does. (The objects still name the removed
+    arrivals: each drops their entries on reading, a little more than a first run.)"""
+    for arrival in (work / "results").glob(f"watchkeeper/*/days/*/labels/arrivals/{day}.*"):
+        arrival.unlink()
+    for step in (work / "results").glob(f"watchkeeper/*/days/{day}/labels/step.json"):
+        step.unlink()
+
+
 def timed_day(work: Path, config: Path, day: str) -> dict:
-    """One timed fresh process of the same day again (it replaces the day's results), imports measured."""
+    """One timed fresh process of the same day again (it replaces the day's results, its labels step as on its
+    first run), imports measured."""
     env, cmd = _run_day(work, config, day)
+    as_first_labels_step(work, day)
     timings = work / "timings.json"
     usage, _ = run([*cmd, "--timings", str(timings)], env, importtime=True)
     doc = json.loads(timings.read_text())

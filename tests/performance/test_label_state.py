@@ -235,3 +235,34 @@ def test_on_s3_a_rerun_of_the_same_size_is_seen_and_the_object_used(s3_storage, 
         assert settled(cfg, s3_storage, p, 5) == expected(files, p, 5)
         listed = [[o.arrived.isoformat(), o.ident] for o in label_state.listed(cfg, s3_storage, day(p))]
         assert manifest(cfg, s3_storage, p) == listed
+
+
+@pytest.mark.parametrize("changed", [False, True])
+def test_a_rerun_label_day_leaves_the_object_whole_itself(world, changed):
+    """Re-running the latest label day (the same file, or one re-delivered with other values) brings each of its
+    prediction days' objects up to date in the labels step itself, holding its new arrival once and the replaced
+    one not at all: label drift and performance then only read them."""
+    cfg, storage, files = world
+    for j in range(1, DAYS + 1):
+        update_labels(cfg, storage, storage, day(j))
+    if changed:
+        files[DAYS] = files[DAYS].assign(label=1 - files[DAYS]["label"])
+        storage.write_bytes(f"labels/{day(DAYS)}.parquet", parquet_bytes(files[DAYS]))
+    drop_caches(cfg, storage)
+    for p in range(DAYS - 4, DAYS):  # objects built by a reader, holding the label day's earlier arrival
+        known(cfg, storage, day(p), day(DAYS))
+    update_labels(cfg, storage, storage, day(DAYS))
+    for p in range(DAYS - 4, DAYS):
+        listed = [[o.arrived.isoformat(), o.ident] for o in label_state.listed(cfg, storage, day(p))]
+        assert manifest(cfg, storage, p) == listed
+        entries = sum(
+            pq_rows(storage, o.key) for o in label_state.listed(cfg, storage, day(p))
+        )  # every arrival's entries, once
+        assert cached(cfg, storage, p).num_rows == entries
+    assert_all_known(cfg, storage, files)
+
+
+def pq_rows(storage: Storage, key: str) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(storage.open_file(key)).num_rows

@@ -113,6 +113,8 @@ class Held:
     objects: list[Stored]
     table: pa.Table
     ordered: bool = False
+    stored: bool = False
+    """Exactly what the stored cache holds (nothing to write back)."""
 
     def manifest(self) -> list[list[str]]:
         return [[o.arrived.isoformat(), o.ident] for o in self.objects]
@@ -172,6 +174,8 @@ def _renumbered(held: Held, position: dict[str, int]) -> pa.Table:
     """`held`'s entries of the objects in `position`, their arrival index renumbered to it (order kept: both are
     sorted the same way)."""
     remap = np.array([position.get(o.ident, -1) for o in held.objects], dtype=np.int32)
+    if np.array_equal(remap, np.arange(remap.size)):
+        return held.table  # every object kept at its place (a new arrival appended after them): no pass
     new_index = remap[held.table.column(ARRIVAL).to_numpy()]
     keep = new_index >= 0
     kept = held.table if keep.all() else held.table.filter(pa.array(keep))
@@ -248,8 +252,9 @@ def combine(
             if attempt == 2 or all(results.exists(o.key) for o in objects):
                 raise
     held = held.sort()
+    held.stored = cached is not None and cached.manifest() == held.manifest()
     whole = {o.ident for o in held.objects} == {o.ident for o in objects}
-    if store and objects and whole and (cached is None or cached.manifest() != held.manifest()):
+    if store and objects and whole and not held.stored:
         _store(results, key, held)
     return _latest(held, as_of), held, objects
 
@@ -264,17 +269,23 @@ def record(
     table: pa.Table,
 ) -> None:
     """After `new` was written: the cache of `before`'s entries plus the new arrival's, when that is every arrival
-    the listing named (less the same label day's replaced objects)."""
+    the listing named (less the same label day's replaced objects, which a re-run's `before` may still hold: their
+    entries are dropped)."""
     others = [o for o in objects if o.arrived != new.arrived]
-    if {o.ident for o in others} != {o.ident for o in before.objects}:
+    prior = [o for o in before.objects if o.arrived != new.arrived]
+    if {o.ident for o in others} != {o.ident for o in prior}:
         return  # the cache reader that follows folds in what this day did not hold
-    objects_after = sorted([*before.objects, new])
+    objects_after = sorted([*prior, new])
+    if before.stored and before.manifest() == Held(objects_after, before.table).manifest():
+        return  # a re-run whose arrival is the very object it replaces: the cache already holds it
     position = {o.ident: i for i, o in enumerate(objects_after)}
     added = _entries(table, position[new.ident])
-    if not before.table.num_rows:
+    # A re-run's arrival may be the very object it replaces (same content, same name): only `prior`'s entries kept.
+    of_prior = {ident: i for ident, i in position.items() if ident != new.ident}
+    kept = _renumbered(before, of_prior) if before.table.num_rows else before.table
+    if not kept.num_rows:
         _store(results, cache_key(cfg, pday), Held(objects_after, added))
         return
-    kept = _renumbered(before, position)
     if before.ordered and objects_after[-1] == new:  # the latest arrival: merged in by row, no sort
         merged = _merge(kept, added.take(pa.array(np.argsort(added.column(ROW).to_numpy(), kind="stable"))))
         _store(results, cache_key(cfg, pday), Held(objects_after, merged, True))
