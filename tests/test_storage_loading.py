@@ -187,3 +187,24 @@ def test_a_remembered_object_is_read_back_from_memory_until_forgotten(where, s3_
         "kept/d/e.json",
     ]
     assert st.read_json("kept/c.json") == {"v": 3} and fetched[-1] == "kept/c.json"  # the block has ended
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_streamed_replacement_is_whole_or_not_at_all(where, tmp_path, request):
+    """`Storage.replacing`: the object changes only when the stream closes without error; a writer that fails
+    halfway leaves the old bytes and, on local disk, no temporary file beside them."""
+    storage = (
+        Storage.from_uri(str(tmp_path / "data"))
+        if where == "local"
+        else request.getfixturevalue("s3_storage")
+    )
+    storage.write_bytes("labels/combined.arrow", b"old")
+    with storage.replacing("labels/combined.arrow") as sink:
+        sink.write(b"new ")
+        sink.write(b"bytes")
+    assert storage.read_bytes("labels/combined.arrow") == b"new bytes"
+    with pytest.raises(RuntimeError), storage.replacing("labels/combined.arrow") as sink:
+        sink.write(b"half")
+        raise RuntimeError("writer failed")
+    assert storage.read_bytes("labels/combined.arrow") == b"new bytes"
+    assert storage.list("labels") == ["labels/combined.arrow"]

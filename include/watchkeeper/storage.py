@@ -336,6 +336,29 @@ class Storage:
         if durable and self._fetch(key) != data:
             raise StorageError(f"{self.url(key)} did not read back as written")
 
+    @contextmanager
+    def replacing(self, key: str) -> Iterator[pa.NativeFile]:
+        """A stream whose bytes replace one object whole once it closes without error, unsynced (as
+        `write_bytes_atomic(durable=False)`): on local disk written straight to a temporary file renamed into
+        place, no copy in memory; on S3 buffered, then one upload."""
+        if not isinstance(self.fs, pafs.LocalFileSystem):
+            sink = pa.BufferOutputStream()
+            yield sink
+            self.write_bytes_atomic(key, memoryview(sink.getvalue()), durable=False)
+            return
+        path = self.path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            with pa.OSFile(tmp, "wb") as f:
+                yield f
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            if self._memo is not None:
+                self._memo.forget(key)
+
     def write_json_atomic(self, key: str, obj: Any) -> None:
         self.write_bytes_atomic(key, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
