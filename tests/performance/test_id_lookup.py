@@ -114,3 +114,18 @@ def test_string_hash_reads_the_bytes_not_the_buffers():
     assert (
         string_hash(pa.array([None, None], pa.string())).tolist() == string_hash(pa.array(["", ""])).tolist()
     )
+
+
+def test_very_long_ids_are_hashed_one_by_one_and_still_found():
+    """Ids longer than LONG_ID_BYTES (here a 2 MB one) do not widen the vectorized passes; they hash alike in any
+    array and are found as index_in finds them."""
+    from watchkeeper.performance.id_lookup import LONG_ID_BYTES, string_hash
+
+    huge, long = "h" * 2_000_000, "l" * (LONG_ID_BYTES + 1)
+    preds = pa.array(["a", long, huge, "b", long + "x"])
+    labels = pa.array([huge, "b", long, "zz", long + "y"])
+    assert string_hash(pa.array([huge]))[0] == string_hash(preds)[2] == string_hash(labels)[0]
+    assert len(set(string_hash(preds).tolist())) == 5
+    open_rows = np.ones(len(labels), dtype=bool)
+    got = IdLookup(labels).find(preds, open_rows)
+    assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows) == ([0, 1, 2], [2, 3, 1])

@@ -29,8 +29,9 @@ from watchkeeper.result import Check, Severity, Status
 from watchkeeper.storage import ObjectNotFound, Storage
 
 ROW, TARGET, CONFLICT = "row", "target", "conflicted"
-# Beside string ids in a prediction day's compact copy: their hash, for the label days that reach the day.
-ID_HASH = "__watchkeeper_id_hash__"
+# Beside string ids in a prediction day's compact copy: their hash, for the label days that reach the day. Its name
+# carries `string_hash`'s version: a copy hashed otherwise lacks the column and is hashed on use, never misjoined.
+ID_HASH = "__watchkeeper_id_hash_1__"
 # Beside a classifier's finite scores: each row's dense rank among the day's scores, for order-only metrics.
 SCORE_RANK = "__watchkeeper_score_rank__"
 DERIVED = (ID_HASH, SCORE_RANK)
