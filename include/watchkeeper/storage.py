@@ -316,19 +316,11 @@ class Storage:
         derived objects written often, skips the local sync to disk and the S3 read-back.
         """
         if isinstance(self.fs, pafs.LocalFileSystem):
-            path = self.path(key)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    if durable:
-                        f.flush()
-                        os.fsync(f.fileno())
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            with _beside(self.path(key)) as tmp, open(tmp, "wb") as f:
+                f.write(data)
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             if self._memo is not None:
                 self._memo.put(key, data)
             return
@@ -346,16 +338,10 @@ class Storage:
             yield sink
             self.write_bytes_atomic(key, memoryview(sink.getvalue()), durable=False)
             return
-        path = self.path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
-            with pa.OSFile(tmp, "wb") as f:
+            with _beside(self.path(key)) as tmp, pa.OSFile(tmp, "wb") as f:
                 yield f
-            os.replace(tmp, path)
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
             if self._memo is not None:
                 self._memo.forget(key)
 
@@ -418,6 +404,20 @@ class Storage:
     def ensure_root(self) -> None:
         """Create the bucket (S3) or directory (local) when it is missing."""
         self.fs.create_dir(self.root, recursive=True)
+
+
+@contextmanager
+def _beside(path: str) -> Iterator[str]:
+    """A temporary file's path beside `path`, renamed onto it when the block ends without error and removed
+    otherwise: a local reader sees the old file or the new one, never a part."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 class _Memo:

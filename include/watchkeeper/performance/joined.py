@@ -57,7 +57,7 @@ def _write_predictions(cfg: ModelConfig, results: Storage, key: str, table: pa.T
     at 1M rows), and ids no compression: a label day reads the ids of every prediction day its labels reach, and
     ids barely compress."""
     ids = table.column(cfg.columns.id)
-    if is_text(ids.type) and ID_HASH not in table.column_names:
+    if is_text(ids.type):
         table = table.append_column(ID_HASH, hashed_ids(ids))
     rank = _score_rank(cfg, table)
     if rank is not None:

@@ -284,7 +284,7 @@ def record(
     added = _entries(table, position[new.ident])
     # A re-run's arrival may be the very object it replaces (same content, same name): only `prior`'s entries kept.
     of_prior = {ident: i for ident, i in position.items() if ident != new.ident}
-    kept = _renumbered(before, of_prior) if before.table.num_rows else before.table
+    kept = _renumbered(before, of_prior)
     if not kept.num_rows:
         _store(results, cache_key(cfg, pday), Held(objects_after, added))
         return
