@@ -1,5 +1,5 @@
 """`python -m watchkeeper` runs the CLI."""
 
-from watchkeeper.cli import main
+from watchkeeper.cli import run
 
-main()
+run()

@@ -11,7 +11,7 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -58,6 +58,48 @@ class AlreadyRunningError(click.ClickException):
 @click.version_option(package_name="watchkeeper")
 def main() -> None:
     """Watchkeeper: daily data-quality, drift and performance checks for ML models in production."""
+
+
+def run() -> NoReturn:
+    """The console script (`watchkeeper`, `python -m watchkeeper`): the command, then a quick exit.
+
+    A day's process has imported GX, MLflow, pandas and matplotlib and holds the day's arrays; Python's own exit
+    tears all of that down object by object, ~1 s of CPU after a 1M-row day (about as much as its drift stage).
+    Once the command has returned, its files are closed and its output printed, so the process ends as mypy's
+    does: other threads joined, exit handlers run (logging, MLflow), streams flushed, then `os._exit`. An error
+    that escapes a command keeps Python's usual exit and its traceback.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    quick_exit(code)
+
+
+def quick_exit(code: object) -> NoReturn:
+    """End the process with `code` (as `sys.exit` reads it) without tearing the interpreter down."""
+    import atexit
+    import os
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # what Python's exit would run; only the teardown after it is skipped
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: Python's own exit says so with 120
+            status = status or 120
+    os._exit(status)
 
 
 @main.command("run-day")
