@@ -208,3 +208,22 @@ def test_a_streamed_replacement_is_whole_or_not_at_all(where, tmp_path, request)
         raise RuntimeError("writer failed")
     assert storage.read_bytes("labels/combined.arrow") == b"new bytes"
     assert storage.list("labels") == ["labels/combined.arrow"]
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_mapped_object_stays_whole_while_it_is_replaced(where, tmp_path, request):
+    """`Storage.open_mapped` (memory-mapped on local disk): what a reader mapped keeps its bytes when another run
+    replaces the object, the next open sees the new one, and a missing object is `ObjectNotFound`."""
+    storage = (
+        Storage.from_uri(str(tmp_path / "data"))
+        if where == "local"
+        else request.getfixturevalue("s3_storage")
+    )
+    storage.write_bytes("labels/copy.arrow", b"old bytes")
+    mapped = storage.open_mapped("labels/copy.arrow")
+    with storage.replacing("labels/copy.arrow") as sink:
+        sink.write(b"new bytes, longer")
+    assert mapped.read() == b"old bytes"
+    assert storage.open_mapped("labels/copy.arrow").read() == b"new bytes, longer"
+    with pytest.raises(ObjectNotFound, match="does not exist"):
+        storage.open_mapped("labels/missing.arrow")

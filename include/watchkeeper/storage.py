@@ -223,6 +223,17 @@ class Storage:
             raise ObjectNotFound(f"{self.url(key)} does not exist")
         return info.size
 
+    def open_mapped(self, key: str) -> pa.NativeFile:
+        """`open_file`, memory-mapped on local disk: an Arrow IPC file read from it is not copied, and only the pages
+        of the columns read are touched. Objects are replaced by renaming (never rewritten in place), so a mapped
+        object stays whole while another run replaces it."""
+        if self._s3 is not None:
+            return self.open_file(key)
+        try:
+            return pa.memory_map(self.path(key))
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(f"{self.url(key)} does not exist") from exc
+
     def open_file(self, key: str, size: int | None = None) -> pa.NativeFile:
         """A random-access file of one object, for Parquet and Arrow readers; ObjectNotFound when it is absent. On S3
         an object under `WHOLE_BELOW` bytes is fetched in one GET and read from memory, where pyarrow's S3 file

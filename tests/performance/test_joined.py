@@ -123,36 +123,49 @@ def test_a_rerun_never_leaves_its_prediction_days_without_its_labels(world):
     assert settled(cfg, storage, D0, D2, pids) == {"a": 0, "b": 1, "c": 1, "d": 0, "e": 0}
 
 
-def test_string_ids_are_hashed_once_with_their_prediction_day_and_older_copies_still_join(world):
-    """The compact copy of a prediction day keeps its string ids' hash (label days reaching it do not hash the day
-    again); a copy written before it did still joins, hashed on use."""
+def stored_copy(cfg, storage, pday):
+    """A prediction day's compact copy as stored (an Arrow IPC file)."""
+    import pyarrow.ipc as ipc
+    from watchkeeper.performance.joined import predictions_key
+
+    return ipc.open_file(storage.open_file(predictions_key(cfg, pday))).read_all()
+
+
+def as_kept_before(cfg, storage, pday, table):
+    """Replace a prediction day's compact copy by `table` kept as copies were before the Arrow IPC one: Parquet."""
     import io
 
-    import pyarrow as pa
     import pyarrow.parquet as pq
+    from watchkeeper.performance.joined import parquet_predictions_key, predictions_key
+
+    older = io.BytesIO()
+    pq.write_table(table, older)
+    storage.write_bytes(parquet_predictions_key(cfg, pday), older.getvalue())
+    storage.delete(predictions_key(cfg, pday))
+
+
+def test_string_ids_are_hashed_once_with_their_prediction_day_and_older_copies_still_join(world):
+    """The compact copy of a prediction day keeps its string ids' hash (label days reaching it do not hash the day
+    again); a copy written before it did (and as Parquet, as copies were kept then) still joins, hashed on use."""
+    import pyarrow as pa
     from watchkeeper.performance.id_lookup import hashed_ids
     from watchkeeper.performance.joined import ID_HASH, predictions_key
 
     cfg, storage, pids = world
     update_labels(cfg, storage, storage, D1)
-    key = predictions_key(cfg, D0)
-    stored = pq.read_table(storage.open_file(key))
+    stored = stored_copy(cfg, storage, D0)
     assert stored.column(ID_HASH).to_pylist() == hashed_ids(pa.array(pids)).to_pylist()
-    older = io.BytesIO()
-    pq.write_table(stored.drop_columns([ID_HASH]), older)
-    storage.write_bytes(key, older.getvalue())
+    as_kept_before(cfg, storage, D0, stored.drop_columns([ID_HASH]))
     update_labels(cfg, storage, storage, D2)
+    assert not storage.exists(predictions_key(cfg, D0))  # the Parquet copy was read, not copied again
     assert settled(cfg, storage, D0, D2, pids) == {"a": 1, "b": 1, "c": 1, "e": 0}
 
 
 def test_a_classifiers_prediction_day_keeps_its_score_ranks_and_older_copies_score_the_same(tiny):
     """The compact copy ranks the day's scores once (ties share a rank); re-scoring from it gives the ROC AUC a
     copy without ranks (written before them) gives."""
-    import io
-
     import numpy as np
-    import pyarrow.parquet as pq
-    from watchkeeper.performance.joined import SCORE_RANK, predictions_key
+    from watchkeeper.performance.joined import SCORE_RANK
     from watchkeeper.performance.stage import performance_checks
     from watchkeeper.reference import get_profile
 
@@ -164,7 +177,7 @@ def test_a_classifiers_prediction_day_keeps_its_score_ranks_and_older_copies_sco
     y = (rng.random(400) < frame["score"]).astype(int)
     write(storage, f"labels/{D1}.parquet", labels(list(zip(pids, y, strict=True))))
     update_labels(cfg, storage, storage, D1)
-    stored = pq.read_table(storage.open_file(predictions_key(cfg, D0)))
+    stored = stored_copy(cfg, storage, D0)
     scores, ranks = stored.column("score").to_numpy(), stored.column(SCORE_RANK).to_numpy()
     assert (np.argsort(ranks, kind="stable") == np.argsort(scores, kind="stable")).all()
     assert len(set(ranks)) == len(set(scores))
@@ -176,7 +189,5 @@ def test_a_classifiers_prediction_day_keeps_its_score_ranks_and_older_copies_sco
         return check.value
 
     with_ranks = roc_auc()
-    older = io.BytesIO()
-    pq.write_table(stored.drop_columns([SCORE_RANK]), older)
-    storage.write_bytes(predictions_key(cfg, D0), older.getvalue())
+    as_kept_before(cfg, storage, D0, stored.drop_columns([SCORE_RANK]))
     assert roc_auc() == with_ranks and 0.5 < with_ranks < 1

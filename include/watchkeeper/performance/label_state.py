@@ -69,10 +69,10 @@ def listed(cfg: ModelConfig, results: Storage, pday: date) -> list[Stored]:
     return sorted(out)
 
 
-def _parquet(table: pa.Table, **options) -> bytes:
+def _parquet(table: pa.Table) -> bytes:
     # No schema metadata from the source: a source file's pandas metadata names every column it had, pii included.
     sink = io.BytesIO()
-    pq.write_table(table.replace_schema_metadata(None), sink, **options)
+    pq.write_table(table.replace_schema_metadata(None), sink)
     return sink.getvalue()
 
 
@@ -80,12 +80,6 @@ def _put(results: Storage, key: str, data: bytes | memoryview) -> None:
     """Readers see the whole object or none (`Storage.write_bytes_atomic`), not synced to disk nor read back:
     these were never synced, and a sync each cost a day ~1 s of wall time at a 30-day window."""
     results.write_bytes_atomic(key, data, durable=False)
-
-
-def put_table(results: Storage, key: str, table: pa.Table, **options) -> None:
-    """Store a table as Parquet without its source's schema metadata, whole or not at all for a reader;
-    `options` for `pyarrow.parquet.write_table`."""
-    _put(results, key, _parquet(table, **options))
 
 
 def write_arrival(cfg: ModelConfig, results: Storage, pday: date, arrival: date, table: pa.Table) -> Stored:
@@ -139,7 +133,12 @@ def _store(results: Storage, key: str, held: Held) -> None:
     of the plain file (a 1M-entry object: ~25 ms of CPU against ~7), and encoding it ~2x the plain write."""
     held = held.sort()
     meta = {_MANIFEST: json.dumps({"version": _VERSION, "arrivals": held.manifest()}).encode()}
-    table = held.table.replace_schema_metadata(meta)
+    put_arrow(results, key, held.table.replace_schema_metadata(meta))
+
+
+def put_arrow(results: Storage, key: str, table: pa.Table) -> None:
+    """Store a table as an Arrow IPC file, whole or not at all for a reader: uncompressed on local disk, lz4 on S3
+    (where its bytes cross the network)."""
     local = isinstance(results.fs, pafs.LocalFileSystem)
     options = ipc.IpcWriteOptions(compression=None if local else "lz4")
     with results.replacing(key) as sink, ipc.new_file(sink, table.schema, options=options) as writer:
