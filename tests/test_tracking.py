@@ -162,3 +162,32 @@ def test_the_run_name_carries_the_verdict_and_stays_short():
     alert.checks[0].status, alert.checks[0].severity = Status.ALERT, "critical"
     name = run_name(alert)
     assert name.startswith(f"{FIRST_DAY} CRITICAL · drift in x, x") and len(name) == 120
+
+
+def test_the_days_run_shows_the_reports_drift_figures_as_svg(tmp_path):
+    """Each drifted column's distribution is an image in the day's MLflow run (SVG, which MLflow's artifact view
+    previews), the very figure the daily report shows, captioned with the check that alerted."""
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+    from watchkeeper.reports.daily import render
+    from watchkeeper.reports.distributions import categorical, numeric
+
+    result = _result(FIRST_DAY, ["income", "région"])
+    result.checks[1].value, result.checks[1].status = 0.7, Status.ALERT
+    rng = np.random.default_rng(0)
+    result.distributions = [
+        numeric("income", np.sort(rng.normal(0, 1, 2000)), np.sort(rng.normal(1, 1, 500))),
+        categorical("région", {"nord": 0.5, "sud": 0.5}, {"nord": 400, "sud": 80, "est": 20}, 2000),
+    ]
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    _, run_id = log_day(result, uri)
+    client = MlflowClient(uri)
+    names = [a.path for a in client.list_artifacts(run_id, "figures")]
+    assert names == ["figures/01_drift_income.svg", "figures/02_drift_r_gion.svg"]
+    report = render(result, [], "")
+    for name, column in zip(names, ["income", "région"], strict=True):
+        drawn = Path(client.download_artifacts(run_id, name)).read_text()
+        assert ET.fromstring(drawn).tag == "{http://www.w3.org/2000/svg}svg"  # a standalone SVG document
+        assert column in drawn and f"<figure>{drawn}</figure>" in report
+    assert "ks 0.7 &gt; 0.5" in Path(client.download_artifacts(run_id, names[1])).read_text()

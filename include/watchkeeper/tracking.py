@@ -317,8 +317,9 @@ def run_name(result: DayResult, limit: int = 120) -> str:
 
 
 def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> None:
-    """The day's folder as MLflow shows it: the result, its summary, the quality table, figures as PNG, and the
-    stored files the result lists (report, GX validation result) copied as they are."""
+    """The day's folder as MLflow shows it: the result, its summary, the quality table, the report's figures (SVG,
+    which MLflow's artifact view shows as images), and the stored files the result lists (report, GX validation
+    result) copied as they are."""
     import json
 
     from watchkeeper.quality.report import table
@@ -333,12 +334,12 @@ def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> No
             json.dumps({"columns": list(data), "data": [list(r) for r in zip(*data.values(), strict=True)]})
         )
     if result.distributions:
-        from watchkeeper.reports import figures
+        from watchkeeper.reports.daily import drift_figures
 
         (folder / "figures").mkdir()
-        for i, dist in enumerate(result.distributions):
-            name = f"{i + 1:02d}_drift_{re.sub(r'[^A-Za-z0-9_.-]', '_', dist.column)}.png"
-            (folder / "figures" / name).write_bytes(figures.png(figures.distribution(dist)))
+        for i, (column, svg) in enumerate(drift_figures(result)):
+            name = f"{i + 1:02d}_drift_{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}.svg"
+            (folder / "figures" / name).write_text(svg)
     if d is not None:
         for name in _stored_files(result):
             data = d.results.read_bytes_if_any(d.key(name))

@@ -200,21 +200,28 @@ def _decisions(result: DayResult) -> str:
     return out + (f"<h2>Incidents</h2><ul>{incidents}</ul>" if incidents else "")
 
 
-def _drift(result: DayResult) -> str:
-    if not result.distributions:
-        if result.top_drifted_features:
-            return f"<h2>Drifted features</h2><p>{_e(', '.join(result.top_drifted_features))}</p>"
-        return ""
+def drift_figures(result: DayResult) -> list[tuple[str, str]]:
+    """(column, SVG) of each drifted column's distribution today against the reference, captioned with its worst
+    alerting drift check: the daily report's figures, and the day's MLflow run's."""
     worst = {}
     for c in result.checks:
         alerting = c.stage == "drift" and c.status == Status.ALERT and c.segment is None
         if alerting and (c.subject not in worst or excess(c) > excess(worst[c.subject])):
             worst[c.subject] = c
-    cells = []
+    drawn = []
     for dist in result.distributions:
         c = worst.get(dist.column)
         caption = f"{c.name} {num(c.value)} > {num(c.upper)}" if c and c.upper is not None else ""
-        cells.append(f"<figure>{figures.svg(figures.distribution(dist, caption))}</figure>")
+        drawn.append((dist.column, figures.distribution_svg(dist, caption)))
+    return drawn
+
+
+def _drift(result: DayResult) -> str:
+    if not result.distributions:
+        if result.top_drifted_features:
+            return f"<h2>Drifted features</h2><p>{_e(', '.join(result.top_drifted_features))}</p>"
+        return ""
+    cells = [f"<figure>{svg}</figure>" for _, svg in drift_figures(result)]
     return (
         "<h2>Drifted features: today against the reference</h2><div class='grid'>" + "".join(cells) + "</div>"
     )
