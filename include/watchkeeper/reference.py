@@ -581,7 +581,7 @@ def _out_of_fold_errors(
 
 def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, boot_masks: list) -> dict:
     """Calibration of the scores on the reference, and bounds of each estimated metric like the realized ones."""
-    from watchkeeper.performance.estimation import ESTIMATORS, estimate, fit_calibration
+    from watchkeeper.performance.estimation import ESTIMATORS, estimates, fit_calibration
 
     if cfg.task == "regression":
         return _dle_profile(cfg, ref, chunk_masks, boot_masks)
@@ -589,12 +589,16 @@ def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, 
     if score is None:
         return {}
     calibration = fit_calibration(score, labels_of(cfg, ref))
+    names = [m for m in performance_metrics(cfg) if m in ESTIMATORS]
+    chunks, boots = (
+        [estimates(names, calibration, pred[mask], score[mask]) for mask in masks]
+        for masks in (chunk_masks, boot_masks)
+    )
     bounds = {}
-    for name in (m for m in performance_metrics(cfg) if m in ESTIMATORS):
+    for name in names:
         direction = get_metric(name, cfg.task).direction
         chunk_values, boot_values = (
-            [v for mask in masks if (v := estimate(name, calibration, pred[mask], score[mask])) is not None]
-            for masks in (chunk_masks, boot_masks)
+            [v for values in sample if (v := values[name]) is not None] for sample in (chunks, boots)
         )
         bounds[name] = _combined_bounds(
             cfg.performance.threshold, chunk_values, boot_values, direction, cfg.reference.min_chunks, False
@@ -605,7 +609,7 @@ def _estimation_profile(cfg: ModelConfig, ref: pd.DataFrame, chunk_masks: list, 
 def estimator_of(cfg: ModelConfig, frame: pd.DataFrame, estimation: dict, estimator=None):
     """`rows mask → {estimated metric: value}` over `frame`: CBPE from the stored calibration, or DLE from the
     fitted loss models' per-row losses (computed once). None when there is nothing to estimate."""
-    from watchkeeper.performance.estimation import estimate
+    from watchkeeper.performance.estimation import estimates
 
     if not estimation:
         return None
@@ -621,7 +625,7 @@ def estimator_of(cfg: ModelConfig, frame: pd.DataFrame, estimation: dict, estima
         return lambda m: {n: aggregate(n, losses, m) for n in names}
     if score is None:
         return None
-    return lambda m: {n: estimate(n, estimation["calibration"], pred[m], score[m]) for n in names}
+    return lambda m: estimates(names, estimation["calibration"], pred[m], score[m])
 
 
 def _segment_performance_profile(

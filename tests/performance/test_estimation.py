@@ -51,3 +51,23 @@ def test_expected_average_precision_is_sklearns_when_probabilities_are_the_label
     y = Y2[:2000]
     expected = ESTIMATORS["pr_auc"](y.astype(float), P2[:2000], score)
     assert expected == pytest.approx(skm.average_precision_score(y, score), abs=1e-12)
+
+
+def test_estimates_of_several_metrics_calibrate_once_and_match_each_metric_alone():
+    """A day's estimates come from one calibration of its scores; each value is exactly what the metric's
+    estimator gives on the finite-scored rows (NaN scores left out), and a day with no finite score has none."""
+    from watchkeeper.performance.estimation import estimates
+
+    rng = np.random.default_rng(3)
+    score = rng.random(5000)
+    y = (rng.random(5000) < score).astype(int)
+    cal = fit_calibration(score, y)
+    score[::50] = np.nan
+    pred = (np.nan_to_num(score) > 0.5).astype(int)
+    ok = np.isfinite(score)
+    names = sorted(ESTIMATORS)
+    got = estimates(names, cal, pred, score)
+    alone = {n: ESTIMATORS[n](calibrate(cal, score[ok]), pred[ok].astype(float), score[ok]) for n in names}
+    assert got == {n: float(v) for n, v in alone.items()}
+    assert got == {n: estimate(n, cal, pred, score) for n in names}
+    assert estimates(names, cal, pred, np.full(5000, np.nan)) == dict.fromkeys(names)

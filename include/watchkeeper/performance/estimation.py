@@ -108,8 +108,22 @@ def pr_auc(p, pred, score):
 
 def estimate(name: str, calibration: dict, pred: np.ndarray, score: np.ndarray) -> float | None:
     """Estimated value of a metric for one batch, or None where undefined."""
+    return estimates([name], calibration, pred, score)[name]
+
+
+def estimates(
+    names: list[str], calibration: dict, pred: np.ndarray, score: np.ndarray
+) -> dict[str, float | None]:
+    """`estimate` of each metric in `names` for one batch, its scores calibrated once for all of them (~45 ms of
+    CPU at 1M rows, each time)."""
     ok = np.isfinite(score)
     if not ok.any():
-        return None
-    value = ESTIMATORS[name](calibrate(calibration, score[ok]), pred[ok].astype(float), score[ok])
-    return None if value is None or not np.isfinite(value) else float(value)
+        return dict.fromkeys(names)
+    if not ok.all():
+        pred, score = pred[ok], score[ok]
+    p, pred = calibrate(calibration, score), pred.astype(float)
+    values = {}
+    for name in names:
+        value = ESTIMATORS[name](p, pred, score)
+        values[name] = None if value is None or not np.isfinite(value) else float(value)
+    return values

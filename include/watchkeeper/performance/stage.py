@@ -277,15 +277,18 @@ def estimation_checks(
 ) -> tuple[list[Check], dict[str, float | None]]:
     """Label-free estimates of the day's own performance (CBPE for classifiers, DLE with `estimator` for
     regressors), with bounds from the reference like the realized metrics."""
-    from watchkeeper.performance.estimation import estimate
+    from watchkeeper.performance.estimation import estimates
 
     est = profile.get("estimation") or {}
     if not est:
         return [], {}
     pred, score = predictions_of(cfg, day_frame)
+    estimated: dict[str, float | None] = {}
     if est["kind"] == "dle":
         score = pred  # DLE needs only the predictions (and features)
-        dle = estimator.estimate(day_frame) if estimator is not None and not blocked else {}
+        estimated = estimator.estimate(day_frame) if estimator is not None and not blocked else {}
+    elif not blocked and score is not None and len(day_frame) >= cfg.performance.min_labels:
+        estimated = estimates(list(est["metrics"]), est["calibration"], pred, score)
     checks, values = [], {}
     for name, bounds in est["metrics"].items():
         check = _estimated_check(name, bounds, len(day_frame))
@@ -297,7 +300,7 @@ def estimation_checks(
             check.reason = f"insufficient data: {len(day_frame)} rows < performance.min_labels {cfg.performance.min_labels}"
             check.not_measured = NotMeasured.TOO_FEW_ROWS
         else:
-            value = dle.get(name) if est["kind"] == "dle" else estimate(name, est["calibration"], pred, score)
+            value = estimated.get(name)
             if value is None:
                 check.reason = "estimate undefined for this batch"
                 check.not_measured = NotMeasured.UNDEFINED

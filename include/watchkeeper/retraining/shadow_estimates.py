@@ -16,7 +16,7 @@ import pandas as pd
 
 from watchkeeper.config import ModelConfig
 from watchkeeper.performance.dle import ESTIMATED, LossEstimator
-from watchkeeper.performance.estimation import ESTIMATORS, estimate, fit_calibration
+from watchkeeper.performance.estimation import ESTIMATORS, estimates, fit_calibration
 from watchkeeper.reference import labels_of, load_reference, monitored_columns, performance_metrics
 from watchkeeper.storage import Storage
 
@@ -63,7 +63,7 @@ def estimated_metrics(
     if cfg.task != "regression":
         if fitted is None or score is None or not len(day):
             return {}, source
-        return {n: estimate(n, fitted, pred, score) for n in names}, source
+        return estimates(names, fitted, pred, score), source
     if fitted is None or not len(day):
         return {}, source
     frame = day.assign(**{cfg.columns.prediction: pred})
