@@ -148,7 +148,7 @@ def put_arrow(results: Storage, key: str, table: pa.Table) -> None:
 def _read_cache(results: Storage, key: str) -> Held | None:
     """The stored cache, or None when missing, unreadable or not in this format (a miss, never an error)."""
     try:
-        table = ipc.open_file(pa.py_buffer(results.read_bytes(key))).read_all()
+        table = ipc.open_file(results.open_mapped(key)).read_all()  # on local disk not even copied
         doc = json.loads((table.schema.metadata or {})[_MANIFEST])
         if doc["version"] != _VERSION or table.column_names != [ROW, TARGET, CONFLICT, ARRIVAL]:
             return None
