@@ -96,11 +96,10 @@ def _read_table(results: Storage, key: str, parquet_key: str, columns: list[str]
     except ObjectNotFound:
         stored = pq.ParquetFile(results.open_file(parquet_key))
         return stored.read(columns=_present(columns, stored.schema_arrow.names))
-    names = ipc.open_file(source).schema.names
-    wanted = _present(columns, names)
-    fields = list(range(len(names))) if wanted is None else [names.index(c) for c in wanted if c in names]
-    table = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields)).read_all()
-    return table if wanted is None else table.select([c for c in wanted if c in names])
+    # Every column read, then selected: mapped, that copies nothing, where `included_fields` copied (~20x slower).
+    table = ipc.open_file(source).read_all()
+    wanted = _present(columns, table.column_names)
+    return table if wanted is None else table.select(wanted)
 
 
 def _present(columns: list[str] | None, names: list[str]) -> list[str] | None:
