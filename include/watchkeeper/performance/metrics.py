@@ -30,6 +30,8 @@ class Metric:
     """False for metrics with no better side (rates, bias): a breach is a change either way."""
     from_ranks: Callable[[np.ndarray, np.ndarray], float] | None = None
     """The same value from 0/1 labels and each row's dense rank among its prediction day's scores (`ranked`)."""
+    from_confusion: Callable[[int, int, int, int], float] | None = None
+    """The same value from the (tp, fp, fn, tn) counts of 0/1 labels and predictions (`counted`)."""
 
     def breach_wording(self, value: float, lower: float | None) -> str:
         """How an out-of-bounds value reads: worse than the reference allows, better than it can explain, or (for
@@ -71,6 +73,19 @@ def register(
     return wrap
 
 
+def counted(name: str, task: str, higher_is_better: bool):
+    """Register a metric of the confusion counts (tp, fp, fn, tn) of 0/1 labels and predictions: given the counts,
+    several such metrics of one set of rows count them once (`compute(..., confusion=)`)."""
+
+    def wrap(fn: Callable[[int, int, int, int], float]) -> Callable:
+        REGISTRY[(name, task)] = Metric(
+            name, task, higher_is_better, False, lambda y, p, s: fn(*confusion(y, p)), from_confusion=fn
+        )
+        return fn
+
+    return wrap
+
+
 def ranked(name: str, task: str):
     """Register a metric's computation from score ranks (an order-only metric, such as ROC AUC)."""
 
@@ -95,16 +110,20 @@ def compute(
     y_pred: np.ndarray,
     y_score: np.ndarray | None,
     score_rank: np.ndarray | None = None,
+    counts: tuple[int, int, int, int] | None = None,
 ) -> float | None:
     """The metric's value, or None where it is undefined (ROC AUC on one class; recall, precision, F1 or
     specificity of 0/0): never a 0 that would read as a collapse and ask for a retrain. `score_rank` (each row's
-    dense rank among its prediction day's scores, when stored) serves the metrics registered `ranked`."""
+    dense rank among its prediction day's scores, when stored) serves the metrics registered `ranked`; `counts`
+    (`confusion(y_true, y_pred)`, when already counted) those registered `counted`."""
     if metric.needs_score and y_score is None:
         return None
     if metric.task == "binary_classification" and metric.needs_score and _one_class(y_true):
         return None
     if score_rank is not None and metric.from_ranks is not None and ((y_true == 0) | (y_true == 1)).all():
         value = float(metric.from_ranks(y_true, score_rank))
+    elif counts is not None and metric.from_confusion is not None:
+        value = float(metric.from_confusion(*counts))
     else:
         value = float(metric.fn(y_true, y_pred, y_score))
     return value if np.isfinite(value) else None
@@ -166,7 +185,7 @@ def _ratio(top: int, bottom: int) -> float:
     return top / bottom if bottom else np.nan  # as scikit-learn's zero_division=np.nan
 
 
-def _confusion(y: np.ndarray, p: np.ndarray) -> tuple[int, int, int, int]:
+def confusion(y: np.ndarray, p: np.ndarray) -> tuple[int, int, int, int]:
     """(tp, fp, fn, tn) of 0/1 arrays: one `bincount`, where scikit-learn's scorers re-validate and re-label the
     arrays on each call (the profile build scores each metric on every reference chunk and sample)."""
     tn, fp, fn, tp = np.bincount(
@@ -175,27 +194,23 @@ def _confusion(y: np.ndarray, p: np.ndarray) -> tuple[int, int, int, int]:
     return int(tp), int(fp), int(fn), int(tn)
 
 
-@register("f1", BC, True)
-def f1(y, p, s):
-    tp, fp, fn, _ = _confusion(y, p)
+@counted("f1", BC, True)
+def f1(tp, fp, fn, tn):
     return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
-@register("precision", BC, True)
-def precision(y, p, s):
-    tp, fp, _, _ = _confusion(y, p)
+@counted("precision", BC, True)
+def precision(tp, fp, fn, tn):
     return _ratio(tp, tp + fp)
 
 
-@register("recall", BC, True)
-def recall(y, p, s):
-    tp, _, fn, _ = _confusion(y, p)
+@counted("recall", BC, True)
+def recall(tp, fp, fn, tn):
     return _ratio(tp, tp + fn)
 
 
-@register("specificity", BC, True)
-def specificity(y, p, s):
-    _, fp, _, tn = _confusion(y, p)
+@counted("specificity", BC, True)
+def specificity(tp, fp, fn, tn):
     return _ratio(tn, tn + fp)
 
 

@@ -19,7 +19,7 @@ from watchkeeper.config import ModelConfig
 from watchkeeper.performance import joined
 from watchkeeper.performance.joined import SCORE_RANK, arrival_of, id_type_checks, label_value_checks
 from watchkeeper.performance.labels import label_record_checks
-from watchkeeper.performance.metrics import compute, get_metric
+from watchkeeper.performance.metrics import compute, confusion, get_metric
 from watchkeeper.reference import bounds_for_rows, performance_metrics, predictions_of, realized_family
 from watchkeeper.result import Check, NotMeasured, Severity, Status, num
 from watchkeeper.storage import Storage
@@ -54,11 +54,13 @@ def _metric_checks(
     details: dict,
     blocked: str | None,
     segment: str | None = None,
+    outputs: tuple[np.ndarray, np.ndarray | None] | None = None,
+    counts: tuple[int, int, int, int] | None = None,
 ) -> list[Check]:
-    """One check per configured metric on these labelled rows, bounds widened for their count."""
+    """One check per configured metric on these labelled rows, bounds widened for their count. Their (predictions,
+    scores) and confusion counts are made once for every metric, or given (`outputs`, `counts`)."""
     checks = []
     provisional = details["provisional"]
-    outputs = None  # (predictions, scores) of these rows, made once for every metric
     for name in performance_metrics(cfg):
         metric = get_metric(name, cfg.task)
         bounds = bounds_for_rows(
@@ -93,7 +95,10 @@ def _metric_checks(
         else:
             outputs = outputs or predictions_of(cfg, joined)
             ranks = joined[SCORE_RANK].to_numpy() if SCORE_RANK in joined else None
-            value = compute(metric, joined[_Y].to_numpy(), *outputs, score_rank=ranks)
+            y = joined[_Y].to_numpy()
+            if metric.from_confusion is not None and counts is None:
+                counts = confusion(y, outputs[0])
+            value = compute(metric, y, *outputs, score_rank=ranks, counts=counts)
             if value is None:
                 check.reason = f"{name} is undefined on these labels (0/0, or a single class)"
                 check.not_measured = NotMeasured.UNDEFINED
@@ -157,15 +162,18 @@ def performance_checks(
         }
         result["coverage"] = round(coverage, 4)
         result["provisional"] = coverage < cfg.performance.min_coverage
-        if cfg.task == "binary_classification" and len(joined_rows):
-            yv, (pred, _) = joined_rows[_Y].to_numpy(), predictions_of(cfg, joined_rows)
-            result["confusion"] = {"tp": int(((yv == 1) & (pred == 1)).sum()), "fp": int(((yv == 0) & (pred == 1)).sum()),
-                                   "fn": int(((yv == 1) & (pred == 0)).sum()), "tn": int(((yv == 0) & (pred == 0)).sum())}  # fmt: skip
+        outputs = predictions_of(cfg, joined_rows) if len(joined_rows) else None
+        counts = None
+        if cfg.task == "binary_classification" and outputs is not None:
+            counts = confusion(joined_rows[_Y].to_numpy(), outputs[0])
+            result["confusion"] = dict(zip(("tp", "fp", "fn", "tn"), counts, strict=True))
         details = {**result, "as_of": day.isoformat(), "label_days": len(arrival.prediction_days)}
         subject = f"{{}}{subject_suffix}"
         family = realized_family(cfg, len(arrival.prediction_days))
         whole = Scope(profile["performance"], profile.get("sample_rows"), cfg.performance.min_labels, family)
-        day_checks = _metric_checks(cfg, joined_rows, whole, subject, details, day_blocked)
+        day_checks = _metric_checks(
+            cfg, joined_rows, whole, subject, details, day_blocked, outputs=outputs, counts=counts
+        )
         metrics = {c.name: c.value for c in day_checks}
         segments = {}
         for segment, scope, seg_rows in _segments(cfg, profile, joined_rows, family):
