@@ -75,7 +75,7 @@ def register(
 
 def counted(name: str, task: str, higher_is_better: bool):
     """Register a metric of the confusion counts (tp, fp, fn, tn) of 0/1 labels and predictions: given the counts,
-    several such metrics of one set of rows count them once (`compute(..., confusion=)`)."""
+    several such metrics of one set of rows count them once (`compute(..., counts=)`)."""
 
     def wrap(fn: Callable[[int, int, int, int], float]) -> Callable:
         REGISTRY[(name, task)] = Metric(

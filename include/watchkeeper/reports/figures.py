@@ -6,9 +6,9 @@ salted by a constant, so the same result gives the same bytes and the page stays
 
 from __future__ import annotations
 
-import functools
 import io
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -54,15 +54,22 @@ def svg(fig: Figure) -> str:
     return _METADATA.sub("", text[text.index("<svg") :])
 
 
+_DRAWN: dict[tuple[str, str], str] = {}
+"""The last distributions drawn, by their JSON and caption: a day's report and its MLflow run show the same."""
+_DRAWN_LOCK = threading.Lock()
+
+
 def distribution_svg(dist: Distribution, caption: str = "") -> str:
-    """`svg(distribution(dist, caption))`, drawn once per distribution and caption in a process: the daily report
-    and the day's MLflow run show the same figures (~30 ms each)."""
-    return _distribution_svg(dist.model_dump_json(), caption)
-
-
-@functools.lru_cache(maxsize=64)
-def _distribution_svg(dist: str, caption: str) -> str:
-    return svg(distribution(Distribution.model_validate_json(dist), caption))
+    """`svg(distribution(dist, caption))`, drawn once per distribution and caption in a process (the latest 64
+    kept): the daily report and the day's MLflow run show the same figures (~30 ms each)."""
+    key = (dist.model_dump_json(), caption)
+    if (drawn := _DRAWN.get(key)) is None:
+        drawn = svg(distribution(dist, caption))
+        with _DRAWN_LOCK:  # reports may be drawn in threads
+            while len(_DRAWN) >= 64:
+                del _DRAWN[next(iter(_DRAWN))]
+            _DRAWN[key] = drawn
+    return drawn
 
 
 def _figure(width: float, height: float, **margins: float) -> Figure:
