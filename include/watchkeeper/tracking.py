@@ -325,7 +325,9 @@ def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> No
     from watchkeeper.quality.report import table
 
     (folder / "result.json").write_text(json.dumps(result.model_dump(mode="json"), indent=1))
-    (folder / "summary.md").write_text(render_summary(result))
+    (folder / "summary.md").write_text(
+        render_summary(result), encoding="utf-8"
+    )  # column names may not be ASCII
     quality = [c for c in result.checks if c.stage == "quality"]
     if quality:
         data = table(quality)
@@ -339,7 +341,7 @@ def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> No
         (folder / "figures").mkdir()
         for i, (column, svg) in enumerate(drift_figures(result)):
             name = f"{i + 1:02d}_drift_{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}.svg"
-            (folder / "figures" / name).write_text(svg)
+            (folder / "figures" / name).write_text(svg, encoding="utf-8")
     if d is not None:
         for name in _stored_files(result):
             data = d.results.read_bytes_if_any(d.key(name))
