@@ -275,26 +275,6 @@ def test_a_day_reads_the_stored_reference_profile_once(tiny):
     assert fetched.count(profile_key(cfg, storage)) == 1
 
 
-def test_the_staged_copy_keeps_dictionary_pages_for_text_only(tiny):
-    """Numbers are staged plain (dictionary pages cost most of a 1M-row write and save nothing on floats); text
-    keeps its dictionary, so the staged copy of categories stays small; the values are those of the source."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from watchkeeper.loading import day_key
-
-    cfg, storage, _ = tiny
-    run_day(cfg, FIRST_DAY, storage)
-    staged = pq.ParquetFile(
-        pa.BufferReader(storage.read_bytes(cfg.results_key(FIRST_DAY, "staged/predictions.parquet")))
-    )
-    names = staged.schema_arrow.names
-    encodings = {names[i]: staged.metadata.row_group(0).column(i).encodings for i in range(len(names))}
-    assert "RLE_DICTIONARY" in encodings["c"]
-    assert "RLE_DICTIONARY" not in encodings["x1"] and "RLE_DICTIONARY" not in encodings["score"]
-    source = pq.read_table(pa.BufferReader(storage.read_bytes(day_key(cfg, FIRST_DAY))))
-    assert staged.read().select(source.column_names).equals(source)
-
-
 def test_a_later_day_judged_while_an_earlier_day_is_rerun_is_judged_the_same(tiny):
     """A backfill re-running neighbouring days at once: the later day reads the earlier day's drift facts (its
     rows, for the volume check) while the earlier day's re-run has begun, and finds them, not nothing."""

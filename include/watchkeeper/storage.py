@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import mmap
 import os
 import threading
 import uuid
@@ -230,7 +231,13 @@ class Storage:
         if self._s3 is not None:
             return self.open_file(key)
         try:
-            return pa.memory_map(self.path(key))
+            with open(self.path(key), "rb") as f:
+                if os.fstat(f.fileno()).st_size == 0:
+                    return pa.BufferReader(b"")
+                # Python's mapping, not `pa.memory_map`: first reads of pyarrow's cost ~1 ms of system CPU per page
+                # fault (measured: 5.5 s to touch 33 columns of a 226 MB file, against 0.01 s through this one).
+                # The mapping lives as long as any buffer read from it.
+                return pa.BufferReader(pa.py_buffer(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)))
         except FileNotFoundError as exc:
             raise ObjectNotFound(f"{self.url(key)} does not exist") from exc
 

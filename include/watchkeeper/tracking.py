@@ -325,9 +325,8 @@ def write_artifacts(result: DayResult, folder: Path, d: Day | None = None) -> No
     from watchkeeper.quality.report import table
 
     (folder / "result.json").write_text(json.dumps(result.model_dump(mode="json"), indent=1))
-    (folder / "summary.md").write_text(
-        render_summary(result), encoding="utf-8"
-    )  # column names may not be ASCII
+    # Column names may not be ASCII.
+    (folder / "summary.md").write_text(render_summary(result), encoding="utf-8")
     quality = [c for c in result.checks if c.stage == "quality"]
     if quality:
         data = table(quality)

@@ -1,4 +1,4 @@
-"""The day as the drift stage reads it: one column at a time from Parquet with pyarrow, summarized for the methods.
+"""The day as the drift stage reads it: one column at a time from the staged copy, summarized for the methods.
 
 String columns are read dictionary-encoded, so a categorical's counts are one `np.bincount` over its codes and no
 Python string is made per row; a numeric column becomes its sorted finite values (`drift.methods.summarize`). Only
@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from watchkeeper.drift.methods import Counts, Summary, category_labels
+from watchkeeper.staged import BATCH_ROWS, TEXT, ParquetDay, StagedFile
 
-BATCH_ROWS = 65_536
-"""Rows per batch of the multivariate pass (and per row group of the staged copy): bounds its memory."""
+__all__ = ["BATCH_ROWS", "ColumnData", "DayColumns"]
 
 
 def _numeric_values(chunks: Iterable[pa.Array | pa.ChunkedArray], rows: int) -> np.ndarray:
@@ -92,31 +91,24 @@ class ColumnData:
 
 
 class DayColumns:
-    """A day's table, read column by column (a staged Parquet file, or an in-memory Arrow table in tests).
+    """A day's table, read column by column (a staged copy opened with its text columns as dictionaries, or an
+    in-memory Arrow table in tests).
 
-    Threads may read from one instance: each read of the Parquet file holds a lock (reading is a small share of the
+    Threads may read from one instance: each read of the staged copy holds a lock (reading is a small share of the
     work; the sorts and counts that follow run in parallel).
     """
 
-    def __init__(self, source: pq.ParquetFile | pa.Table):
+    def __init__(self, source: StagedFile | pa.Table):
         self.source = source
         self._lock = threading.Lock()
-        self.names = list(
-            source.schema_arrow.names if isinstance(source, pq.ParquetFile) else source.column_names
-        )
-        self.num_rows = source.metadata.num_rows if isinstance(source, pq.ParquetFile) else source.num_rows
+        self._staged = not isinstance(source, pa.Table)
+        self.names = list(source.schema.names if self._staged else source.column_names)
+        self.num_rows = source.num_rows
 
     @classmethod
     def open(cls, source, filesystem=None) -> DayColumns:
-        """From an open random-access file, or a path on `filesystem`."""
-        if filesystem is not None:
-            source = filesystem.open_input_file(source)
-        schema = pq.read_schema(source)
-        source.seek(0)
-        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        # No pre-buffering: with it, iterating batches kept the whole file in Arrow memory (measured: 140 MB of a
-        # 130 MB file at 1M rows); buffered reads of 8 MiB keep requests to object storage few.
-        return cls(pq.ParquetFile(source, read_dictionary=text, pre_buffer=False, buffer_size=8 << 20))
+        """From a Parquet file: an open random-access file, or a path on `filesystem`."""
+        return cls(ParquetDay(source, TEXT, filesystem))
 
     @classmethod
     def from_pandas(cls, frame: pd.DataFrame) -> DayColumns:
@@ -126,21 +118,21 @@ class DayColumns:
         return column in self.names
 
     def column(self, name: str) -> pa.ChunkedArray:
-        if isinstance(self.source, pq.ParquetFile):
+        if self._staged:
             with self._lock:
-                return self.source.read(columns=[name]).column(0)
+                return self.source.read([name]).column(0)
         return self.source.column(name)
 
     def read(self, name: str, kind: str) -> ColumnData:
-        """One column as `ColumnData`; a numeric one is read row group by row group into its float array."""
-        if kind == "numeric" and isinstance(self.source, pq.ParquetFile):
+        """One column as `ColumnData`; a numeric one is read batch by batch into its float array."""
+        if kind == "numeric" and self._staged:
             chunks = (batch.column(0) for batch in self.batches([name]))
             return ColumnData(kind, _numeric_values(chunks, self.num_rows))
         return ColumnData.read(self.column(name), kind)
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        if isinstance(self.source, pq.ParquetFile):
-            reader = self.source.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        if self._staged:
+            reader = self.source.iter_batches(columns)
             while True:
                 with self._lock:
                     batch = next(reader, None)

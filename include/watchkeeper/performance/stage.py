@@ -61,6 +61,10 @@ def _metric_checks(
     scores) and confusion counts are made once for every metric, or given (`outputs`, `counts`)."""
     checks = []
     provisional = details["provisional"]
+    y = ranks = None
+    if not blocked and len(joined) >= scope.min_rows:
+        y = joined[_Y].to_numpy()
+        ranks = joined[SCORE_RANK].to_numpy() if SCORE_RANK in joined else None
     for name in performance_metrics(cfg):
         metric = get_metric(name, cfg.task)
         bounds = bounds_for_rows(
@@ -94,8 +98,6 @@ def _metric_checks(
                 check.not_measured = NotMeasured.TOO_FEW_ROWS
         else:
             outputs = outputs or predictions_of(cfg, joined)
-            ranks = joined[SCORE_RANK].to_numpy() if SCORE_RANK in joined else None
-            y = joined[_Y].to_numpy()
             if metric.from_confusion is not None and counts is None:
                 counts = confusion(y, outputs[0])
             value = compute(metric, y, *outputs, score_rank=ranks, counts=counts)

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from watchkeeper.quality.gxload import gx
+from watchkeeper.staged import StagedFile
 
 PARTIAL = 20  # GX's default partial_unexpected_count
 RESULT_FORMAT = {"result_format": "SUMMARY", "return_unexpected_index_query": False}
@@ -142,21 +143,18 @@ LAZY_CELLS = 8_000_000
 
 
 class LazyTable:
-    """The suite's columns of a Parquet file, read one at a time and the last few kept: a wide day is validated
+    """The suite's columns of a staged day, read one at a time and the last few kept: a wide day is validated
     without holding all its columns (at 5M rows × 30 columns the whole table is 1.2 GB). It answers the part of
     `pa.Table` a `Batch` uses."""
 
-    def __init__(self, source: Any, filesystem: Any, columns: list[str], as_dict: list[str]):
-        import pyarrow.parquet as pq
-
-        self._file = pq.ParquetFile(source, filesystem=filesystem, read_dictionary=as_dict or None)
+    def __init__(self, staged: StagedFile, columns: list[str], as_dict: list[str]):
+        self._staged = staged
         self.column_names = list(columns)
-        self.num_rows = self._file.metadata.num_rows
-        arrow = self._file.schema_arrow
-        fields = [arrow.field(c) for c in columns]
+        self.num_rows = staged.num_rows
+        fields = [staged.schema.field(c) for c in columns]
         self.schema = pa.schema(
             [f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in as_dict else f for f in fields],
-            metadata=arrow.metadata,
+            metadata=staged.schema.metadata,
         )
         self._kept: dict[str, pa.ChunkedArray] = {}
 
@@ -164,7 +162,7 @@ class LazyTable:
         if name not in self._kept:
             if len(self._kept) >= KEEP_COLUMNS:
                 self._kept.pop(next(iter(self._kept)))
-            self._kept[name] = self._file.read(columns=[name]).column(0)
+            self._kept[name] = self._staged.read([name]).column(0)
         return self._kept[name]
 
 
@@ -634,16 +632,28 @@ def read_batch(
     ignore: tuple[str, ...] = (),
     lazy: bool | None = None,
 ) -> Batch:
-    """Read only the suite's columns of a Parquet file; string columns checked against a value set as dictionaries.
+    """Read only the suite's columns of a day; string columns checked against a value set as dictionaries.
 
-    `ignore` columns are left out as if absent (a target that some prediction files carry). `lazy` reads the
-    columns one at a time (`LazyTable`); by default a day of `LAZY_CELLS` or more is read so.
+    `source` is a Parquet file (an open file, or a path on `filesystem` or local disk), or a function opening a staged copy with
+    the given columns dictionary-encoded (`staged.open_staged`). `ignore` columns are left out as if absent (a
+    target that some prediction files carry). `lazy` reads the columns one at a time (`LazyTable`); by default a
+    day of `LAZY_CELLS` or more is read so.
     """
-    import pyarrow.parquet as pq
+    from watchkeeper.staged import ParquetDay
 
-    schema = pq.read_schema(source, filesystem=filesystem)
-    if hasattr(source, "seek"):
-        source.seek(0)
+    if callable(source):
+        opening = source
+    else:
+        if filesystem is not None:
+            source = filesystem.open_input_file(source)
+        elif isinstance(source, str):
+            source = pa.OSFile(source)
+
+        def opening(dictionary: list[str]) -> StagedFile:
+            source.seek(0)
+            return ParquetDay(source, dictionary)
+
+    schema = opening([]).schema
     names = [c for c in schema.names if c not in ignore]
     wanted = [c for c in names if c in suite_columns(suite_dict)]
     in_set = {
@@ -657,11 +667,9 @@ def read_batch(
         if c in in_set
         and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))
     ]
+    staged = opening(as_dict)
     if lazy is None:
-        lazy = pq.read_metadata(source, filesystem=filesystem).num_rows * len(wanted) >= LAZY_CELLS
-        if hasattr(source, "seek"):
-            source.seek(0)
+        lazy = staged.num_rows * len(wanted) >= LAZY_CELLS
     if lazy:
-        return Batch(LazyTable(source, filesystem, wanted, as_dict), decoded=set(as_dict), all_columns=names)
-    table = pq.read_table(source, filesystem=filesystem, columns=wanted, read_dictionary=as_dict or None)
-    return Batch(table, decoded=set(as_dict), all_columns=names)
+        return Batch(LazyTable(staged, wanted, as_dict), decoded=set(as_dict), all_columns=names)
+    return Batch(staged.read(wanted), decoded=set(as_dict), all_columns=names)
