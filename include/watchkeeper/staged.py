@@ -137,10 +137,12 @@ class IpcDay:
     def iter_batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         names = list(columns)
         self._check(names)
-        # Each batch from its own mapping, dropped with the batch: one mapping for the whole pass would keep every
-        # page it touched resident (at 5M rows the multivariate pass over all columns: the whole file, 1.1 GB).
-        for i in range(ipc.open_file(self._open()).num_record_batches):
-            batch = ipc.open_file(self._open()).get_batch(i)
+        # One mapping keeps every page it touched resident until dropped: one column's pass keeps one, a pass over
+        # several columns maps each batch anew (at 5M rows the multivariate pass would otherwise hold the whole
+        # file, 1.1 GB; measured peak RSS 1,644 MB against 1,053).
+        reader = ipc.open_file(self._open())
+        for i in range(reader.num_record_batches):
+            batch = (reader if len(names) == 1 else ipc.open_file(self._open())).get_batch(i)
             yield pa.record_batch([self._typed(n, batch.column(n)) for n in names], names=names)
 
 
