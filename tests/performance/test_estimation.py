@@ -53,6 +53,19 @@ def test_expected_average_precision_is_sklearns_when_probabilities_are_the_label
     assert expected == pytest.approx(skm.average_precision_score(y, score), abs=1e-12)
 
 
+def test_expected_roc_auc_is_sklearns_when_probabilities_are_the_labels_ties_included():
+    """Tied scores are one threshold: with certain labels (p = y) the expectation is scikit-learn's ROC AUC, and
+    the rows' order (inside a tie too) does not change it."""
+    score = np.round(S2[:2000], 2)  # many ties
+    y = Y2[:2000].astype(float)
+    expected = ESTIMATORS["roc_auc"](y, P2[:2000], score)
+    assert expected == pytest.approx(skm.roc_auc_score(y, score), abs=1e-12)
+    shuffled = np.random.default_rng(5).permutation(2000)
+    assert ESTIMATORS["roc_auc"](y[shuffled], P2[:2000][shuffled], score[shuffled]) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
 def test_estimates_of_several_metrics_calibrate_once_and_match_each_metric_alone():
     """A day's estimates come from one calibration of its scores; each value is exactly what the metric's
     estimator gives on the finite-scored rows (NaN scores left out), and a day with no finite score has none."""

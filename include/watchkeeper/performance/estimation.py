@@ -82,12 +82,19 @@ def f1(p, pred, score):
 
 @register("roc_auc")
 def roc_auc(p, pred, score):
-    order = np.argsort(-score, kind="stable")
-    pos, neg = p[order], 1 - p[order]
-    if pos.sum() <= 0 or neg.sum() <= 0:
+    """Expected ROC AUC: the curve of expected true and false positive rates, one point per distinct score (tied
+    scores are one threshold, as scikit-learn's `roc_curve`), so the order inside a tie does not matter and an
+    unstable sort serves (a stable one cost ~0.15 s of CPU at 1M rows, twice the unstable)."""
+    order = np.argsort(-score)
+    s, pos = score[order], p[order]
+    positives = pos.sum()
+    negatives = pos.size - positives
+    if positives <= 0 or negatives <= 0:
         return None
-    tpr = np.concatenate([[0.0], np.cumsum(pos) / pos.sum()])
-    fpr = np.concatenate([[0.0], np.cumsum(neg) / neg.sum()])
+    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # each threshold's last row
+    tp = np.cumsum(pos)[last]
+    tpr = np.concatenate([[0.0], tp / positives])
+    fpr = np.concatenate([[0.0], (last + 1 - tp) / negatives])
     return float(np.trapezoid(tpr, fpr))
 
 
