@@ -48,7 +48,7 @@ class Scope:
 
 def _metric_checks(
     cfg: ModelConfig,
-    joined: pd.DataFrame,
+    joined: Rows,
     scope: Scope,
     subject: str,
     details: dict,
@@ -115,7 +115,7 @@ def _metric_checks(
     return checks
 
 
-def _segments(cfg: ModelConfig, profile: dict, joined: pd.DataFrame, family: int):
+def _segments(cfg: ModelConfig, profile: dict, joined: Rows, family: int):
     """(segment "column=value", its scope, its labelled rows) for every segment learned from the reference."""
     for column, values in (profile.get("segment_performance") or {}).items():
         if column not in joined:
@@ -209,18 +209,43 @@ def performance_checks(
     return checks, realized
 
 
-def _labelled_rows(cfg: ModelConfig, preds: pa.Table, labelled: pa.Table) -> pd.DataFrame:
+class Rows:
+    """Labelled prediction rows as named columns (pandas Series over Arrow's buffers): what the metrics and segments
+    read of them. A DataFrame built from the rows and then given the label columns copied every column twice,
+    ~10 ms per re-scored prediction day at 1M rows, and a label window re-scores each of its days every day."""
+
+    def __init__(self, columns: dict[str, pd.Series]):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def __getitem__(self, key: str | pd.Series | np.ndarray) -> pd.Series | Rows:
+        """A column by name, or the rows a boolean mask keeps (as `DataFrame[mask]`)."""
+        if isinstance(key, str):
+            return self.columns[key]
+        keep = np.asarray(key, dtype=bool)
+        return Rows({name: column[keep] for name, column in self.columns.items()})
+
+
+def _labelled_rows(cfg: ModelConfig, preds: pa.Table, labelled: pa.Table) -> Rows:
     """The prediction rows that have a settled label, with the label (raw, and as the metrics read it in `_Y`);
-    missing label values are not labels and are left out. Only those rows become pandas: a day's labels are
-    often a small part of a large prediction day."""
+    missing label values are not labels and are left out. Only those rows are taken: a day's labels are often a
+    small part of a large prediction day."""
     if not labelled.num_rows:
-        empty = preds.slice(0, 0).to_pandas()
-        return empty.assign(**{cfg.columns.target: pd.Series([], dtype=float), _Y: np.array([])})
+        columns = {name: preds.column(name).to_pandas()[:0] for name in preds.column_names}
+        empty = {cfg.columns.target: pd.Series([], dtype=float), _Y: pd.Series([], dtype=float)}
+        return Rows({**columns, **empty})
     y = joined.label_values(cfg, labelled.column(joined.TARGET).combine_chunks())
     keep = ~np.isnan(y)
-    rows = labelled.column(joined.ROW).to_numpy()[keep]
-    target = labelled.column(joined.TARGET).to_pandas().to_numpy()[keep]
-    return preds.take(pa.array(rows)).to_pandas().assign(**{cfg.columns.target: target, _Y: y[keep]})
+    settled = labelled if keep.all() else labelled.filter(pa.array(keep))
+    taken = preds.take(settled.column(joined.ROW))
+    columns = {name: taken.column(name).to_pandas() for name in taken.column_names}
+    target = settled.column(joined.TARGET).to_pandas()
+    return Rows({**columns, cfg.columns.target: target, _Y: pd.Series(y[keep], copy=False)})
 
 
 def _skipped(cfg: ModelConfig, subject: str, reason: str, facts: dict) -> Check:
