@@ -10,7 +10,7 @@ days and a label file per day holding 1/N of each of the N earlier days' labels,
 `--label-spread` (so a 90-day window can be measured with labels that come within 30 days: the window's length alone). Watchkeeper runs first once on a cold
 store (the reference profile built and cached, the window's labels steps caught up; its `profile` stage is the cold
 profile build's CPU, reading the reference included), then, as on any day after the first, timed: a fresh `python -m watchkeeper run-day` process with MLflow logging to a local SQLite store and
-`--timings` (CPU and wall per stage, imports in `startup`). Each timing is the whole process: interpreter start,
+`--timings` (CPU and wall per stage, imports in `startup`). Each timing is the whole process (started after an `os.sync()`, ours and the peers' alike): interpreter start,
 imports, reading from local disk, the work, writing results. Threads: Watchkeeper's drift uses its default pool
 (`drift.threads`), pyarrow its own; the peers run as they come. The peer stack, each in a fresh process of its own
 virtualenv (`benchmarks/setup_peers.sh`): GX on pandas with Watchkeeper's suite, Evidently's DataDriftPreset, NannyML's
@@ -69,6 +69,9 @@ def run(
     (`cmd[0]` a Python), also the seconds its imports took (`imports_s`)."""
     if importtime:
         cmd = [cmd[0], "-X", "importtime", *cmd[1:]]
+    # Dirty pages left by what ran before (the world's files, the cold run's results) are written back first, so
+    # the timed process is not the one the kernel makes wait for or pay that writeback.
+    os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)

@@ -129,3 +129,21 @@ def test_very_long_ids_are_hashed_one_by_one_and_still_found():
     open_rows = np.ones(len(labels), dtype=bool)
     got = IdLookup(labels).find(preds, open_rows)
     assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows) == ([0, 1, 2], [2, 3, 1])
+
+
+@pytest.mark.parametrize("spacing", [1, 1 << 40, -(1 << 63) // 3])
+def test_the_prefilter_lets_every_label_id_through_and_few_others(spacing):
+    """Ids spread any way (consecutive, multiples of a power of two that would share low bits, large negatives):
+    every label id is a candidate, and few of the rest are, so the lookup gives `index_in`'s matches."""
+    from watchkeeper.performance.id_lookup import Prefilter
+
+    rng = np.random.default_rng(11)
+    label_ids = np.arange(20_000, dtype=np.int64) * spacing
+    others = (np.arange(20_000, 220_000, dtype=np.int64) * spacing)[rng.permutation(200_000)]
+    day = np.concatenate([others[:100_000], label_ids[::7], others[100_000:]])
+    candidates = Prefilter(np.unique(label_ids)).candidates(day)
+    assert set(range(100_000, 100_000 + label_ids[::7].size)) <= set(candidates.tolist())
+    assert candidates.size < label_ids[::7].size + 0.1 * 200_000
+    labels = pa.array(label_ids)
+    rows, pos = IdLookup(labels).find(pa.array(day), np.ones(len(labels), dtype=bool))
+    assert (rows.tolist(), pos.tolist()) == _index_in(labels, pa.array(day), np.ones(len(labels), dtype=bool))

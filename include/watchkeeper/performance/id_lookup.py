@@ -5,7 +5,8 @@ and, for each, the row of that id's first occurrence in the day: what `pyarrow.c
 value_set=prediction_ids)` gives, which builds a hash table of the whole prediction day for every day of the label
 window (at 1M rows a day, ~0.19 s per prediction day). Integer ids are instead hashed once, from the label side, and
 each prediction day's id column is only probed; a day whose ids are in ascending order (sequence numbers) is not
-even probed: the label ids within its range are found by binary search. String ids are found by a 64-bit hash of
+even probed: the label ids within its range are found by binary search; in any other day, only the ids a bitmap of
+the label ids lets through (`Prefilter`: a few percent of strangers beside the day's labelled rows) are looked up. String ids are found by a 64-bit hash of
 their bytes (`string_hash`, stored with each prediction day's compact copy, so a day is hashed once, not once per
 label day that reaches it) on the integer path, and every match is checked on the strings themselves: a hash that
 two different ids share only sends those label rows to `index_in`. Other id types (floats) keep `index_in`.
@@ -39,6 +40,7 @@ class IdLookup:
             uniques, kind="stable"
         )  # the distinct ids in order, for days whose ids are sorted
         self.sorted = uniques[self.order]
+        self.prefilter: Prefilter | None = None  # built on the first day whose ids are not in order
 
     def _exact(self, pred_ids: pa.Array, open_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.flatnonzero(open_rows)
@@ -81,7 +83,11 @@ class IdLookup:
             hit[hit] = pred[pos[hit]] == wanted[hit]
             first_row[self.order[lo:hi][hit]] = pos[hit]
         else:
-            of_pred = self.index.get_indexer(pred)
+            if self.prefilter is None:
+                self.prefilter = Prefilter(self.sorted)
+            maybe = self.prefilter.candidates(pred)
+            of_pred = np.full(pred.size, -1, dtype=np.intp)
+            of_pred[maybe] = self.index.get_indexer(pred[maybe])
             if pred_ids.null_count:
                 of_pred[~pred_ids.is_valid().to_numpy(zero_copy_only=False)] = -1
             hits = np.flatnonzero(of_pred >= 0)
@@ -93,6 +99,36 @@ class IdLookup:
         pos = first_row[self.code[rows]]
         keep = pos >= 0
         return rows[keep], pos[keep]
+
+
+class Prefilter:
+    """Which of a day's ids may be label ids: one bit per slot of a multiplicative hash (`h · 2^64/φ`, its top bits)
+    of the distinct label ids, ~32 slots per id, so ~3 % of the other ids pass besides the labelled ones.
+
+    Looking up every prediction id in the label ids' hash table cost ~40 ms per 1M-row prediction day (a random
+    access into a table of tens of MB per id), paid for each day of the label window; the bitmap (4 MB for 1M label
+    ids) is probed at ~10 ms per 1M and leaves the table only the few ids that may be there."""
+
+    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+    MAX_BITS = 29
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.bits = min(self.MAX_BITS, max(16, int(np.ceil(np.log2(max(ids.size, 1)))) + 5))
+        table = np.zeros(1 << self.bits, dtype=bool)
+        table[self._slots(ids)] = True
+        self.bitmap = np.packbits(table, bitorder="little")
+
+    def _slots(self, ids: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return (ids.astype(np.int64, copy=False).view(np.uint64) * self.MULTIPLIER) >> np.uint64(
+                64 - self.bits
+            )
+
+    def candidates(self, ids: np.ndarray) -> np.ndarray:
+        """Indices of the `ids` that may be label ids (every one that is)."""
+        slot = self._slots(ids)
+        byte = self.bitmap[(slot >> np.uint64(3)).astype(np.intp)]
+        return np.flatnonzero((byte >> (slot & np.uint64(7)).astype(np.uint8)) & 1)
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
