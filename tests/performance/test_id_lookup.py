@@ -147,3 +147,29 @@ def test_the_prefilter_lets_every_label_id_through_and_few_others(spacing):
     labels = pa.array(label_ids)
     rows, pos = IdLookup(labels).find(pa.array(day), np.ones(len(labels), dtype=bool))
     assert (rows.tolist(), pos.tolist()) == _index_in(labels, pa.array(day), np.ones(len(labels), dtype=bool))
+
+
+@pytest.mark.parametrize("kind", [pa.int64(), pa.string()])
+def test_label_id_codes_are_dictionary_encodings_codes(kind):
+    """The file's id codes (its duplicate and conflict counts read them) are the dictionary encoding's: numbered by
+    first appearance, -1 for a missing id."""
+    rng = np.random.default_rng(4)
+    values = [None if v == 0 else int(v) for v in rng.integers(0, 500, 3000)]
+    ids = pa.array([v if kind == pa.int64() or v is None else f"id{v}" for v in values], kind)
+    encoded = pc.dictionary_encode(ids)
+    expected = np.where(
+        encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, encoded.indices.fill_null(0)
+    )
+    assert IdLookup(ids).codes().tolist() == expected.tolist()
+
+
+def test_string_ids_sharing_a_hash_give_no_codes(monkeypatch):
+    """Hash codes are only the ids' codes when no two different strings share a hash; otherwise the caller
+    encodes the strings themselves."""
+    from watchkeeper.performance import id_lookup
+
+    monkeypatch.setattr(
+        id_lookup, "string_hash", lambda ids: pc.utf8_length(ids).fill_null(0).to_numpy().astype(np.uint64)
+    )
+    assert IdLookup(pa.array(["ab", "ab", "xyz", None])).codes().tolist() == [0, 0, 1, -1]
+    assert IdLookup(pa.array(["ab", "cd", "ab", None])).codes() is None

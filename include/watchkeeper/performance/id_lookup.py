@@ -42,6 +42,27 @@ class IdLookup:
         self.sorted = uniques[self.order]
         self.prefilter: Prefilter | None = None  # built on the first day whose ids are not in order
 
+    def codes(self) -> np.ndarray | None:
+        """Per label row its id's dense code, in order of first appearance (-1 for a null id): integer ids' own
+        codes; string ids' hash codes once no two different strings of the file share a hash (each row checked on
+        the strings against its code's first row; None otherwise). Where `pc.dictionary_encode` of 1M string ids
+        cost ~0.3 s of CPU, the check costs ~0.08 s."""
+        if self.hashed:
+            return self.code
+        if self.by_hash is None:
+            return None
+        codes = self.by_hash.code
+        valid = codes >= 0
+        rows, of_valid = np.flatnonzero(valid), codes[valid]
+        if not rows.size:
+            return codes
+        # Codes are numbered by first appearance: a code's first row is where the running maximum rises.
+        running = np.maximum.accumulate(of_valid)
+        firsts = rows[np.r_[True, running[1:] > running[:-1]]]
+        ids = self.ids if valid.all() else self.ids.take(pa.array(rows))
+        same = pc.all(pc.equal(ids, self.ids.take(pa.array(firsts[of_valid])))).as_py()
+        return codes if same else None
+
     def _exact(self, pred_ids: pa.Array, open_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.flatnonzero(open_rows)
         pos = pc.index_in(self.ids.take(pa.array(rows)), value_set=pred_ids, skip_nulls=True)

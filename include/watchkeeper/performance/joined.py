@@ -425,11 +425,11 @@ def _id_codes(
     raw_ids: pa.ChunkedArray, as_type: dict[pa.DataType, tuple[IdLookup, IdTypes | None]]
 ) -> np.ndarray:
     """Integer codes of the label ids (equal ids, equal codes, dense from 0; a missing id -1): the join's own codes
-    when it hashed integer ids as they came, without a conversion (~0.2 s at 1M ids)."""
+    when it found the ids as they came, without a conversion (`IdLookup.codes`; ~0.2-0.3 s at 1M ids)."""
     if len(as_type) == 1:
         lookup, types = next(iter(as_type.values()))
-        if lookup.hashed and types is None:
-            return lookup.code
+        if types is None and (codes := lookup.codes()) is not None:
+            return codes
     encoded = pc.dictionary_encode(raw_ids.combine_chunks())
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
