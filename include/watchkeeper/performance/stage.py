@@ -236,7 +236,8 @@ def _labelled_rows(cfg: ModelConfig, preds: pa.Table, labelled: pa.Table) -> Row
     missing label values are not labels and are left out. Only those rows are taken: a day's labels are often a
     small part of a large prediction day."""
     if not labelled.num_rows:
-        columns = {name: preds.column(name).to_pandas()[:0] for name in preds.column_names}
+        none = preds.slice(0, 0)
+        columns = {name: none.column(name).to_pandas() for name in none.column_names}
         empty = {cfg.columns.target: pd.Series([], dtype=float), _Y: pd.Series([], dtype=float)}
         return Rows({**columns, **empty})
     y = joined.label_values(cfg, labelled.column(joined.TARGET).combine_chunks())
