@@ -80,19 +80,24 @@ def f1(p, pred, score):
     return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
+def _by_threshold(p: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each distinct score's last row, expected true positives at or above it), scores descending: tied scores are
+    one threshold (as scikit-learn's curves), so the order inside a tie does not matter and an unstable sort serves
+    (a stable one cost ~0.15 s of CPU at 1M rows, twice the unstable)."""
+    order = np.argsort(-score)
+    s = score[order]
+    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))
+    return last, np.cumsum(p[order])[last]
+
+
 @register("roc_auc")
 def roc_auc(p, pred, score):
-    """Expected ROC AUC: the curve of expected true and false positive rates, one point per distinct score (tied
-    scores are one threshold, as scikit-learn's `roc_curve`), so the order inside a tie does not matter and an
-    unstable sort serves (a stable one cost ~0.15 s of CPU at 1M rows, twice the unstable)."""
-    order = np.argsort(-score)
-    s, pos = score[order], p[order]
-    positives = pos.sum()
-    negatives = pos.size - positives
+    """Expected ROC AUC: the curve of expected true and false positive rates, one point per distinct score."""
+    positives = p.sum()
+    negatives = p.size - positives
     if positives <= 0 or negatives <= 0:
         return None
-    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # each threshold's last row
-    tp = np.cumsum(pos)[last]
+    last, tp = _by_threshold(p, score)
     tpr = np.concatenate([[0.0], tp / positives])
     fpr = np.concatenate([[0.0], (last + 1 - tp) / negatives])
     return float(np.trapezoid(tpr, fpr))
@@ -102,14 +107,12 @@ def roc_auc(p, pred, score):
 def pr_auc(p, pred, score):
     """Expected average precision: at each distinct score threshold (descending, ties together, as scikit-learn's
     `average_precision_score`), expected precision weighted by the expected rise in recall."""
-    order = np.argsort(-score, kind="stable")
-    s, pos = score[order], p[order]
-    if pos.sum() <= 0:
+    positives = p.sum()
+    if positives <= 0:
         return None
-    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # each threshold's last row
-    tp = np.cumsum(pos)[last]
+    last, tp = _by_threshold(p, score)
     precision = tp / (last + 1)
-    recall_gain = np.diff(np.concatenate([[0.0], tp])) / pos.sum()
+    recall_gain = np.diff(np.concatenate([[0.0], tp])) / positives
     return float(np.sum(recall_gain * precision))
 
 

@@ -6,10 +6,11 @@ value_set=prediction_ids)` gives, which builds a hash table of the whole predict
 window (at 1M rows a day, ~0.19 s per prediction day). Integer ids are instead hashed once, from the label side, and
 each prediction day's id column is only probed; a day whose ids are in ascending order (sequence numbers) is not
 even probed: the label ids within its range are found by binary search; in any other day, only the ids a bitmap of
-the label ids lets through (`Prefilter`: a few percent of strangers beside the day's labelled rows) are looked up. String ids are found by a 64-bit hash of
-their bytes (`string_hash`, stored with each prediction day's compact copy, so a day is hashed once, not once per
-label day that reaches it) on the integer path, and every match is checked on the strings themselves: a hash that
-two different ids share only sends those label rows to `index_in`. Other id types (floats) keep `index_in`.
+the label ids lets through (`Prefilter`: a few percent of strangers beside the day's labelled rows) are looked up.
+String ids are found by a 64-bit hash of their bytes (`string_hash`, stored with each prediction day's compact copy,
+so a day is hashed once, not once per label day that reaches it) on the integer path, and every match is checked on
+the strings themselves: a hash that two different ids share only sends those label rows to `index_in`. Other id
+types (floats) keep `index_in`.
 """
 
 from __future__ import annotations
