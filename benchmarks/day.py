@@ -5,13 +5,17 @@
 
 
 For each (rows, id type, label window) it writes (`benchmarks/day_data.py`) a 100k-row labelled reference, the day
-(30 columns: 20 numeric, 10 categorical, plus id, score and predicted class) and, with a window, the window's earlier
-days and a label file per day holding 1/N of each of the N earlier days' labels, N being the window or
-`--label-spread` (so a 90-day window can be measured with labels that come within 30 days: the window's length alone). Watchkeeper runs first once on a cold
-store (the reference profile built and cached, the window's labels steps caught up; its `profile` stage is the cold
-profile build's CPU, reading the reference included), then, as on any day after the first, timed: a fresh `python -m watchkeeper run-day` process with MLflow logging to a local SQLite store and
-`--timings` (CPU and wall per stage, imports in `startup`). Each timing is the whole process (started after an `os.sync()`, ours and the peers' alike): interpreter start,
-imports, reading from local disk, the work, writing results. Threads: Watchkeeper's drift uses its default pool
+(30 columns: 20 numeric, 10 categorical, plus id, score and predicted class), the day before it and, with a window,
+the window's earlier days and a label file per day holding 1/N of each of the N earlier days' labels, N being the
+window or `--label-spread` (so a 90-day window can be measured with labels that come within 30 days: the window's
+length alone). Watchkeeper first runs the day before, once, on a cold store (the reference profile built and cached,
+the window's labels steps caught up; its `profile` stage is the cold profile build's CPU, reading the reference
+included), and the store it leaves (results, MLflow database and artifacts) is kept. Each timed run starts from
+that store, so it is the measured day's first run, as on a user's day (not a re-run, which pays for replacing what
+its last run wrote): a fresh `python -m watchkeeper run-day` process with MLflow logging to a local SQLite store
+and `--timings` (CPU and wall per stage, imports in `startup`). Each timing is the whole process (started after an
+`os.sync()`, ours and the peers' alike): interpreter start, imports, reading from local disk, the work, writing
+results. Threads: Watchkeeper's drift uses its default pool
 (`drift.threads`), pyarrow its own; the peers run as they come. The peer stack, each in a fresh process of its own
 virtualenv (`benchmarks/setup_peers.sh`): GX on pandas with Watchkeeper's suite, Evidently's DataDriftPreset, NannyML's
 univariate drift + CBPE + realized performance of the prediction days that got labels today (today's label file
@@ -92,30 +96,74 @@ def _run_day(work: Path, config: Path, day: str) -> tuple[dict, list[str]]:
 
 
 def cold_day(work: Path, config: Path, day: str) -> dict:
-    """The untimed first run from a cold store: the profile built and cached, the window's labels caught up."""
-    env, cmd = _run_day(work, config, day)
-    shutil.rmtree(work / "results", ignore_errors=True)  # a cold store: no cached profile from an earlier run
+    """The untimed run of the day before the measured one, from a cold store (the reference profile built and
+    cached, the window's labels steps caught up), then the store as it stands before the measured day's first run
+    kept aside (`keep_store`), for every timed run to start from."""
+    before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    env, cmd = _run_day(work, config, before)
+    for old in (
+        work / "results",
+        work / "artifacts",
+        work / PRE_DAY,
+    ):  # a cold store: nothing from earlier runs
+        shutil.rmtree(old, ignore_errors=True)
+    (work / "mlflow.db").unlink(missing_ok=True)
     cold = work / "timings-cold.json"
     run([*cmd, "--timings", str(cold)], env)
+    keep_store(work)
     return json.loads(cold.read_text())["stages"].get("profile", {"cpu": None, "wall": None})
 
 
-def as_first_labels_step(work: Path, day: str) -> None:
-    """Take back what the day's labels step stored (its arrivals on each prediction day, its summary), so the timed
-    run joins and stores them as on the day's first run: a re-run whose arrivals come out the very objects it
-    replaces writes no consolidated label object, which a user's day does. (The objects still name the removed
-    arrivals: each drops their entries on reading, a little more than a first run.)"""
-    for arrival in (work / "results").glob(f"watchkeeper/*/days/*/labels/arrivals/{day}.*"):
-        arrival.unlink()
-    for step in (work / "results").glob(f"watchkeeper/*/days/{day}/labels/step.json"):
-        step.unlink()
+PRE_DAY = "pre-day"
+STORE = ("results", "artifacts", "mlflow.db")
+"""What a run-day writes: its results store, the MLflow store beside it (database and artifacts)."""
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """`dst` as a copy of `src`, where the Arrow and Parquet objects a day only reads are hard-linked (Watchkeeper
+    replaces them whole, by rename, so a link is never written through). Copied: JSON documents (some are
+    rewritten in place) and the prediction days' consolidated labels (`combined.arrow`), which a day replaces: the
+    pages of a replaced copy are freed as on a user's day, where a link would keep them (and make every page of
+    the new object a fresh one for the kernel)."""
+
+    def link_or_copy(a: str, b: str) -> None:
+        if a.endswith((".arrow", ".parquet")) and not a.endswith("/combined.arrow"):
+            os.link(a, b)
+        else:
+            shutil.copy2(a, b)
+
+    if src.is_dir():
+        shutil.copytree(src, dst, copy_function=link_or_copy)
+    elif src.exists():
+        shutil.copy2(src, dst)
+
+
+def keep_store(work: Path) -> None:
+    """Keep the store as it stands (`work/pre-day`)."""
+    shutil.rmtree(work / PRE_DAY, ignore_errors=True)
+    (work / PRE_DAY).mkdir()
+    for name in STORE:
+        _copy_tree(work / name, work / PRE_DAY / name)
+
+
+def restore_store(work: Path) -> None:
+    """The store as `keep_store` kept it: the measured day's next run is its first, as on a user's day (its MLflow
+    run created, its points new to the timeline and to the earlier days' runs, its label arrivals new to each
+    prediction day's consolidated labels), not a re-run, which would pay for replacing what its last run wrote."""
+    for name in STORE:
+        target = work / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+        _copy_tree(work / PRE_DAY / name, target)
 
 
 def timed_day(work: Path, config: Path, day: str) -> dict:
-    """One timed fresh process of the same day again (it replaces the day's results, its labels step as on its
-    first run), imports measured."""
+    """One timed fresh process of the measured day on the store as it stood before the day (`restore_store`),
+    imports measured."""
     env, cmd = _run_day(work, config, day)
-    as_first_labels_step(work, day)
+    restore_store(work)
     timings = work / "timings.json"
     usage, _ = run([*cmd, "--timings", str(timings)], env, importtime=True)
     doc = json.loads(timings.read_text())

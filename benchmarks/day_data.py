@@ -86,12 +86,13 @@ def write_labels(path: Path, rows: int, day_index: int, ids: str, spread: int) -
 
 
 def write_world(work: Path, rows: int, reference_rows: int, ids: str, spread: int, label_days: int) -> dict:
-    """Reference, the measured day (index `label_days`) and the `label_days` days before it with their labels, each
-    day's spread over the `spread` days before it."""
+    """Reference, the measured day (index `label_days`, at least 1) and the days before it with their labels (at
+    least the day before, whose run leaves the store the measured day starts from), each day's labels spread over
+    the `spread` days before it."""
     data = work / "data"
     write_day(data / "reference.parquet", reference_rows, 10_000, ids, 0.0, labels=True)
-    last = label_days
-    for i in range(0 if label_days else last, last + 1):
+    last = max(label_days, 1)
+    for i in range(0 if label_days else last - 1, last + 1):
         day = FIRST_DAY + timedelta(days=i)
         write_day(data / "days" / f"{day.isoformat()}.parquet", rows, i, ids, 0.2)
         if label_days:

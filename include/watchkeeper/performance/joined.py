@@ -389,6 +389,10 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         same, changed = _against(cfg, earlier, found_row[today_first], codes[today_first])
         facts["resent_same_value"] += same
         facts["changed_from_earlier_arrival"] += changed
+        others = [o for o in objects if o.arrived != day]
+        # Rows no earlier arrival labelled (the usual late label): readers may take it beside the cache.
+        fresh = not same and not changed and all(o.arrived < day for o in others)
+        fresh_after = label_state.against_digest(o.ident for o in others) if fresh else None
         rows, vals = found_row[sel], codes[sel]
         # One entry per labelled row: its last value in this file, conflicted when the file gives it two values.
         order = np.lexsort((sel, rows))
@@ -401,16 +405,16 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         table = pa.table(
             {ROW: pa.array(rows_o[last]), TARGET: values.take(pa.array(sel_o[last])), CONFLICT: conflicted}
         )
-        new = label_state.write_arrival(cfg, results, pday, day, table)
+        new = label_state.write_arrival(cfg, results, pday, day, table, fresh_after)
         label_state.delete_arrivals(results, objects, day, keep=new)  # an unfinished earlier run's
-        label_state.record(cfg, results, pday, held, objects, new, table)
+        label_state.record(cfg, results, pday, held, objects, new, table, fresh_after)
     facts["unknown_label_values"] = unknown_values
     unknown = _distinct(id_codes) - _distinct(id_codes[found_row >= 0])
     return Arrival(facts, sorted(touched), unknown, id_types)
 
 
 def known(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> pa.Table:
-    """The prediction day's settled labels as of `as_of`: (row, target) sorted by row."""
+    """The prediction day's settled labels as of `as_of`: (row, target), each row once, each chunk sorted by row."""
     latest = label_state.combine(cfg, results, pday, as_of)[0]
     if not latest.num_rows:
         return latest
@@ -468,11 +472,18 @@ def _against(
     latest earlier arrival."""
     if not earlier.num_rows:
         return 0, 0
-    rows = earlier.column(ROW).to_numpy()
-    pos = np.minimum(np.searchsorted(rows, rows_today), len(rows) - 1)
-    was_known = rows[pos] == rows_today
-    before = label_values(cfg, earlier.column(TARGET).combine_chunks().take(pa.array(pos)))
-    eq = _same(before, values)
+    was_known = np.zeros(len(rows_today), dtype=bool)
+    eq = np.zeros(len(rows_today), dtype=bool)
+    for part in earlier.to_batches():  # each sorted by row, every row in one only (`label_state.combine`)
+        rows = part.column(ROW).to_numpy()
+        if not rows.size:
+            continue
+        pos = np.minimum(np.searchsorted(rows, rows_today), len(rows) - 1)
+        hit = rows[pos] == rows_today
+        if hit.any():
+            before = label_values(cfg, part.column(TARGET).take(pa.array(pos[hit])))
+            eq[hit] = _same(before, values[hit])
+            was_known |= hit
     return int((was_known & eq).sum()), int((was_known & ~eq).sum())
 
 

@@ -1,22 +1,30 @@
-"""A prediction day's labels so far in one stored object, derived from its arrivals and checked on every read.
+"""A prediction day's labels so far: one consolidated object plus the few arrivals after it, checked on every read.
 
-The arrivals stay the truth: `days/<P>/labels/arrivals/<A>.<digest>.parquet`, one per label day A that labelled
-prediction day P, named by a digest of its content, so a re-run that writes other labels is another object even
-within the same second (older stores' `<A>.parquet` are told apart by size and modification time). Beside them,
-`days/<P>/labels/combined.arrow` (Arrow IPC) holds every entry of the arrivals it folds in (row, target,
-conflicted, and the index of its arrival in the manifest kept in the file's schema metadata), sorted by row. A
-reader lists the arrivals once, keeps the cached entries whose arrival is still listed unchanged, reads only the
-arrivals it lacks, and writes the cache back when it then holds every listed arrival; an unreadable cache is a
-miss. A re-run of a label day, a backfill in any order and days running at once therefore cost one list, one cache
-read and the changed arrivals, never a wrong answer: the cache is only ever a copy of arrival objects it names
-exactly. The labels step writes it (`record`) with its own arrival; label drift and performance only read it."""
+The arrivals stay the truth: `days/<P>/labels/arrivals/<A>.<digest>.arrow` (Arrow IPC; Parquet in older stores), one
+per label day A that labelled prediction day P, named by a digest of its content, so a re-run that writes other
+labels is another object even within the same second (older stores' `<A>.parquet` are told apart by size and
+modification time). Beside them, `days/<P>/labels/combined.arrow` (Arrow IPC) holds every entry of the arrivals it
+folds in (row, target, conflicted, and the index of its arrival in the manifest kept in the file's schema metadata),
+sorted by row. A reader lists the arrivals once, keeps the cached entries whose arrival is still listed unchanged,
+and reads the arrivals it lacks. Rewriting the consolidated object with every arrival would write each prediction
+day's labels so far again every day, a window's worth of them (~300 MB a day at 1M rows and 30 days): so an arrival
+whose rows no earlier arrival labelled ("fresh", the usual late label) stays beside the object, and readers take it
+as one more sorted run of new rows, with no merge, while the arrivals after the object are few (`pending_limit`).
+An arrival records, in its schema metadata, the digest of the arrivals it was checked against: a reader takes the
+runs as they are only when that chain names exactly the object's arrivals and the runs before it; otherwise (a
+re-sent or changed label, a re-run of an older label day, a backfill out of order, a damaged object) it merges
+everything and rewrites the object. A re-run of a label day, a backfill in any order and days running at once
+therefore cost one list, one cache read and the changed arrivals, never a wrong answer: the cache is only ever a
+copy of arrival objects it names exactly. The labels step writes it (`record`) with its own arrival; label drift and
+performance only read it."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -30,7 +38,10 @@ from watchkeeper.storage import ObjectNotFound, Storage
 
 ROW, TARGET, CONFLICT, ARRIVAL = "row", "target", "conflicted", "arrival"
 _MANIFEST = b"watchkeeper.arrivals"
+_FRESH = b"watchkeeper.fresh_after"
 _VERSION = 1
+MAX_PENDING = 8
+"""Arrivals a reader takes beside the consolidated object at most (more: it merges them and rewrites the object)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -57,23 +68,27 @@ def listed(cfg: ModelConfig, results: Storage, pday: date) -> list[Stored]:
     out = []
     for info in results.fs.get_file_info(selector):
         name = info.base_name
-        if info.type != pafs.FileType.File or not name.endswith(".parquet"):
+        suffix = next((x for x in (".arrow", ".parquet") if name.endswith(x)), None)
+        if info.type != pafs.FileType.File or suffix is None:
             continue  # a local write's temporary file
-        parts = name.removesuffix(".parquet").split(".")
+        parts = name.removesuffix(suffix).split(".")
         try:
             arrived = date.fromisoformat(parts[0])
         except ValueError:
             continue
-        ident = name if len(parts) == 2 else f"{name}@{info.size}:{info.mtime_ns}"
+        ident = name if len(parts) == 2 or suffix == ".arrow" else f"{name}@{info.size}:{info.mtime_ns}"
         out.append(Stored(arrived, ident, prefix + name))
     return sorted(out)
 
 
-def _parquet(table: pa.Table) -> bytes:
+def _ipc_bytes(table: pa.Table, metadata: dict[bytes, bytes] | None, local: bool) -> memoryview:
     # No schema metadata from the source: a source file's pandas metadata names every column it had, pii included.
-    sink = io.BytesIO()
-    pq.write_table(table.replace_schema_metadata(None), sink)
-    return sink.getvalue()
+    table = table.replace_schema_metadata(metadata)
+    sink = pa.BufferOutputStream()
+    options = ipc.IpcWriteOptions(compression=None if local else "lz4")
+    with ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return memoryview(sink.getvalue())
 
 
 def _put(results: Storage, key: str, data: bytes | memoryview) -> None:
@@ -82,12 +97,37 @@ def _put(results: Storage, key: str, data: bytes | memoryview) -> None:
     results.write_bytes_atomic(key, data, durable=False)
 
 
-def write_arrival(cfg: ModelConfig, results: Storage, pday: date, arrival: date, table: pa.Table) -> Stored:
-    """Store one label day's entries for a prediction day under a name that carries their digest."""
-    data = _parquet(table)
-    name = f"{arrival.isoformat()}.{hashlib.blake2b(data, digest_size=8).hexdigest()}.parquet"
+def against_digest(idents: Iterable[str]) -> str:
+    """What a fresh arrival was checked against: a digest of the other arrivals' identities."""
+    return hashlib.blake2b("\n".join(sorted(idents)).encode(), digest_size=8).hexdigest()
+
+
+def write_arrival(
+    cfg: ModelConfig,
+    results: Storage,
+    pday: date,
+    arrival: date,
+    table: pa.Table,
+    fresh_after: str | None = None,
+) -> Stored:
+    """Store one label day's entries for a prediction day (an Arrow IPC file, as the consolidated object, so a reader
+    maps it rather than decoding it) under a name that carries their digest. `fresh_after`: the `against_digest` of
+    the arrivals none of whose rows this one labels again."""
+    local = isinstance(results.fs, pafs.LocalFileSystem)
+    data = _ipc_bytes(table, {_FRESH: fresh_after.encode()} if fresh_after else None, local)
+    name = f"{arrival.isoformat()}.{hashlib.blake2b(data, digest_size=8).hexdigest()}.arrow"
     _put(results, arrivals_prefix(cfg, pday) + name, data)
     return Stored(arrival, name, arrivals_prefix(cfg, pday) + name)
+
+
+def _read_arrival(results: Storage, obj: Stored) -> tuple[pa.Table, str | None]:
+    """An arrival's entries (row, target, conflicted) and what it is fresh after (None: not known fresh)."""
+    if obj.key.endswith(".arrow"):
+        table = ipc.open_file(results.open_mapped(obj.key)).read_all()
+    else:
+        table = pq.read_table(results.open_file(obj.key))
+    fresh = (table.schema.metadata or {}).get(_FRESH)
+    return table.replace_schema_metadata(None), fresh.decode() if fresh else None
 
 
 def delete_arrivals(
@@ -101,23 +141,34 @@ def delete_arrivals(
 
 @dataclass
 class Held:
-    """Entries of a set of arrival objects: `table` (row, target, conflicted, arrival = index into `objects`),
-    `ordered` when sorted by (row, arrival), as the stored cache always is."""
+    """Entries of a set of arrival objects. `table` (row, target, conflicted, arrival = index into `objects`) holds
+    those of the first objects, `ordered` when sorted by (row, arrival), as the stored cache always is; `runs` those
+    of the last `len(runs)` objects, one table (row, target, conflicted) each, sorted by row and labelling only rows
+    no object before it labelled (arrivals read beside the cache: `_tiered`)."""
 
     objects: list[Stored]
     table: pa.Table
     ordered: bool = False
     stored: bool = False
-    """Exactly what the stored cache holds (nothing to write back)."""
+    """The stored cache holds exactly `table`'s objects (nothing to write back)."""
+    runs: list[pa.Table] = field(default_factory=list)
+
+    @property
+    def base(self) -> list[Stored]:
+        return self.objects[: len(self.objects) - len(self.runs)]
+
+    @property
+    def pending(self) -> list[Stored]:
+        return self.objects[len(self.objects) - len(self.runs) :]
 
     def manifest(self) -> list[list[str]]:
         return [[o.arrived.isoformat(), o.ident] for o in self.objects]
 
     def sort(self) -> Held:
         if self.ordered or not self.table.num_rows:
-            return Held(self.objects, self.table, True)
+            return Held(self.objects, self.table, True, self.stored, self.runs)
         order = np.lexsort((self.table.column(ARRIVAL).to_numpy(), self.table.column(ROW).to_numpy()))
-        return Held(self.objects, self.table.take(pa.array(order)), True)
+        return Held(self.objects, self.table.take(pa.array(order)), True, self.stored, self.runs)
 
 
 def _in_order(table: pa.Table) -> bool:
@@ -162,12 +213,17 @@ def _read_cache(results: Storage, key: str) -> Held | None:
         return None
 
 
-def _entries(table: pa.Table, index: int) -> pa.Table:
+def _columns(table: pa.Table) -> pa.Table:
     cols = table.select([ROW, TARGET, CONFLICT])
     target = cols.column(TARGET)
     if target.null_count == len(target) and not pa.types.is_null(target.type):
         # Every value rejected (text labels no mapping knew): typed null, so it merges with any day's arrivals.
         cols = cols.set_column(1, TARGET, pa.nulls(len(target)))
+    return cols
+
+
+def _entries(table: pa.Table, index: int) -> pa.Table:
+    cols = _columns(table)
     return cols.append_column(ARRIVAL, pa.array(np.full(cols.num_rows, index, dtype=np.int32)))
 
 
@@ -196,8 +252,7 @@ def _gather(results: Storage, objects: list[Stored], cached: Held | None) -> Hel
     ordered = cached is not None and cached.ordered
     for obj in objects:
         if obj.ident not in have:
-            table = pq.read_table(results.open_file(obj.key))
-            parts.append(_entries(table, position[obj.ident]))
+            parts.append(_entries(_read_arrival(results, obj)[0], position[obj.ident]))
             ordered = False
     if not parts:
         return Held(objects, _empty(), True)
@@ -216,34 +271,87 @@ def _empty() -> pa.Table:
 
 
 def _latest(held: Held, as_of: date) -> pa.Table:
-    """Per row, the entry of its latest arrival up to `as_of` (row, target, conflicted), sorted by row."""
+    """Per row, the entry of its latest arrival up to `as_of` (row, target, conflicted): each row once, each chunk
+    sorted by row (the cache's rows, then each run's new rows)."""
     held = held.sort()
     late = np.array([o.arrived > as_of for o in held.objects], dtype=bool)
     table = held.table
     if late.any() and table.num_rows:
         table = table.filter(pa.array(~late[table.column(ARRIVAL).to_numpy()]))
-    if not table.num_rows:
+    parts = []
+    if table.num_rows:
+        rows = table.column(ROW).to_numpy()
+        last = np.r_[rows[1:] != rows[:-1], True]  # sorted by row, then arrival: each row's last entry
+        # Each row labelled once (the usual case): no copy.
+        parts.append((table if last.all() else table.filter(pa.array(last))).select([ROW, TARGET, CONFLICT]))
+    parts += [
+        run for obj, run in zip(held.pending, held.runs, strict=True) if obj.arrived <= as_of and run.num_rows
+    ]
+    if not parts:
         return pa.table({ROW: pa.array([], pa.int64()), CONFLICT: pa.array([], pa.bool_())})
-    rows = table.column(ROW).to_numpy()
-    last = np.r_[rows[1:] != rows[:-1], True]  # sorted by row, then arrival: each row's last entry
-    if last.all():  # each row labelled once (the usual case): no copy
-        return table.select([ROW, TARGET, CONFLICT])
-    return table.filter(pa.array(last)).select([ROW, TARGET, CONFLICT])
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
+
+
+def pending_limit(cached_entries: int) -> int:
+    """How many arrivals may wait beside a consolidated object of `cached_entries` entries. Folding them in rewrites
+    the object (~20 ns an entry, with the merge), each one waiting costs every reader a mapping (~0.2 ms, three
+    readers a day): over a cycle of k days the cost per day is about 20 ns * entries / k + 0.3 ms * k, least at
+    k = sqrt(entries / 15,000). So an object of fewer than 15k entries is rewritten with every arrival, one of 500k
+    after five more."""
+    return min(MAX_PENDING, math.isqrt(cached_entries // 15_000))
+
+
+def _run(table: pa.Table) -> pa.Table | None:
+    """An arrival's entries as a run beside the cache (row, target, conflicted), None unless sorted by distinct row."""
+    cols = _columns(table)
+    rows = cols.column(ROW).to_numpy()
+    return cols if rows.size < 2 or bool(np.all(rows[1:] > rows[:-1])) else None
+
+
+def _tiered(results: Storage, objects: list[Stored], cached: Held | None) -> Held | None:
+    """The cache and the arrivals listed after it, each a run of rows new to all before it (as the digest each
+    carries says), read as they are; None when that does not hold exactly (the caller then merges them)."""
+    if cached is None or not cached.ordered:
+        return None
+    by_ident = {o.ident: o for o in objects}
+    have = [o.ident for o in cached.objects]
+    if len(set(have)) != len(have) or any(i not in by_ident for i in have):
+        return None  # the cache names an arrival no longer listed (replaced by a re-run)
+    held = set(have)
+    pending = [o for o in objects if o.ident not in held]
+    days = [o.arrived for o in pending]
+    if len(pending) > MAX_PENDING or len(set(days)) != len(days):
+        return None
+    if pending and cached.objects and pending[0].arrived <= max(o.arrived for o in cached.objects):
+        return None  # an arrival before the cache's last (a backfill): merged in order
+    runs = []
+    for obj in pending:
+        table, fresh_after = _read_arrival(results, obj)
+        run = _run(table) if fresh_after == against_digest(held) else None
+        if run is None:
+            return None
+        runs.append(run)
+        held.add(obj.ident)
+    return Held([by_ident[i] for i in have] + pending, cached.table, True, True, runs)
 
 
 def combine(
     cfg: ModelConfig, results: Storage, pday: date, as_of: date, store: bool = True
 ) -> tuple[pa.Table, Held, list[Stored]]:
     """The prediction day's labels as of `as_of` (per row its latest arrival's entry), the entries now held, and
-    the arrival objects listed (every one, later ones included). The cache is brought up to date when it lacked a
-    listed arrival (`store`; the labels step leaves that to `record`, which writes it once with its own arrival)."""
+    the arrival objects listed (every one, later ones included). When the fresh arrivals after the cache cannot be
+    read beside it, the cache is brought up to date (`store`; the labels step leaves that to `record`, which writes
+    it once with its own arrival)."""
     key = cache_key(cfg, pday)
     for attempt in range(3):
         objects = listed(cfg, results, pday)
         cached = _read_cache(results, key)
         in_cache = {o.ident for o in cached.objects} if cached else set()
-        # Later arrivals the cache holds are kept (they cost no read), so a backfill's earlier day leaves it whole.
         try:
+            held = _tiered(results, objects, cached)
+            if held is not None:
+                return _latest(held, as_of), held, objects
+            # Later arrivals the cache holds are kept (they cost no read), so a backfill's earlier day leaves it whole.
             held = _gather(results, [o for o in objects if o.arrived <= as_of or o.ident in in_cache], cached)
             break
         except (
@@ -268,40 +376,46 @@ def record(
     objects: list[Stored],
     new: Stored,
     table: pa.Table,
+    fresh_after: str | None = None,
 ) -> None:
-    """After `new` was written: the cache of `before`'s entries plus the new arrival's, when that is every arrival
-    the listing named (less the same label day's replaced objects, which a re-run's `before` may still hold: their
-    entries are dropped)."""
+    """After `new` was written: when that is every arrival the listing named (less the same label day's replaced
+    objects, which a re-run's `before` may still hold: their entries are dropped), the new arrival left beside the
+    cache when it is fresh after all of `before`'s (`fresh_after`) and few wait there, or else the cache of
+    `before`'s entries plus the new arrival's."""
     others = [o for o in objects if o.arrived != new.arrived]
     prior = [o for o in before.objects if o.arrived != new.arrived]
     if {o.ident for o in others} != {o.ident for o in prior}:
         return  # the cache reader that follows folds in what this day did not hold
     objects_after = sorted([*prior, new])
     if before.stored and before.manifest() == Held(objects_after, before.table).manifest():
-        return  # a re-run whose arrival is the very object it replaces: the cache already holds it
+        return  # a re-run whose arrival is the very object it is (in the cache or beside it): held already
+    pending = [o for o in before.pending if o.arrived != new.arrived]
+    if (
+        before.stored
+        and fresh_after == against_digest(o.ident for o in prior)
+        and all(o.arrived < new.arrived for o in before.objects if o.arrived != new.arrived)
+        and all(o.arrived != new.arrived for o in before.base)
+        and len(pending) + 1 <= pending_limit(before.table.num_rows)
+    ):
+        return  # readers take the new arrival beside the cache as a run of new rows
     position = {o.ident: i for i, o in enumerate(objects_after)}
-    added = _entries(table, position[new.ident])
-    # A re-run's arrival may be the very object it replaces (same content, same name): only `prior`'s entries kept.
-    of_prior = {ident: i for ident, i in position.items() if ident != new.ident}
-    kept = _renumbered(before, of_prior)
-    if not kept.num_rows:
-        _store(results, cache_key(cfg, pday), Held(objects_after, added))
+    base = Held(before.base, before.table, before.ordered)
+    parts = [_renumbered(base, {o.ident: position[o.ident] for o in before.base if o.arrived != new.arrived})]
+    parts += [
+        _entries(run, position[obj.ident])
+        for obj, run in zip(before.pending, before.runs, strict=True)
+        if obj.arrived != new.arrived
+    ]
+    parts.append(_entries(table, position[new.ident]))
+    parts = [part for part in parts if part.num_rows] or [parts[-1]]
+    every = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+    if (
+        before.ordered
+        and objects_after[-1] == new
+        and all(o.arrived < p.arrived for o in before.base for p in before.pending)
+    ):
+        # Parts in arrival order, each sorted by row: a stable sort by row alone (timsort merges the runs).
+        order = np.argsort(every.column(ROW).to_numpy(), kind="stable")
+        _store(results, cache_key(cfg, pday), Held(objects_after, every.take(pa.array(order)), True))
         return
-    if before.ordered and objects_after[-1] == new:  # the latest arrival: merged in by row, no sort
-        merged = _merge(kept, added.take(pa.array(np.argsort(added.column(ROW).to_numpy(), kind="stable"))))
-        _store(results, cache_key(cfg, pday), Held(objects_after, merged, True))
-        return
-    every = pa.concat_tables([kept, added], promote_options="permissive")
     _store(results, cache_key(cfg, pday), Held(objects_after, every))
-
-
-def _merge(a: pa.Table, b: pa.Table) -> pa.Table:
-    """Two tables sorted by row, each of b's entries after a's entries of its row: one table sorted so."""
-    a_rows, b_rows = a.column(ROW).to_numpy(), b.column(ROW).to_numpy()
-    at = np.searchsorted(a_rows, b_rows, side="right") + np.arange(b_rows.size)
-    from_b = np.zeros(a_rows.size + b_rows.size, dtype=bool)
-    from_b[at] = True
-    take = np.empty(from_b.size, dtype=np.int64)
-    take[from_b] = a_rows.size + np.arange(b_rows.size)
-    take[~from_b] = np.arange(a_rows.size)
-    return pa.concat_tables([a, b], promote_options="permissive").take(pa.array(take))
