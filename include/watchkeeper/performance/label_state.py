@@ -152,6 +152,8 @@ class Held:
     stored: bool = False
     """The stored cache holds exactly `table`'s objects (nothing to write back)."""
     runs: list[pa.Table] = field(default_factory=list)
+    distinct: bool = False
+    """`table` labels each row once (rows strictly increasing), as it does unless a row was labelled again."""
 
     @property
     def base(self) -> list[Stored]:
@@ -166,9 +168,14 @@ class Held:
 
     def sort(self) -> Held:
         if self.ordered or not self.table.num_rows:
-            return Held(self.objects, self.table, True, self.stored, self.runs)
+            return Held(self.objects, self.table, True, self.stored, self.runs, self.distinct)
         order = np.lexsort((self.table.column(ARRIVAL).to_numpy(), self.table.column(ROW).to_numpy()))
         return Held(self.objects, self.table.take(pa.array(order)), True, self.stored, self.runs)
+
+
+def _distinct(table: pa.Table) -> bool:
+    rows = table.column(ROW).to_numpy()
+    return rows.size < 2 or bool(np.all(rows[1:] > rows[:-1]))
 
 
 def _in_order(table: pa.Table) -> bool:
@@ -208,7 +215,10 @@ def _read_cache(results: Storage, key: str) -> Held | None:
         if index.size and (index.min() < 0 or index.max() >= len(objects)):
             return None
         table = table.replace_schema_metadata(None)
-        return Held(objects, table, _in_order(table))
+        distinct = _distinct(
+            table
+        )  # the usual case, one comparison a row; else the (row, arrival) order checked
+        return Held(objects, table, distinct or _in_order(table), distinct=distinct)
     except Exception:  # noqa: BLE001 - any unreadable cache is rebuilt from the arrivals
         return None
 
@@ -279,10 +289,13 @@ def _latest(held: Held, as_of: date) -> pa.Table:
     if late.any() and table.num_rows:
         table = table.filter(pa.array(~late[table.column(ARRIVAL).to_numpy()]))
     parts = []
-    if table.num_rows:
+    if table.num_rows and held.distinct:
+        parts.append(
+            table.select([ROW, TARGET, CONFLICT])
+        )  # each row labelled once (the usual case): no copy
+    elif table.num_rows:
         rows = table.column(ROW).to_numpy()
         last = np.r_[rows[1:] != rows[:-1], True]  # sorted by row, then arrival: each row's last entry
-        # Each row labelled once (the usual case): no copy.
         parts.append((table if last.all() else table.filter(pa.array(last))).select([ROW, TARGET, CONFLICT]))
     parts += [
         run for obj, run in zip(held.pending, held.runs, strict=True) if obj.arrived <= as_of and run.num_rows
@@ -332,7 +345,7 @@ def _tiered(results: Storage, objects: list[Stored], cached: Held | None) -> Hel
             return None
         runs.append(run)
         held.add(obj.ident)
-    return Held([by_ident[i] for i in have] + pending, cached.table, True, True, runs)
+    return Held([by_ident[i] for i in have] + pending, cached.table, True, True, runs, cached.distinct)
 
 
 def combine(
