@@ -6,10 +6,10 @@ prediction (day, row) by joining ids as Arrow values of one type (hash join in `
 stores that arrival's contribution per prediction day (row, target, conflicted) as an arrival object of that day
 (`label_state`), with a summary at `days/<day>/labels/step.json`. `known(cfg, results, P, as_of)` is the prediction
 day's labels as of `as_of`, read from one consolidated object and the few fresh arrivals beside it, checked against
-the arrivals listed: the latest arrival wins, an id with different values in that arrival stays unscored. Re-running a day replaces its own
-contributions, and a day only ever reads arrivals up to itself, so re-runs and backfills in any order give the same
-results. Each prediction day's columns the metrics need are kept compact at `days/<P>/labels/predictions.arrow`,
-so earlier days' prediction files are not re-read."""
+the arrivals listed: the latest arrival wins, an id with different values in that arrival stays unscored.
+Re-running a day replaces its own contributions, and a day only ever reads arrivals up to itself, so re-runs and
+backfills in any order give the same results. Each prediction day's columns the metrics need are kept compact at
+`days/<P>/labels/predictions.arrow`, so earlier days' prediction files are not re-read."""
 
 from __future__ import annotations
 

@@ -215,9 +215,8 @@ def _read_cache(results: Storage, key: str) -> Held | None:
         if index.size and (index.min() < 0 or index.max() >= len(objects)):
             return None
         table = table.replace_schema_metadata(None)
-        distinct = _distinct(
-            table
-        )  # the usual case, one comparison a row; else the (row, arrival) order checked
+        # Each row once (the usual case) takes one comparison a row; otherwise the (row, arrival) order is checked.
+        distinct = _distinct(table)
         return Held(objects, table, distinct or _in_order(table), distinct=distinct)
     except Exception:  # noqa: BLE001 - any unreadable cache is rebuilt from the arrivals
         return None
@@ -289,10 +288,8 @@ def _latest(held: Held, as_of: date) -> pa.Table:
     if late.any() and table.num_rows:
         table = table.filter(pa.array(~late[table.column(ARRIVAL).to_numpy()]))
     parts = []
-    if table.num_rows and held.distinct:
-        parts.append(
-            table.select([ROW, TARGET, CONFLICT])
-        )  # each row labelled once (the usual case): no copy
+    if table.num_rows and held.distinct:  # each row labelled once (the usual case): no copy
+        parts.append(table.select([ROW, TARGET, CONFLICT]))
     elif table.num_rows:
         rows = table.column(ROW).to_numpy()
         last = np.r_[rows[1:] != rows[:-1], True]  # sorted by row, then arrival: each row's last entry
