@@ -2,6 +2,7 @@
 build and every stage timed, the results tabled and mergeable. Never asserts timings."""
 
 import json
+import sqlite3
 
 import pytest
 
@@ -18,6 +19,14 @@ def test_day_benchmark_runs_a_day_with_a_label_window(tmp_path, benchmark_script
     assert wk["cpu"] > 0 and wk["peak_rss_mb"] > 0 and wk["cold_profile"]["cpu"] > 0
     assert len(wk["cpu_runs"]) == 2 and wk["cpu"] == min(wk["cpu_runs"]) and report["runs"][0]["repeat"] == 2
     assert "peers" not in report["runs"][0]
+    # Every timed run started from the store the day before left: the measured day's first run, each time.
+    day = report["runs"][0]["day"]
+    kept = tmp_path / "work" / "2000-str-2" / "pre-day"
+    assert (kept / "mlflow.db").exists() and list(kept.glob(f"results/watchkeeper/*/days/{day}")) == []
+    assert list(kept.glob("results/watchkeeper/*/days/*/result.json"))  # the day before's
+    with sqlite3.connect(kept / "mlflow.db") as db:
+        days = {v for (v,) in db.execute("select value from tags where key = 'watchkeeper.day'")}
+    assert days and day not in days  # no MLflow run of the measured day yet
     stored = json.loads((tmp_path / "day.json").read_text())
     assert stored["runs"] == report["runs"]
     table = (tmp_path / "day.md").read_text()
