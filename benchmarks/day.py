@@ -22,8 +22,9 @@ univariate drift + CBPE + realized performance of the prediction days that got l
 merged with each window day's predictions). Results go to `benchmarks/results/day.{md,json}`; `--merge` keeps the
 runs already there that this invocation does not repeat (each run records the load average it saw), so a grid too
 long for one sitting can be measured in pieces into one file. `--repeat N` times each day N times, the days' runs
-alternating (all days are prepared first), and reports the run of median CPU with every run's CPU beside it: a ratio
-between two rows (30 against 90 days) then compares runs made minutes apart on the same machine.
+alternating (all days are prepared first), the peers doing each day right after Watchkeeper in every round, and
+reports for Watchkeeper and for each peer tool the run of median CPU with every run's CPU beside it: a ratio, between
+Watchkeeper and the peers or between two rows (30 against 90 days), then compares runs made minutes apart.
 """
 
 from __future__ import annotations
@@ -177,6 +178,14 @@ def median_run(runs: list[dict]) -> dict:
     return {**chosen, "cpu_runs": [r["cpu"] for r in runs]} if len(runs) > 1 else chosen
 
 
+def median_peers(rounds: list[dict]) -> dict:
+    """Each peer tool's run of median CPU over the rounds (`median_run`), or why it was skipped."""
+    return {
+        tool: rounds[0][tool] if "skipped" in rounds[0][tool] else median_run([r[tool] for r in rounds])
+        for tool in rounds[0]
+    }
+
+
 def peers(work: Path, config: Path, day: str, window: int) -> dict:
     data = work / "data"
     window_days = [
@@ -283,15 +292,20 @@ def main(argv: list[str] | None = None) -> dict:
                 entry["cold_profile"] = cold_day(work, config, world["day"])
                 prepared.append((entry, work, config))
     timed: list[list[dict]] = [[] for _ in prepared]
+    theirs: list[list[dict]] = [[] for _ in prepared]
+    # Each round times every day, the peers doing that day right after Watchkeeper, so that both sides of a ratio
+    # are measured minutes apart and as often: a slow spell of the machine then falls on both.
     for _ in range(args.repeat):
-        for (entry, work, config), runs in zip(prepared, timed, strict=True):
+        for (entry, work, config), runs, peer_runs in zip(prepared, timed, theirs, strict=True):
             runs.append(timed_day(work, config, entry["day"]))
-    for (entry, work, config), runs in zip(prepared, timed, strict=True):
+            if not args.no_peers and (args.peers_up_to is None or entry["rows"] <= args.peers_up_to):
+                peer_runs.append(peers(work, config, entry["day"], entry["window"]))
+    for (entry, _, _), runs, peer_runs in zip(prepared, timed, theirs, strict=True):
         entry["watchkeeper"] = {**median_run(runs), "cold_profile": entry.pop("cold_profile")}
         if args.repeat > 1:
             entry["repeat"] = args.repeat
-        if not args.no_peers and (args.peers_up_to is None or entry["rows"] <= args.peers_up_to):
-            entry["peers"] = peers(work, config, entry["day"], entry["window"])
+        if peer_runs:
+            entry["peers"] = median_peers(peer_runs)
         entry["load_average"].append(os.getloadavg()[0])
         entry["measured"] = time.strftime("%Y-%m-%d %H:%M")
         entry["commit"] = commit()
@@ -417,8 +431,14 @@ def markdown(report: dict) -> str:
         ]
         for r in repeated:
             runs = ", ".join(f"{c:.1f}" for c in r["watchkeeper"]["cpu_runs"])
+            theirs = [
+                f"{tool} {', '.join(f'{c:.1f}' for c in run['cpu_runs'])}"
+                for tool, run in r.get("peers", {}).items()
+                if len(run.get("cpu_runs", [])) > 1
+            ]
             lines.append(
                 f"- {r['rows']:,} rows, {r['ids']} ids, window {_window(r)}: CPU s of each run {runs}"
+                + (f"; the peers' ({'; '.join(theirs)})" if theirs else "")
             )
     lines += _imports_excluded(report["runs"])
     lines += [

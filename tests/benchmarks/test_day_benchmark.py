@@ -64,3 +64,29 @@ def test_repeated_runs_report_the_median_run(benchmark_script):
     runs = [{"cpu": 3.0, "stages": "c"}, {"cpu": 1.0, "stages": "a"}, {"cpu": 2.0, "stages": "b"}]
     assert bench.median_run(runs) == {"cpu": 2.0, "stages": "b", "cpu_runs": [3.0, 1.0, 2.0]}
     assert bench.median_run(runs[:1]) == runs[0]
+
+
+def test_each_peer_tool_reports_its_median_run_and_every_runs_cpu(benchmark_script):
+    bench = benchmark_script("day")
+    rounds = [
+        {"gx": {"cpu": 9.0}, "nannyml": {"cpu": 4.0}, "evidently": {"skipped": "no interpreter"}},
+        {"gx": {"cpu": 7.0}, "nannyml": {"cpu": 6.0}, "evidently": {"skipped": "no interpreter"}},
+        {"gx": {"cpu": 8.0}, "nannyml": {"cpu": 5.0}, "evidently": {"skipped": "no interpreter"}},
+    ]
+    assert bench.median_peers(rounds) == {
+        "gx": {"cpu": 8.0, "cpu_runs": [9.0, 7.0, 8.0]},
+        "nannyml": {"cpu": 5.0, "cpu_runs": [4.0, 6.0, 5.0]},
+        "evidently": {"skipped": "no interpreter"},
+    }
+    wk = {
+        "cpu": 1.0,
+        "cpu_runs": [1.0, 2.0],
+        "wall": 1.0,
+        "peak_rss_mb": 1.0,
+        "stages": {"startup": {"cpu": 0.5}},
+    }
+    run = {"rows": 10, "ids": "int", "window": 0, "watchkeeper": wk}
+    run["peers"] = bench.median_peers(rounds)
+    table = bench.markdown({"machine": {"python": "3.11", "cpus": 2, "date": "2026-12-03"}, "runs": [run]})
+    each = "CPU s of each run 1.0, 2.0; the peers' (gx 9.0, 7.0, 8.0; nannyml 4.0, 6.0, 5.0)"
+    assert f"- 10 rows, int ids, window none: {each}" in table
