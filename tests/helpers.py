@@ -6,6 +6,7 @@ Two numeric features, one categorical and a score; labels of each day arrive the
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -143,3 +144,29 @@ def run_at_once(work: Callable[[int], None], n: int, timeout: float = 120) -> li
     for t in threads:
         t.join(timeout=timeout)
     return errors
+
+
+def killed_while_writing(monkeypatch, matches: Callable[[str], bool]) -> None:
+    """From now on a local write of a key that `matches` kills the process (SystemExit) before it completes,
+    whichever way it is written: a plain write leaves half the bytes in place, a replacing one is cut before
+    its rename. `monkeypatch.undo()` brings the next process."""
+
+    def killed() -> None:
+        raise SystemExit("killed while writing")
+
+    def replace(src: str, dst: str) -> None:
+        if matches(dst):
+            killed()
+        os.rename(src, dst)
+
+    plain_write = Storage.write_bytes
+
+    def torn(self: Storage, key: str, data: bytes) -> None:
+        if not matches(key):
+            return plain_write(self, key, data)
+        with self.open_output(key) as f:
+            f.write(data[: len(data) // 2])
+        killed()
+
+    monkeypatch.setattr("watchkeeper.storage.os.replace", replace)
+    monkeypatch.setattr(Storage, "write_bytes", torn)

@@ -1,9 +1,11 @@
 """The delivery log's pending index: a retry reads the pending entries only, a log from before the index is
-indexed once, and every pending message is still sent exactly once."""
+indexed once, and every pending message is still sent exactly once; a process killed while logging
+a delivery leaves the earlier entry whole."""
 
 from __future__ import annotations
 
-from helpers import tiny_config
+import pytest
+from helpers import killed_while_writing, tiny_config
 from test_signals_ledger import CountingStorage
 from watchkeeper.delivery import deliver_once, log_key, pending_entries, read_log, retry_pending
 from watchkeeper.history import model_key
@@ -66,3 +68,22 @@ def test_a_marker_left_by_an_entry_sent_since_is_dropped(tmp_path):
     storage.write_bytes(marker, b"")
     assert pending_entries(cfg, storage) == []
     assert not storage.exists(marker)
+
+
+def test_a_process_killed_while_logging_a_sent_message_leaves_it_pending_and_it_is_sent_again(
+    tmp_path, monkeypatch
+):
+    storage = Storage.from_uri(str(tmp_path / "data"))
+    cfg = tiny_config(tmp_path, storage.uri)
+    deliver_once(cfg, storage, ["drift/x"], "model", "2025-03-01", {"text": "x"}, down)
+    sent: list[str] = []
+
+    # Slack took the message; the process dies while logging it
+    killed_while_writing(monkeypatch, lambda key: "/deliveries/" in key)
+    with pytest.raises(SystemExit):
+        retry_pending(cfg, storage, lambda r, k, p: sent.append(k) or "slack:test")
+    monkeypatch.undo()
+    # the next run reads the earlier entry whole (still pending) and sends the message again: once more, not lost
+    assert [e["status"] for e in read_log(cfg, storage)] == ["pending"]
+    assert retry_pending(cfg, storage, lambda r, k, p: sent.append(k) or "slack:test") == ["slack:test"]
+    assert sent == ["drift/x", "drift/x"] and [e["status"] for e in read_log(cfg, storage)] == ["sent"]

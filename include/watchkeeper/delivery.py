@@ -57,8 +57,9 @@ def _index(prefix: str) -> str:
 
 def _write_entry(results: Storage, prefix: str, entry: dict) -> None:
     """The entry, then its pending marker (written after it, removed after it: a reader that sees a marker finds
-    the entry it marks)."""
-    results.write_json(log_key_at(prefix, entry["key"]), entry)
+    the entry it marks). The entry replaces the earlier one whole and synced: a process killed meanwhile leaves
+    the earlier entry (pending: retried), never a torn one that no later delivery could read."""
+    results.write_json_atomic(log_key_at(prefix, entry["key"]), entry)
     marker = log_key_at(_index(prefix), entry["key"])
     if entry["status"] == "pending":
         results.write_bytes(marker, b"")

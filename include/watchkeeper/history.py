@@ -208,7 +208,7 @@ def write_incidents(cfg: ModelConfig, results: Storage, done: Replay) -> None:
         results.delete(digests_key)
     for key, doc in docs.items():
         if stored.get(key) != now[key]:
-            results.write_json(key, doc)
+            results.write_json(key, doc, whole=True)
     for key in set(stored) - set(docs):
         log.info("incident %s no longer follows from the stored days; removing it", key)
         results.delete(key)

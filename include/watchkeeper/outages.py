@@ -39,7 +39,7 @@ def mlflow_failed(d: Day, error: str) -> None:
     holder = lease_object.take(d.results, key, doc, _open)
     if holder is not None:  # already open: only the list of pending days grows (no new message)
         if day not in holder.get("days", []):
-            d.results.write_json(key, holder | {"days": sorted({*holder.get("days", []), day})})
+            d.results.write_json(key, holder | {"days": sorted({*holder.get("days", []), day})}, whole=True)
         return
     text = (
         f"MLflow could not be reached while logging {d.cfg.name} {day} ({error}). The day's result is stored; "

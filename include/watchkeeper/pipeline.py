@@ -405,7 +405,7 @@ def estimate_of(d: Day, pday: date, profile: dict) -> dict:
         load_checks(Day(d.cfg, pday, d.storage, d.results), "quality")
     )
     doc = _estimate_doc(d.cfg, pday, table.to_pandas(), profile, blocked)[1]
-    d.results.write_json(d.cfg.results_key(pday, LATER_ESTIMATE), doc)
+    d.results.write_json(d.cfg.results_key(pday, LATER_ESTIMATE), doc, whole=True)
     return doc
 
 
@@ -431,7 +431,7 @@ def measure_performance(d: Day, frame: pd.DataFrame | None = None) -> str:
             for m in bands
             if record["metrics"].get(m) is not None
         }
-        d.results.write_json(d.cfg.results_key(pday, "performance/realized.json"), record)
+        d.results.write_json(d.cfg.results_key(pday, "performance/realized.json"), record, whole=True)
     for c in checks:
         record = realized.get(c.details.get("prediction_day", ""), {})
         if c.name in record.get("estimation_error", {}):

@@ -58,4 +58,4 @@ def check_cooldown(cfg: ModelConfig, results: Storage, day: date) -> None:
 
 
 def mark_trained(cfg: ModelConfig, results: Storage, day: date, version: str) -> None:
-    results.write_json(_key(cfg, "last.json"), {"day": day.isoformat(), "version": version})
+    results.write_json(_key(cfg, "last.json"), {"day": day.isoformat(), "version": version}, whole=True)

@@ -126,7 +126,8 @@ def record(results: Storage, cfg: ModelConfig, event: dict[str, Any]) -> dict[st
     key = history_key(cfg)
     events = history(results, cfg)
     event = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **event}
-    results.write_json(key, {"model": cfg.name, "events": [*events, event]})
+    # Whole and synced: a torn document would lose every promotion and rollback recorded before this one.
+    results.write_json_atomic(key, {"model": cfg.name, "events": [*events, event]})
     return event
 
 
