@@ -452,15 +452,22 @@ def _first_rows(codes: np.ndarray) -> np.ndarray:
 
 
 def _file_counts(id_codes: np.ndarray, values: np.ndarray) -> dict[str, int]:
-    """Counts of today's repeated ids and of ids given different values within today's file."""
-    vc = np.nan_to_num(values, nan=-np.inf)
-    order = np.lexsort((vc, id_codes))
-    ic, vo = id_codes[order], vc[order]
+    """Counts of today's repeated ids and of ids given different values within today's file (a missing id, code
+    -1, counted as one id; NaN as one value). Only the rows of repeated ids are sorted, none in the usual file: a
+    sort of the whole file cost ~0.13 s at 1M labels whose ids are not in order."""
+    per_code = np.bincount(id_codes + 1)
+    duplicates = int(id_codes.size - np.count_nonzero(per_code))
+    if not duplicates:
+        return {"duplicate_label_ids_today": 0, "conflicting_ids_in_file": 0}
+    repeated = per_code[id_codes + 1] > 1
+    ic, vc = id_codes[repeated], np.nan_to_num(values[repeated], nan=-np.inf)
+    order = np.lexsort((vc, ic))
+    ic, vo = ic[order], vc[order]
     new_id = np.r_[True, ic[1:] != ic[:-1]]
     new_val = new_id | np.r_[True, vo[1:] != vo[:-1]]
     per_id_values = np.bincount(np.cumsum(new_id) - 1, weights=new_val)
     return {
-        "duplicate_label_ids_today": int((~new_id).sum()),
+        "duplicate_label_ids_today": duplicates,
         "conflicting_ids_in_file": int((per_id_values > 1).sum()),
     }
 
