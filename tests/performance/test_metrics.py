@@ -122,19 +122,21 @@ def test_roc_auc_with_tied_scores_matches_sklearn(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_roc_auc_from_the_days_score_ranks_is_the_sorted_roc_auc_exactly(seed):
+@pytest.mark.parametrize("decimals,labelled_rows", [(2, 1800), (6, 4000), (6, 300)])
+def test_roc_auc_from_the_days_score_ranks_is_the_sorted_roc_auc_exactly(seed, decimals, labelled_rows):
     """A prediction day's scores ranked once (ties share a rank); any labelled subset's ROC AUC from those ranks is
-    bit for bit the one sorted from its scores, and scikit-learn's."""
+    bit for bit the one sorted from its scores, and scikit-learn's: with many ties or few, most rows labelled
+    (counted over every rank) or few (sorted)."""
     rng = np.random.default_rng(seed)
-    scores = np.round(rng.random(5000), 2)  # many ties
+    scores = np.round(rng.random(5000), decimals)
     rank = np.unique(scores, return_inverse=True)[1]
-    labelled = rng.choice(5000, 1800, replace=False)
-    y = (rng.random(1800) < scores[labelled]).astype(float)
+    labelled = rng.choice(5000, labelled_rows, replace=False)
+    y = (rng.random(labelled_rows) < scores[labelled]).astype(float)
     metric = get_metric("roc_auc", "binary_classification")
     from_ranks = compute(metric, y, None, scores[labelled], score_rank=rank[labelled])
     assert from_ranks == compute(metric, y, None, scores[labelled])
     assert from_ranks == pytest.approx(skm.roc_auc_score(y, scores[labelled]), abs=1e-12)
-    one_class = np.ones(1800)
+    one_class = np.ones(labelled_rows)
     assert compute(metric, one_class, None, scores[labelled], score_rank=rank[labelled]) is None
 
 

@@ -151,29 +151,44 @@ def roc_auc(y, p, s):
     if not np.isfinite(s).all() or not ((y == 0) | (y == 1)).all():
         return skm.roc_auc_score(y, s)  # its error for NaN scores, its handling of other labels
     # Tied scores are summed as one group, so their order inside it does not matter: no stable sort (~3x dearer).
-    order = np.argsort(s)
-    ranked, truth = s[order], y[order].astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # groups of tied scores
-    positives = np.add.reduceat(truth, starts)
+    return _auc_of_sorted(s, y)
+
+
+def _auc_of_sorted(keys: np.ndarray, y: np.ndarray) -> float:
+    """ROC AUC of 0/1 labels `y` ordered by `keys` (scores or ranks), equal keys one group of ties: one sort."""
+    order = np.argsort(keys)
+    ranked, truth = keys[order], np.asarray(y, dtype=np.int64)[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # groups of tied keys
+    positives = np.add.reduceat(truth, starts) if truth.size else truth
     negatives = np.diff(np.r_[starts, len(truth)]) - positives
+    return _auc_of_groups(positives, negatives)
+
+
+def _auc_of_groups(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """ROC AUC from the positives and negatives of each group of tied scores, in score order (empty groups add
+    nothing): right pairs plus half the tied ones, counted in integers, over all pairs."""
     below = np.cumsum(negatives) - negatives  # negatives scored lower than each group
-    pairs = positives.sum() * negatives.sum()
-    return float(np.sum(positives * (below + negatives / 2)) / pairs) if pairs else np.nan
+    below *= 2
+    below += negatives
+    pairs = int(positives.sum()) * int(negatives.sum())
+    return float(int(np.dot(positives, below)) / (2 * pairs)) if pairs else np.nan
 
 
 @ranked("roc_auc", BC)
 def roc_auc_ranked(y, rank):
     """`roc_auc` from each labelled row's dense rank among its whole prediction day's scores (`joined.SCORE_RANK`,
-    stored once with the day): the same groups of tied scores in the same order, counted by `bincount` in one
-    pass instead of sorted, which a prediction day re-scored each day of its label window paid every time."""
+    stored once with the day): the same groups of tied scores in the same order. A day most of whose rows are
+    labelled is counted by one `bincount` of (rank, label) over all its ranks, without a sort; a day with few
+    labels so far (fewer than an eighth of its ranks) sorts just those. Either way ~2x less than before, where a
+    prediction day re-scored each day of its label window counted every rank two and three times."""
     rank = np.asarray(rank, dtype=np.int64)
-    total = np.bincount(rank)
-    present = total > 0
-    positives = np.bincount(rank, weights=np.asarray(y, dtype=float))[present].astype(np.int64)
-    negatives = total[present] - positives
-    below = np.cumsum(negatives) - negatives
-    pairs = positives.sum() * negatives.sum()
-    return float(np.sum(positives * (below + negatives / 2)) / pairs) if pairs else np.nan
+    if not rank.size:
+        return np.nan
+    size = int(rank.max()) + 1
+    if rank.size * 8 < size:
+        return _auc_of_sorted(rank, y)
+    counts = np.bincount(2 * rank + np.asarray(y, dtype=np.int64), minlength=2 * size).reshape(-1, 2)
+    return _auc_of_groups(counts[:, 1], counts[:, 0])
 
 
 @register("pr_auc", BC, True, needs_score=True)
