@@ -16,6 +16,12 @@ def _index_in(labels: pa.Array, preds: pa.Array, open_rows: np.ndarray) -> tuple
     return rows[hit].tolist(), pos.drop_null().to_numpy().tolist()
 
 
+def _pairs(rows, pos) -> tuple[list[int], list[int]]:
+    """(rows, positions) ordered by row: `find` gives its pairs in no particular order."""
+    order = np.argsort(np.asarray(rows), kind="stable")
+    return np.asarray(rows)[order].tolist(), np.asarray(pos)[order].tolist()
+
+
 @pytest.mark.parametrize("kind", [pa.int64(), pa.string()])
 def test_duplicates_unknown_ids_and_nulls(kind):
     as_kind = (lambda v: v) if kind == pa.int64() else (lambda v: None if v is None else f"p{v}")
@@ -25,10 +31,10 @@ def test_duplicates_unknown_ids_and_nulls(kind):
     lookup = IdLookup(labels)
     assert lookup.hashed == (kind == pa.int64())
     rows, pos = lookup.find(preds, np.ones(len(labels), dtype=bool))
-    assert (rows.tolist(), pos.tolist()) == ([0, 1, 4, 5], [2, 3, 2, 0])
+    assert _pairs(rows, pos) == ([0, 1, 4, 5], [2, 3, 2, 0])
     only_open = np.array([False, True, True, True, True, False])
     rows, pos = lookup.find(preds, only_open)
-    assert (rows.tolist(), pos.tolist()) == ([1, 4], [3, 2])
+    assert _pairs(rows, pos) == ([1, 4], [3, 2])
 
 
 def test_integer_ids_match_index_in_over_a_window():
@@ -39,7 +45,7 @@ def test_integer_ids_match_index_in_over_a_window():
     open_rows = np.ones(len(labels), dtype=bool)
     for preds in days:
         got = lookup.find(preds, open_rows)
-        assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
+        assert _pairs(*got) == _index_in(labels, preds, open_rows)
         open_rows[got[0]] = False
 
 
@@ -61,7 +67,7 @@ def test_ids_in_ascending_order_match_index_in(ascending):
     labels = pa.array(np.r_[rng.choice(12_000, 900), ids[:5], ids[-5:], [-3, 20_000]], pa.int64())
     open_rows = rng.random(len(labels)) < 0.8
     got = IdLookup(labels).find(preds, open_rows)
-    assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
+    assert _pairs(*got) == _index_in(labels, preds, open_rows)
     assert got[0].size > 100
 
 
@@ -76,7 +82,7 @@ def test_string_ids_match_index_in_over_a_window(kind):
     open_rows = np.ones(len(labels), dtype=bool)
     for preds in days:
         got = lookup.find(preds, open_rows)
-        assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows)
+        assert _pairs(*got) == _index_in(labels, preds, open_rows)
         assert got[0].size > 50
         open_rows[got[0]] = False
 
@@ -93,10 +99,10 @@ def test_ids_sharing_a_hash_are_still_told_apart(monkeypatch):
     labels = pa.array(["cd", "ef", "gh", "ab", "xyz", "zzz", None])
     open_rows = np.ones(len(labels), dtype=bool)
     got = IdLookup(labels).find(preds, open_rows)
-    assert (got[0].tolist(), got[1].tolist()) == ([0, 1, 3, 4], [1, 2, 0, 5])
+    assert _pairs(*got) == ([0, 1, 3, 4], [1, 2, 0, 5])
     stored = id_lookup.hashed_ids(preds)  # as a prediction day's compact copy holds them
     got = IdLookup(labels).find(preds, open_rows, stored)
-    assert (got[0].tolist(), got[1].tolist()) == ([0, 1, 3, 4], [1, 2, 0, 5])
+    assert _pairs(*got) == ([0, 1, 3, 4], [1, 2, 0, 5])
 
 
 def test_string_hash_reads_the_bytes_not_the_buffers():
@@ -128,7 +134,7 @@ def test_very_long_ids_are_hashed_one_by_one_and_still_found():
     assert len(set(string_hash(preds).tolist())) == 5
     open_rows = np.ones(len(labels), dtype=bool)
     got = IdLookup(labels).find(preds, open_rows)
-    assert (got[0].tolist(), got[1].tolist()) == _index_in(labels, preds, open_rows) == ([0, 1, 2], [2, 3, 1])
+    assert _pairs(*got) == _index_in(labels, preds, open_rows) == ([0, 1, 2], [2, 3, 1])
 
 
 @pytest.mark.parametrize("spacing", [1, 1 << 40, -(1 << 63) // 3])
@@ -146,7 +152,7 @@ def test_the_prefilter_lets_every_label_id_through_and_few_others(spacing):
     assert candidates.size < label_ids[::7].size + 0.1 * 200_000
     labels = pa.array(label_ids)
     rows, pos = IdLookup(labels).find(pa.array(day), np.ones(len(labels), dtype=bool))
-    assert (rows.tolist(), pos.tolist()) == _index_in(labels, pa.array(day), np.ones(len(labels), dtype=bool))
+    assert _pairs(rows, pos) == _index_in(labels, pa.array(day), np.ones(len(labels), dtype=bool))
 
 
 @pytest.mark.parametrize("kind", [pa.int64(), pa.string()])
@@ -173,3 +179,23 @@ def test_string_ids_sharing_a_hash_give_no_codes(monkeypatch):
     )
     assert IdLookup(pa.array(["ab", "ab", "xyz", None])).codes().tolist() == [0, 0, 1, -1]
     assert IdLookup(pa.array(["ab", "cd", "ab", None])).codes() is None
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_a_file_of_distinct_ids_is_found_from_the_ids_a_day_holds_as_index_in_finds_it(ascending):
+    """Every label row a distinct id (the usual file): each day's matches are taken from the ids it holds, not
+    from a pass over every open row; over a window, with rows closed as they are found, they are index_in's."""
+    rng = np.random.default_rng(11)
+    days = [np.sort(rng.choice(3000, 900, replace=False)) + 2000 * d for d in range(4)]
+    days = [pa.array(d if ascending else rng.permutation(d), pa.int64()) for d in days]
+    labels = pa.array(rng.permutation(np.r_[rng.choice(8000, 700, replace=False), [50_000, -4]]), pa.int64())
+    lookup = IdLookup(labels)
+    assert lookup.one_row_each
+    open_rows = rng.random(len(labels)) < 0.9
+    found = 0
+    for preds in days:
+        got = lookup.find(preds, open_rows)
+        assert _pairs(*got) == _pairs(*_index_in(labels, preds, open_rows))
+        open_rows[got[0]] = False
+        found += got[0].size
+    assert found > 100 and not IdLookup(pa.array([1, 2, None], pa.int64())).one_row_each

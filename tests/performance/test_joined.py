@@ -5,10 +5,12 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from helpers import FIRST_DAY, parquet_bytes, tiny_config
 from watchkeeper.performance.joined import (
     _file_counts,
+    _score_rank,
     id_type_checks,
     known,
     label_value_checks,
@@ -224,3 +226,27 @@ def test_a_files_repeated_and_conflicting_ids_are_counted_as_a_sort_of_the_whole
     assert _file_counts(codes, values) == _file_counts_by_sorting_the_file(codes, values)
     distinct = rng.permutation(n)
     assert _file_counts(distinct, values) == {"duplicate_label_ids_today": 0, "conflicting_ids_in_file": 0}
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        np.random.default_rng(0).random(2000),
+        np.round(np.random.default_rng(1).random(2000), 2),
+        [0.0, -0.0, 1.0],
+        [],
+        [5.0],
+        np.random.default_rng(2).integers(0, 9, 50),
+    ],  # fmt: skip
+)
+def test_a_days_score_ranks_are_dense_ranks_equal_scores_sharing_one(scores):
+    cfg = tiny_config_like_binary()
+    got = _score_rank(cfg, pa.table({"score": pa.array(np.asarray(scores, dtype=float))}))
+    want = np.unique(np.asarray(scores, dtype=float), return_inverse=True)[1].ravel()
+    assert got.type == pa.int32() and got.to_numpy().tolist() == want.tolist()
+
+
+def tiny_config_like_binary():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(task="binary_classification", columns=SimpleNamespace(score="score"))

@@ -42,6 +42,9 @@ class IdLookup:
         )  # the distinct ids in order, for days whose ids are sorted
         self.sorted = uniques[self.order]
         self.prefilter: Prefilter | None = None  # built on the first day whose ids are not in order
+        # Every row a distinct id (the usual label file): a row's code is the row itself, so the rows of the ids
+        # a day holds are those codes, with no pass over every open row for each day of the window.
+        self.one_row_each = len(uniques) == len(ids)
 
     def codes(self) -> np.ndarray | None:
         """Per label row its id's dense code, in order of first appearance (-1 for a null id): integer ids' own
@@ -70,10 +73,16 @@ class IdLookup:
         hit = pos.is_valid().to_numpy(zero_copy_only=False)
         return rows[hit], pos.drop_null().to_numpy().astype(np.int64)
 
+    @staticmethod
+    def _open(rows: np.ndarray, pos: np.ndarray, open_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = open_rows[rows]
+        return rows[keep], pos[keep]
+
     def find(
         self, pred_ids: pa.Array, open_rows: np.ndarray, pred_hashes: pa.Array | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(label rows among `open_rows` (a boolean mask) found in `pred_ids`, their id's first row there).
+        """(label rows among `open_rows` (a boolean mask) found in `pred_ids`, their id's first row there), the
+        pairs in no particular order.
 
         A null id, on either side, matches nothing. `pred_hashes` are the day's `hashed_ids` when stored."""
         if self.by_hash is not None:
@@ -103,7 +112,10 @@ class IdLookup:
             pos = np.searchsorted(pred, wanted, side="left")
             hit = pos < pred.size
             hit[hit] = pred[pos[hit]] == wanted[hit]
-            first_row[self.order[lo:hi][hit]] = pos[hit]
+            found, at = self.order[lo:hi][hit], pos[hit]
+            if self.one_row_each:
+                return self._open(found, at, open_rows)
+            first_row[found] = at
         else:
             if self.prefilter is None:
                 self.prefilter = Prefilter(self.sorted)
@@ -116,6 +128,8 @@ class IdLookup:
             found, first = np.unique(
                 of_pred[hits], return_index=True
             )  # a repeated prediction id: its first row
+            if self.one_row_each:
+                return self._open(found, hits[first], open_rows)
             first_row[found] = hits[first]
         rows = np.flatnonzero(open_rows & (self.code >= 0))
         pos = first_row[self.code[rows]]

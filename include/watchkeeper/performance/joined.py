@@ -85,7 +85,14 @@ def _score_rank(cfg: ModelConfig, table: pa.Table) -> pa.Array | None:
     values = column.to_numpy()
     if not np.isfinite(values).all():
         return None
-    return pa.array(np.unique(values, return_inverse=True)[1].astype(np.int32).ravel())
+    # `np.unique(values, return_inverse=True)[1]` in int32, without its 64-bit index arrays (~2x its CPU).
+    order = np.argsort(values)
+    ranked = values[order]
+    dense = np.zeros(values.size, dtype=np.int32)
+    np.cumsum(ranked[1:] != ranked[:-1], out=dense[1:])
+    rank = np.empty_like(dense)
+    rank[order] = dense
+    return pa.array(rank)
 
 
 def _read_table(results: Storage, key: str, parquet_key: str, columns: list[str] | None = None) -> pa.Table:
