@@ -32,15 +32,22 @@ class IdLookup:
         self.by_hash = IdLookup(hashed_ids(ids)) if is_text(ids.type) else None
         if not self.hashed:
             return
-        valid = ids.is_valid().to_numpy(zero_copy_only=False)
-        codes, uniques = pd.factorize(ids.drop_null().to_numpy().astype(np.int64, copy=False))
-        self.code = np.full(len(ids), -1, dtype=np.int64)  # per label row, its id's index in `index`; -1 null
-        self.code[valid] = codes
+        values = ids.drop_null().to_numpy().astype(np.int64, copy=False)
+        # The distinct ids in order, for days whose ids are sorted. The sort first: when it shows every row a
+        # distinct id (the usual file), each row is its own code, with no hashing of the ids (~0.09 s at 1M).
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        if not ids.null_count and not bool(np.any(ordered[1:] == ordered[:-1])):
+            self.code, uniques, self.order, self.sorted = np.arange(len(values)), values, order, ordered
+        else:
+            codes, uniques = pd.factorize(values)
+            self.code = np.full(
+                len(ids), -1, dtype=np.int64
+            )  # per label row, its id's index in `index`; -1 null
+            self.code[ids.is_valid().to_numpy(zero_copy_only=False)] = codes
+            self.order = np.argsort(uniques, kind="stable")
+            self.sorted = uniques[self.order]
         self.index = pd.Index(uniques)  # its hash table is built on first use and kept for every day
-        self.order = np.argsort(
-            uniques, kind="stable"
-        )  # the distinct ids in order, for days whose ids are sorted
-        self.sorted = uniques[self.order]
         self.prefilter: Prefilter | None = None  # built on the first day whose ids are not in order
         # Every row a distinct id (the usual label file): a row's code is the row itself, so the rows of the ids
         # a day holds are those codes, with no pass over every open row for each day of the window.

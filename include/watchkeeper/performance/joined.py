@@ -356,13 +356,15 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     codes = label_values(cfg, values)
     raw_ids = labels.column(id_col)
     n = labels.num_rows
-    # Per label row: its prediction day (ordinal, 0 = none yet) and row in that day.
-    found_day = np.zeros(n, dtype=np.int64)
+    # Per label row its prediction day as days before today (-1: none yet; 16 bits for a window under 89 years)
+    # and its row in that day.
+    window = cfg.performance.label_window_days + 1
+    found_day = np.full(n, -1, dtype=np.int16 if window < 2**15 else np.int32)
     found_row = np.full(n, -1, dtype=np.int64)
     as_type: dict[pa.DataType, tuple[IdLookup, IdTypes | None]] = {}
     id_types = None
     touched = []
-    for offset in range(0, cfg.performance.label_window_days + 1):  # newest first: most labels are recent
+    for offset in range(window):  # newest first: most labels are recent
         pday = day - timedelta(days=offset)
         # Every label found: older days are not read (today's own predictions are still refreshed).
         if offset and not (found_row < 0).any():
@@ -381,18 +383,20 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
         if not rows_hit.size:
             continue
         found_row[rows_hit] = pos
-        found_day[rows_hit] = pday.toordinal()
+        found_day[rows_hit] = offset
         touched.append(pday)
         id_types = id_types or types
     id_codes = _id_codes(raw_ids, as_type)
     facts = {"label_rows_today": n, **_file_counts(id_codes, codes), "resent_same_value": 0}
     facts["changed_from_earlier_arrival"] = 0
     first_rows = _first_rows(id_codes)  # each id's first row today
+    # Per prediction day (days before today) its label rows, and its ids' first rows, each in order: one pass.
+    rows_of, firsts_of = _by_day(found_day, window), _by_day(found_day[first_rows], window)
     for pday in touched:
-        sel = np.flatnonzero(found_day == pday.toordinal())
+        sel = rows_of[(day - pday).days]
         # Against each id's latest earlier arrival; the prediction day's labels so far, read once.
         earlier, held, objects = label_state.combine(cfg, results, pday, day - timedelta(days=1), store=False)
-        today_first = first_rows[found_day[first_rows] == pday.toordinal()]
+        today_first = first_rows[firsts_of[(day - pday).days]]
         same, changed = _against(cfg, earlier, found_row[today_first], codes[today_first])
         facts["resent_same_value"] += same
         facts["changed_from_earlier_arrival"] += changed
@@ -418,6 +422,14 @@ def _join_today(cfg: ModelConfig, storage: Storage, results: Storage, day: date)
     facts["unknown_label_values"] = unknown_values
     unknown = _distinct(id_codes) - _distinct(id_codes[found_row >= 0])
     return Arrival(facts, sorted(touched), unknown, id_types)
+
+
+def _by_day(days: np.ndarray, window: int) -> list[np.ndarray]:
+    """For each day 0..window-1 (`days`: small ints, -1 none), the positions holding it, ascending: one stable sort
+    of 16-bit keys (a radix sort), where a comparison per day of the window passed over every label row."""
+    order = np.argsort(days, kind="stable")
+    bounds = np.cumsum(np.bincount(days + 1, minlength=window + 1))
+    return [order[bounds[d] : bounds[d + 1]] for d in range(window)]
 
 
 def known(cfg: ModelConfig, results: Storage, pday: date, as_of: date) -> pa.Table:
