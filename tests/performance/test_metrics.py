@@ -142,17 +142,26 @@ def test_roc_auc_from_the_days_score_ranks_is_the_sorted_roc_auc_exactly(seed, d
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_metrics_of_the_confusion_counts_give_the_same_from_counts_counted_once(seed):
-    """F1, precision, recall and specificity of one set of rows are counted from one confusion (the performance
-    stage counts it once per prediction day): the same values as from the arrays, None where 0/0 either way."""
+    """F1, precision, recall, specificity and accuracy of one set of rows are counted from one confusion (the
+    performance stage counts it once per prediction day): the same values as from the arrays, None where 0/0
+    either way; the counts are scikit-learn's confusion matrix."""
     from watchkeeper.performance.metrics import confusion
 
     rng = np.random.default_rng(seed)
     y = (rng.random(3000) < 0.3).astype(float)
     p = (rng.random(3000) < 0.4).astype(int)
     counted = [m for m in REGISTRY.values() if m.from_confusion is not None]
-    assert {m.name for m in counted} == {"f1", "precision", "recall", "specificity"}
-    for yy, pp in ((y, p), (np.zeros(50), np.zeros(50, dtype=int))):
+    assert {m.name for m in counted} == {"f1", "precision", "recall", "specificity", "accuracy"}
+    for yy, pp in (
+        (y, p),
+        (np.zeros(50), np.zeros(50, dtype=int)),
+        (np.ones(7), np.ones(7, dtype=int)),
+        ([], []),
+    ):
         counts = confusion(yy, pp)
+        if len(yy):
+            tn, fp, fn, tp = skm.confusion_matrix(yy, pp, labels=[0, 1]).ravel()
+            assert counts == (tp, fp, fn, tn)
         for m in counted:
             assert compute(m, yy, pp, None, counts=counts) == compute(m, yy, pp, None)
     assert compute(get_metric("precision", "binary_classification"), y[:50] * 0, p[:50] * 0, None,

@@ -223,7 +223,7 @@ class Arrival:
 def label_values(cfg: ModelConfig, target: pa.Array) -> np.ndarray:
     """Label values as the metrics read them: 0/1 for classifiers (positive label → 1), floats for regressors;
     NaN for a missing label."""
-    missing = target.is_null().to_numpy(zero_copy_only=False)
+    missing = target.is_null().to_numpy(zero_copy_only=False) if target.null_count else None
     if cfg.task == "binary_classification":
         positive = str(cfg.columns.positive_label)
         number = int(positive) if positive.lstrip("-").isdigit() and len(positive) < 19 else None
@@ -233,13 +233,15 @@ def label_values(cfg: ModelConfig, target: pa.Array) -> np.ndarray:
         else:
             text = pc.fill_null(target.cast(pa.string()), "")
             y = pc.equal(text, pa.scalar(positive))
-        return np.where(missing, np.nan, y.to_numpy(zero_copy_only=False).astype(float))
+        y = y.to_numpy(zero_copy_only=False).astype(float)
+        return y if missing is None else np.where(missing, np.nan, y)
     y = pc.cast(target, pa.float64(), safe=False) if not pa.types.is_string(target.type) else None
     if y is None:
         import pandas as pd
 
         return pd.to_numeric(pd.Series(target.to_pylist()), errors="coerce").to_numpy(dtype=float)
-    return np.where(missing, np.nan, y.to_numpy(zero_copy_only=False))
+    y = y.to_numpy(zero_copy_only=False)
+    return y if missing is None else np.where(missing, np.nan, y)
 
 
 def _mapped(cfg: ModelConfig, storage: Storage, target: pa.Array) -> tuple[pa.Array, int]:
