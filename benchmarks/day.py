@@ -172,10 +172,16 @@ def timed_day(work: Path, config: Path, day: str) -> dict:
 
 
 def median_run(runs: list[dict]) -> dict:
-    """The run of median CPU (the lower middle one for an even count), with every run's CPU beside it."""
+    """The run of median CPU (the lower middle one for an even count), with every run's CPU beside it, and every
+    run's CPU less its imports where measured (a slow spell shows in a run's imports too)."""
     ordered = sorted(runs, key=lambda r: r["cpu"])
     chosen = ordered[(len(ordered) - 1) // 2]
-    return {**chosen, "cpu_runs": [r["cpu"] for r in runs]} if len(runs) > 1 else chosen
+    if len(runs) == 1:
+        return chosen
+    out = {**chosen, "cpu_runs": [r["cpu"] for r in runs]}
+    if all("imports_s" in r for r in runs):
+        out["excluding_imports_runs"] = [r["cpu"] - r["imports_s"] for r in runs]
+    return out
 
 
 def median_peers(rounds: list[dict]) -> dict:
@@ -431,8 +437,15 @@ def markdown(report: dict) -> str:
         ]
         for r in repeated:
             runs = ", ".join(f"{c:.1f}" for c in r["watchkeeper"]["cpu_runs"])
+            if excluding := r["watchkeeper"].get("excluding_imports_runs"):
+                runs += f" (imports excluded {', '.join(f'{c:.1f}' for c in excluding)})"
             theirs = [
                 f"{tool} {', '.join(f'{c:.1f}' for c in run['cpu_runs'])}"
+                + (
+                    f" ({', '.join(f'{c:.1f}' for c in run['excluding_imports_runs'])})"
+                    if run.get("excluding_imports_runs")
+                    else ""
+                )  # fmt: skip
                 for tool, run in r.get("peers", {}).items()
                 if len(run.get("cpu_runs", [])) > 1
             ]

@@ -64,17 +64,36 @@ def test_repeated_runs_report_the_median_run(benchmark_script):
     runs = [{"cpu": 3.0, "stages": "c"}, {"cpu": 1.0, "stages": "a"}, {"cpu": 2.0, "stages": "b"}]
     assert bench.median_run(runs) == {"cpu": 2.0, "stages": "b", "cpu_runs": [3.0, 1.0, 2.0]}
     assert bench.median_run(runs[:1]) == runs[0]
+    timed = [{**r, "imports_s": 0.5} for r in runs]
+    assert bench.median_run(timed)["excluding_imports_runs"] == [2.5, 0.5, 1.5]
 
 
 def test_each_peer_tool_reports_its_median_run_and_every_runs_cpu(benchmark_script):
     bench = benchmark_script("day")
     rounds = [
-        {"gx": {"cpu": 9.0}, "nannyml": {"cpu": 4.0}, "evidently": {"skipped": "no interpreter"}},
-        {"gx": {"cpu": 7.0}, "nannyml": {"cpu": 6.0}, "evidently": {"skipped": "no interpreter"}},
-        {"gx": {"cpu": 8.0}, "nannyml": {"cpu": 5.0}, "evidently": {"skipped": "no interpreter"}},
+        {
+            "gx": {"cpu": 9.0, "imports_s": 1.0},
+            "nannyml": {"cpu": 4.0},
+            "evidently": {"skipped": "no interpreter"},
+        },
+        {
+            "gx": {"cpu": 7.0, "imports_s": 1.0},
+            "nannyml": {"cpu": 6.0},
+            "evidently": {"skipped": "no interpreter"},
+        },
+        {
+            "gx": {"cpu": 8.0, "imports_s": 2.0},
+            "nannyml": {"cpu": 5.0},
+            "evidently": {"skipped": "no interpreter"},
+        },
     ]
     assert bench.median_peers(rounds) == {
-        "gx": {"cpu": 8.0, "cpu_runs": [9.0, 7.0, 8.0]},
+        "gx": {
+            "cpu": 8.0,
+            "imports_s": 2.0,
+            "cpu_runs": [9.0, 7.0, 8.0],
+            "excluding_imports_runs": [8.0, 6.0, 6.0],
+        },
         "nannyml": {"cpu": 5.0, "cpu_runs": [4.0, 6.0, 5.0]},
         "evidently": {"skipped": "no interpreter"},
     }
@@ -88,5 +107,5 @@ def test_each_peer_tool_reports_its_median_run_and_every_runs_cpu(benchmark_scri
     run = {"rows": 10, "ids": "int", "window": 0, "watchkeeper": wk}
     run["peers"] = bench.median_peers(rounds)
     table = bench.markdown({"machine": {"python": "3.11", "cpus": 2, "date": "2026-12-03"}, "runs": [run]})
-    each = "CPU s of each run 1.0, 2.0; the peers' (gx 9.0, 7.0, 8.0; nannyml 4.0, 6.0, 5.0)"
+    each = "CPU s of each run 1.0, 2.0; the peers' (gx 9.0, 7.0, 8.0 (8.0, 6.0, 6.0); nannyml 4.0, 6.0, 5.0)"
     assert f"- 10 rows, int ids, window none: {each}" in table
