@@ -396,6 +396,14 @@ def _imports_excluded(runs: list[dict]) -> list[str]:
     ]
 
 
+def _each_run(run: dict, excluded: str = "") -> str:
+    """A repeated row's CPU seconds of each run, and in brackets each run's less its imports where recorded."""
+    text = ", ".join(f"{c:.1f}" for c in run["cpu_runs"])
+    if excluding := run.get("excluding_imports_runs"):
+        text += f" ({excluded}{', '.join(f'{c:.1f}' for c in excluding)})"
+    return text
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     dates = sorted({r.get("measured", m["date"]) for r in report["runs"]})
@@ -436,16 +444,9 @@ def markdown(report: dict) -> str:
             "",
         ]
         for r in repeated:
-            runs = ", ".join(f"{c:.1f}" for c in r["watchkeeper"]["cpu_runs"])
-            if excluding := r["watchkeeper"].get("excluding_imports_runs"):
-                runs += f" (imports excluded {', '.join(f'{c:.1f}' for c in excluding)})"
+            runs = _each_run(r["watchkeeper"], "imports excluded ")
             theirs = [
-                f"{tool} {', '.join(f'{c:.1f}' for c in run['cpu_runs'])}"
-                + (
-                    f" ({', '.join(f'{c:.1f}' for c in run['excluding_imports_runs'])})"
-                    if run.get("excluding_imports_runs")
-                    else ""
-                )  # fmt: skip
+                f"{tool} {_each_run(run)}"
                 for tool, run in r.get("peers", {}).items()
                 if len(run.get("cpu_runs", [])) > 1
             ]

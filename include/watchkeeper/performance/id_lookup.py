@@ -37,21 +37,20 @@ class IdLookup:
         # distinct id (the usual file), each row is its own code, with no hashing of the ids (~0.09 s at 1M).
         order = np.argsort(values, kind="stable")
         ordered = values[order]
-        if not ids.null_count and not bool(np.any(ordered[1:] == ordered[:-1])):
+        # Every row a distinct id (the usual label file): a row's code is the row itself, so the rows of the ids
+        # a day holds are those codes, with no pass over every open row for each day of the window.
+        self.one_row_each = not ids.null_count and not bool(np.any(ordered[1:] == ordered[:-1]))
+        if self.one_row_each:
             self.code, uniques, self.order, self.sorted = np.arange(len(values)), values, order, ordered
         else:
             codes, uniques = pd.factorize(values)
-            self.code = np.full(
-                len(ids), -1, dtype=np.int64
-            )  # per label row, its id's index in `index`; -1 null
+            # Per label row, its id's index in `index`; -1 for a null id.
+            self.code = np.full(len(ids), -1, dtype=np.int64)
             self.code[ids.is_valid().to_numpy(zero_copy_only=False)] = codes
             self.order = np.argsort(uniques, kind="stable")
             self.sorted = uniques[self.order]
         self.index = pd.Index(uniques)  # its hash table is built on first use and kept for every day
         self.prefilter: Prefilter | None = None  # built on the first day whose ids are not in order
-        # Every row a distinct id (the usual label file): a row's code is the row itself, so the rows of the ids
-        # a day holds are those codes, with no pass over every open row for each day of the window.
-        self.one_row_each = len(uniques) == len(ids)
 
     def codes(self) -> np.ndarray | None:
         """Per label row its id's dense code, in order of first appearance (-1 for a null id): integer ids' own
@@ -109,7 +108,6 @@ class IdLookup:
         if not self.hashed:
             return self._exact(pred_ids, open_rows)
         pred = pred_ids.fill_null(0).to_numpy().astype(np.int64, copy=False)
-        first_row = np.full(len(self.index), -1, dtype=np.int64)  # per distinct label id, its first row here
         if not pred_ids.null_count and pred.size and bool(np.all(pred[1:] >= pred[:-1])):
             # Ids in ascending order (sequence numbers, as often): binary searches of the label ids in their
             # range, no pass of a hash table over the day. The leftmost equal id is its first row.
@@ -120,9 +118,6 @@ class IdLookup:
             hit = pos < pred.size
             hit[hit] = pred[pos[hit]] == wanted[hit]
             found, at = self.order[lo:hi][hit], pos[hit]
-            if self.one_row_each:
-                return self._open(found, at, open_rows)
-            first_row[found] = at
         else:
             if self.prefilter is None:
                 self.prefilter = Prefilter(self.sorted)
@@ -135,9 +130,11 @@ class IdLookup:
             found, first = np.unique(
                 of_pred[hits], return_index=True
             )  # a repeated prediction id: its first row
-            if self.one_row_each:
-                return self._open(found, hits[first], open_rows)
-            first_row[found] = hits[first]
+            at = hits[first]
+        if self.one_row_each:
+            return self._open(found, at, open_rows)
+        first_row = np.full(len(self.index), -1, dtype=np.int64)  # per distinct label id, its first row here
+        first_row[found] = at
         rows = np.flatnonzero(open_rows & (self.code >= 0))
         pos = first_row[self.code[rows]]
         keep = pos >= 0

@@ -86,6 +86,16 @@ def counted(name: str, task: str, higher_is_better: bool):
     return wrap
 
 
+def also_counted(name: str, task: str):
+    """Register a metric's computation from the confusion counts beside its own (`counted` metrics have only that)."""
+
+    def wrap(fn: Callable[[int, int, int, int], float]) -> Callable:
+        REGISTRY[(name, task)] = replace(REGISTRY[(name, task)], from_confusion=fn)
+        return fn
+
+    return wrap
+
+
 def ranked(name: str, task: str):
     """Register a metric's computation from score ranks (an order-only metric, such as ROC AUC)."""
 
@@ -235,13 +245,11 @@ def accuracy(y, p, s):
     return float(np.mean(np.asarray(y) == np.asarray(p))) if len(y) else np.nan
 
 
-def _accuracy_of_counts(tp: int, fp: int, fn: int, tn: int) -> float:
+@also_counted("accuracy", BC)
+def accuracy_of_counts(tp: int, fp: int, fn: int, tn: int) -> float:
+    """`accuracy` exactly, given the counts of 0/1 labels and predictions: its mean of 0/1 is this ratio."""
     rows = tp + fp + fn + tn
-    return (tp + tn) / rows if rows else np.nan  # `accuracy` exactly: its mean of 0/1 is this ratio
-
-
-# Given the confusion counts (0/1 labels and predictions), accuracy is read from them as the counted metrics are.
-REGISTRY[("accuracy", BC)] = replace(REGISTRY[("accuracy", BC)], from_confusion=_accuracy_of_counts)
+    return (tp + tn) / rows if rows else np.nan
 
 
 @register("log_loss", BC, False, needs_score=True)
