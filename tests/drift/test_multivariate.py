@@ -74,6 +74,32 @@ def test_batched_gram_scoring_equals_explicit_reconstruction():
     assert [shares[c] for c in ("a", "b", "c")] == pytest.approx(list(rise / rise.sum()), rel=1e-9)
 
 
+@pytest.mark.parametrize("variance", [0.2, 0.999])
+def test_scoring_through_the_components_or_what_they_leave_out_equals_explicit_reconstruction(variance):
+    """A PCA keeping few components is scored through them, one keeping most through the few directions it leaves
+    out (less work): both give the mean error and column shares of reconstructing each row, with infinities and
+    missing values imputed as the reference's means."""
+    gen = np.random.default_rng(9)
+    mix = gen.normal(size=(8, 8))
+    cols = [f"x{i}" for i in range(8)]
+    ref = pd.DataFrame(gen.normal(size=(4000, 8)) @ mix, columns=cols)
+    state = fit(ref, cols, [], variance)
+    kept = len(state["components"])
+    assert (kept <= 2) if variance < 0.5 else (kept >= 6)  # each path taken
+    day = pd.DataFrame(gen.normal(size=(2500, 8)) @ (mix + 0.3 * gen.normal(size=(8, 8))), columns=cols)
+    day.loc[:9, "x0"], day.loc[10:19, "x3"] = np.inf, np.nan
+    x = _matrix(state, day)
+    assert np.isfinite(x).all()
+    comp, mean = np.asarray(state["components"]), np.asarray(state["pca_mean"])
+    residual = (x - mean - (x - mean) @ comp.T @ comp) ** 2
+    rise = np.clip(residual.mean(axis=0) - np.asarray(state["reference_residual"]), 0, None)
+    value, shares = score(
+        state, pa.Table.from_pandas(day, preserve_index=False).to_batches(max_chunksize=600)
+    )
+    assert value == pytest.approx(np.sqrt(residual.sum(axis=1)).mean(), rel=1e-12)
+    assert [shares[c] for c in cols] == pytest.approx(list(rise / rise.sum()), rel=1e-9)
+
+
 def test_the_reference_level_of_the_error_is_what_new_healthy_days_show_not_the_fitted_rows():
     """40 features and 30 rows a day: a PCA scoring the rows it was fitted on fits their noise and measures
     errors well below a new day's (by 1-2.6 day-to-day std over seeds); the profile's out-of-fold level does not."""

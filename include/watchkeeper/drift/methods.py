@@ -134,7 +134,12 @@ def _ecdf_distances(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     n, m = ref.size, cur.size
     ends = np.flatnonzero(np.append(ref[1:] != ref[:-1], True))  # last index of each run of equal values
     u, below = ref[ends], ends + 1  # distinct reference values and how many reference values are <= each
-    hi, lo = np.searchsorted(cur, u, "right"), np.searchsorted(cur, u, "left")
+    lo = np.searchsorted(cur, u, "left")
+    # `hi` differs from `lo` only where the day holds the reference value itself: searched there alone.
+    hi = lo.copy()
+    tied = cur[np.minimum(lo, m - 1)] == u if m else np.zeros(u.size, dtype=bool)
+    if tied.any():
+        hi[tied] = np.searchsorted(cur, u[tied], "right")
     ks = max(
         lo[0] / m,
         float(np.max(np.abs(below / n - hi / m))),
