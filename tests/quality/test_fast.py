@@ -209,3 +209,27 @@ def test_a_wide_day_read_column_by_column_gives_the_same_results(both, monkeypat
             [want.success, want.result, want.meta, raised(want)], sort_keys=True, default=str
         )
     assert lazy.statistics == eager.statistics
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [[3.5, -1.0, 2.0], [7.25, 0.0]],
+        [[1.0, float("nan")], [5.0, -2.0]],  # NaN skipped, as Arrow and pandas do
+        [[float("nan")], [float("nan"), float("nan")]],
+        [[], [4, -9, 2], [], [11]],
+        [[1, None, 3], [8]],  # nulls: answered by Arrow
+        [[-(2**62), 2**62]],
+        [[float("inf"), -float("inf"), 1.0]],
+    ],
+)
+def test_a_columns_smallest_and_largest_values_are_arrows(chunks):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from watchkeeper.quality.fast import Column
+
+    kind = pa.float64() if any(isinstance(v, float) for c in chunks for v in c) else pa.int64()
+    data = pa.chunked_array([pa.array(c, type=kind) for c in chunks], type=kind)
+    expected = pc.min_max(data)
+    found = Column(data).min_max
+    assert [repr(v) for v in found] == [repr(expected["min"].as_py()), repr(expected["max"].as_py())]

