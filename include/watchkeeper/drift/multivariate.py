@@ -30,7 +30,7 @@ def _arrow(rows: Rows, columns: list[str]) -> pa.Table | pa.RecordBatch:
 
 
 def _numeric(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Floats, NaN where missing, unparseable or infinite (a fresh array unless `_fill` reads it as it is)."""
+    """Floats, NaN where missing, unparseable or infinite: a fresh array, the caller's to change."""
     values = _floats(column)
     values = values.copy() if not values.flags.writeable else values
     values[~np.isfinite(values)] = np.nan
