@@ -135,9 +135,9 @@ class Column:
 
 
 def _plain_min_max(data: pa.ChunkedArray) -> tuple[Any, Any] | None:
-    """numpy's min and max of an integer or float32/64 column without nulls, read in place (~5x faster than Arrow's
-    `min_max`, which checks every float for NaN: ~4 ms per 1M-row column); None, for Arrow to answer, where there is
-    a null, a NaN (Arrow skips it, numpy would return it) or another type."""
+    """numpy's min and max of an integer or float32/64 column without nulls, read in place (~0.2 ms per 1M-row float
+    column against ~3.5 ms for Arrow's `min_max`, which checks every float for NaN); None, for Arrow to answer, where
+    there is a null, a NaN (Arrow skips it, numpy would return it) or another type."""
     t = data.type
     plain = pa.types.is_integer(t) or pa.types.is_float32(t) or pa.types.is_float64(t)
     if not plain or data.null_count or not len(data):
